@@ -1,0 +1,156 @@
+"""Local Attribution Maps (Gu & Dong, CVPR 2021) as a Captum attribution method."""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any, Optional, Union
+
+from captum.log import log_usage
+from torch import Tensor, nn
+
+from .objective import Detector, Window, WindowObjective, format_windows
+from .path_integrated_gradients import (
+    Method,
+    PathIntegratedGradients,
+    _check_inputs,
+    _check_integration,
+)
+from .paths import ProgressiveBlurPath
+
+
+class LAM(PathIntegratedGradients):
+    r"""Local Attribution Map of an image-to-image network.
+
+    Which input pixels did the network use to reconstruct the edges and textures of
+    one window of its output? LAM integrates the gradient of
+    :class:`~captum_lam.objective.WindowObjective` (gradient magnitude of the output,
+    summed over the window) along :class:`~captum_lam.paths.ProgressiveBlurPath`,
+    from the blurred input to the input.
+
+    The defaults reproduce the LAM paper's reference code: ``sigma=1.2``,
+    ``kernel_size=9``, the ``"difference"`` detector, 50 steps and
+    ``method="riemann_right"`` (gradients at the right end of each of 50 equal
+    segments times the segment's blur difference). ``method="riemann_middle"``
+    takes gradients at the segments' midpoints instead: same cost, about two
+    orders of magnitude smaller completeness error.
+
+    Parameters
+    ----------
+    model : nn.Module or callable
+        Maps LR images (N, C, h, w) to outputs (N, C', H, W), e.g. ``H = s * h``.
+        Put it in eval mode first.
+    sigma : float
+        Blur of the baseline, in input pixels. Default 1.2.
+    kernel_size : int
+        Odd Gaussian kernel side. Default 9.
+    detector : {"difference", "sobel"}
+        Gradient detector of the objective. Default ``"difference"``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> model = torch.nn.Sequential(
+    ...     torch.nn.Conv2d(3, 12, 3, padding=1), torch.nn.Tanh(),
+    ...     torch.nn.PixelShuffle(2)).eval()
+    >>> lr = torch.rand(1, 3, 16, 16)
+    >>> attr, delta = LAM(model).attribute(
+    ...     lr, target=(8, 8, 8), return_convergence_delta=True)
+    >>> attr.shape
+    torch.Size([1, 3, 16, 16])
+    >>> from captum_lam import diffusion_index
+    >>> 0 <= diffusion_index(attr) <= 100
+    True
+    """
+
+    def __init__(
+        self,
+        model: Any,
+        sigma: float = 1.2,
+        kernel_size: int = 9,
+        detector: Detector = "difference",
+    ) -> None:
+        super().__init__(
+            WindowObjective(model, detector=detector),
+            ProgressiveBlurPath(sigma=sigma, kernel_size=kernel_size),
+        )
+        self.model = model
+
+    @property
+    def sigma(self) -> float:
+        return self.path.sigma  # type: ignore[attr-defined]
+
+    @property
+    def kernel_size(self) -> int:
+        return self.path.kernel_size  # type: ignore[attr-defined]
+
+    @property
+    def detector(self) -> str:
+        return self.forward_func.detector  # type: ignore[union-attr]
+
+    @log_usage()
+    def attribute(  # type: ignore[override]
+        self,
+        inputs: Tensor,
+        target: Window = None,  # type: ignore[assignment]
+        additional_forward_args: Any = None,
+        n_steps: int = 50,
+        method: Method = "riemann_right",
+        internal_batch_size: Optional[int] = None,
+        return_convergence_delta: bool = False,
+    ) -> Union[Tensor, tuple[Tensor, Tensor]]:
+        r"""Local attribution map of the output window ``target``.
+
+        Parameters
+        ----------
+        inputs : Tensor
+            LR images, shape (N, C, h, w), floating point, finite (e.g. in [0, 1]).
+        target : tuple, list of tuples, or Tensor
+            The window ``(top, left, size)`` in output pixels (top-left corner) for
+            every example, a list of N such tuples, or an integer tensor (N, 3).
+        additional_forward_args : Any, optional
+            Extra arguments for the model, after the input.
+        n_steps : int
+            Gradient evaluations along the path. Default 50 (the reference's).
+        method : str
+            ``"riemann_right"`` (default, the reference's), ``"riemann_middle"``
+            (most exact), ``"riemann_left"``, ``"riemann_trapezoid"`` or
+            ``"gausslegendre"``.
+        internal_batch_size : int, optional
+            Path points per forward/backward pass; bounds memory.
+        return_convergence_delta : bool
+            Also return, per example, ``sum(attr) - (D(F(x)) - D(F(baseline)))``.
+
+        Returns
+        -------
+        attributions : Tensor
+            Shape (N, C, h, w), same dtype and device as ``inputs``. Sums to the
+            change of the objective from the blurred baseline to the input.
+        delta : Tensor
+            Shape (N,), with ``return_convergence_delta=True``.
+        """
+        _check_inputs(inputs)
+        _check_integration(n_steps, method, internal_batch_size)
+        windows = format_windows(target, inputs.shape[0], device=inputs.device)
+        if isinstance(self.model, nn.Module) and self.model.training:
+            warnings.warn(
+                "the model is in training mode: BatchNorm and Dropout make the map "
+                "depend on the batch and on chance; call model.eval() first",
+                stacklevel=3,
+            )
+        extra = _tuple_args(additional_forward_args)
+        return super().attribute.__wrapped__(  # type: ignore[attr-defined]
+            self,
+            inputs,
+            target=None,
+            additional_forward_args=(windows, *extra),
+            n_steps=n_steps,
+            method=method,
+            internal_batch_size=internal_batch_size,
+            return_convergence_delta=return_convergence_delta,
+        )
+
+
+def _tuple_args(args: Any) -> tuple:
+    if args is None:
+        return ()
+    return args if isinstance(args, tuple) else (args,)

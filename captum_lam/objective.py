@@ -1,0 +1,275 @@
+"""The LAM objective: one scalar per example from an image-to-image model.
+
+``D(F(x))`` = a gradient detector applied to the model's output, summed over a
+window of the output and over channels. It measures *whether there are edges
+and textures* in the window, not why its pixels have their values.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal, Optional, Sequence, Union
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+Detector = Literal["difference", "sobel"]
+DETECTORS: tuple[str, ...] = ("difference", "sobel")
+
+#: A window ``(top, left, size)`` in output pixels, a list of them (one per
+#: example), or an integer tensor of shape (3,) or (N, 3).
+Window = Union[Sequence[int], Sequence[Sequence[int]], Tensor]
+
+
+def _safe_sqrt(x: Tensor) -> Tensor:
+    """``sqrt`` whose gradient is 0 (not inf or NaN) where ``x == 0``."""
+    positive = x > 0
+    return torch.where(positive, torch.where(positive, x, 1.0).sqrt(), 0.0)
+
+
+def gradient_magnitude(image: Tensor, detector: Detector = "difference") -> Tensor:
+    """Per-pixel, per-channel gradient magnitude of an image.
+
+    Parameters
+    ----------
+    image : Tensor
+        Shape (N, C, H, W).
+    detector : {"difference", "sobel"}
+        ``"difference"`` is the LAM reference's forward difference,
+        ``sqrt((y[r, c] - y[r + 1, c])**2 + (y[r, c] - y[r, c + 1])**2)``; at the
+        last row (column) the vertical (horizontal) difference is taken as 0
+        (replicated border). ``"sobel"`` is the magnitude of the unnormalised 3x3
+        Sobel responses with replicated borders.
+
+    Returns
+    -------
+    Tensor
+        Shape (N, C, H, W), >= 0. Differentiable; the gradient is finite where the
+        magnitude is 0.
+
+    Examples
+    --------
+    >>> ramp = torch.arange(4.0).repeat(4, 1)[None, None]  # +1 per column
+    >>> gradient_magnitude(ramp)[0, 0, 0].tolist()
+    [1.0, 1.0, 1.0, 0.0]
+    """
+    if detector == "difference":
+        dy = F.pad(image[..., :-1, :] - image[..., 1:, :], (0, 0, 0, 1))
+        dx = F.pad(image[..., :, :-1] - image[..., :, 1:], (0, 1, 0, 0))
+    elif detector == "sobel":
+        n, c, h, w = image.shape
+        flat = F.pad(image.reshape(n * c, 1, h, w), (1, 1, 1, 1), mode="replicate")
+        kx = image.new_tensor([[-1.0, 0.0, 1.0], [-2.0, 0.0, 2.0], [-1.0, 0.0, 1.0]])
+        weight = torch.stack([kx, kx.t()])[:, None]
+        responses = F.conv2d(flat, weight).reshape(n, c, 2, h, w)
+        dx, dy = responses[:, :, 0], responses[:, :, 1]
+    else:
+        raise ValueError(
+            f"detector must be one of {DETECTORS}, got {detector!r}"
+        )
+    return _safe_sqrt(dy * dy + dx * dx)
+
+
+def format_windows(
+    window: Window, num_examples: int, device: Union[str, torch.device, None] = None
+) -> Tensor:
+    """Normalise a window argument to an (N, 3) int64 tensor of ``(top, left, size)``.
+
+    Parameters
+    ----------
+    window : tuple, list of tuples, or Tensor
+        ``(top, left, size)`` for every example, a list of N such tuples, or an
+        integer tensor of shape (3,) or (N, 3).
+    num_examples : int
+        The batch size N.
+
+    Raises
+    ------
+    TypeError, ValueError
+        Naming ``target``/``window`` and what is allowed.
+    """
+    if window is None:
+        raise ValueError(
+            "window (the LAM target) is required: a tuple (top, left, size) in "
+            "output pixels, a list of them, or an integer tensor of shape (N, 3)"
+        )
+    if isinstance(window, Tensor):
+        if window.is_floating_point() or window.is_complex() or window.dtype == torch.bool:
+            raise TypeError(
+                f"window tensor must hold integers, got dtype {window.dtype}"
+            )
+        rows = window.to(device=device, dtype=torch.int64)
+    else:
+        if not isinstance(window, (tuple, list)):
+            raise TypeError(
+                "window must be a tuple (top, left, size), a list of them or an "
+                f"integer tensor of shape (N, 3), got {type(window).__name__}"
+            )
+        nested = len(window) > 0 and all(isinstance(w, (tuple, list)) for w in window)
+        values = list(window) if nested else [window]
+        for row in values:
+            if len(row) != 3 or not all(
+                isinstance(v, int) and not isinstance(v, bool)
+                or (isinstance(v, Tensor) and v.numel() == 1 and not v.is_floating_point())
+                for v in row
+            ):
+                raise TypeError(
+                    "window must be (top, left, size) with three integers, got "
+                    f"{tuple(row)!r}"
+                )
+        rows = torch.tensor([[int(v) for v in row] for row in values], device=device)
+        if nested and rows.shape[0] != num_examples:
+            raise ValueError(
+                f"window list has {rows.shape[0]} entries but the batch has "
+                f"{num_examples} examples; give one (top, left, size) per example"
+            )
+    if rows.ndim == 1:
+        rows = rows[None]
+    if rows.ndim != 2 or rows.shape[1] != 3:
+        raise ValueError(
+            f"window tensor must have shape (3,) or (N, 3), got {tuple(window.shape)}"
+        )
+    if rows.shape[0] == 1 and num_examples != 1:
+        rows = rows.expand(num_examples, 3)
+    if rows.shape[0] != num_examples:
+        raise ValueError(
+            f"window has {rows.shape[0]} rows but the batch has {num_examples} "
+            "examples; give one row per example or a single (top, left, size)"
+        )
+    if (rows[:, 2] < 1).any():
+        raise ValueError(f"window size must be >= 1, got sizes {rows[:, 2].tolist()}")
+    if (rows[:, :2] < 0).any():
+        raise ValueError(
+            f"window top and left must be >= 0, got {rows[:, :2].tolist()}"
+        )
+    return rows
+
+
+def check_windows_fit(windows: Tensor, height: int, width: int) -> None:
+    """Raise ``ValueError`` if a window leaves an output of ``height x width``."""
+    bottom = windows[:, 0] + windows[:, 2]
+    right = windows[:, 1] + windows[:, 2]
+    bad = (bottom > height) | (right > width)
+    if bad.any():
+        i = int(bad.nonzero()[0, 0])
+        top, left, size = windows[i].tolist()
+        raise ValueError(
+            f"window (top={top}, left={left}, size={size}) of example {i} lies "
+            f"outside the model's output of {height}x{width} pixels; for size "
+            f"{size} the largest valid top is {height - size} and left is "
+            f"{width - size}"
+        )
+
+
+def _window_mask(windows: Tensor, height: int, width: int, dtype) -> Tensor:
+    rows = torch.arange(height, device=windows.device)
+    cols = torch.arange(width, device=windows.device)
+    top, left, size = windows[:, 0, None], windows[:, 1, None], windows[:, 2, None]
+    in_rows = (rows[None] >= top) & (rows[None] < top + size)
+    in_cols = (cols[None] >= left) & (cols[None] < left + size)
+    return (in_rows[:, :, None] & in_cols[:, None, :]).to(dtype)[:, None]
+
+
+def window_sum(image: Tensor, windows: Tensor) -> Tensor:
+    """Sum of ``image`` (N, C, H, W) over each example's window and channels -> (N,)."""
+    n, _, h, w = image.shape
+    if windows.shape[0] == 1 or bool((windows == windows[:1]).all()):
+        top, left, size = windows[0].tolist()
+        return image[:, :, top : top + size, left : left + size].sum(dim=(1, 2, 3))
+    mask = _window_mask(windows.to(image.device), h, w, image.dtype)
+    return (image * mask).sum(dim=(1, 2, 3))
+
+
+class WindowObjective(nn.Module):
+    """Forward wrapper: image-to-image model -> one LAM objective value per example.
+
+    ``forward(x)`` returns ``sum over window and channels of D(model(x))`` where
+    ``D`` is :func:`gradient_magnitude`. Use it as the forward function of any
+    Captum method with ``target=None``, to compare LAM with saliency, Integrated
+    Gradients and others on the same objective.
+
+    Parameters
+    ----------
+    model : nn.Module or callable
+        Maps (N, C, h, w) to (N, C', H, W), e.g. an SR network.
+    window : tuple, list or Tensor, optional
+        Default window ``(top, left, size)`` in output pixels (top-left corner),
+        used when ``forward`` is not given one.
+    detector : {"difference", "sobel"}
+        Gradient detector, default the reference's ``"difference"``.
+
+    Examples
+    --------
+    >>> from captum.attr import Saliency
+    >>> model = torch.nn.Upsample(scale_factor=2, mode="bilinear")
+    >>> objective = WindowObjective(model, window=(4, 4, 8))
+    >>> x = torch.rand(2, 3, 16, 16)
+    >>> objective(x).shape
+    torch.Size([2])
+    >>> Saliency(objective).attribute(x).shape
+    torch.Size([2, 3, 16, 16])
+    """
+
+    def __init__(
+        self,
+        model: Any,
+        window: Optional[Window] = None,
+        detector: Detector = "difference",
+    ) -> None:
+        super().__init__()
+        if not callable(model):
+            raise TypeError(f"model must be callable, got {type(model).__name__}")
+        if detector not in DETECTORS:
+            raise ValueError(
+                f"detector must be one of {DETECTORS}, got {detector!r}"
+            )
+        if window is not None:
+            format_windows(window, _num_windows(window))
+        self.model = model
+        self.window = window
+        self.detector = detector
+
+    def forward(self, x: Tensor, window: Optional[Window] = None, *model_args: Any) -> Tensor:
+        """Objective per example.
+
+        Parameters
+        ----------
+        x : Tensor
+            Model input, shape (N, C, h, w).
+        window : tuple, list or Tensor, optional
+            Overrides the constructor's window; an (N, 3) tensor gives one window
+            per example (Captum expands it along integration steps).
+        *model_args
+            Passed to the model after ``x``.
+
+        Returns
+        -------
+        Tensor
+            Shape (N,).
+        """
+        if window is None:
+            window = self.window
+        if window is None:
+            raise ValueError(
+                "window is required: pass WindowObjective(model, window=(top, left, "
+                "size)) or forward(x, window)"
+            )
+        windows = format_windows(window, x.shape[0], device=x.device)
+        output = self.model(x, *model_args)
+        if not isinstance(output, Tensor) or output.ndim != 4:
+            shape = tuple(output.shape) if isinstance(output, Tensor) else type(output)
+            raise ValueError(
+                f"model must return an image batch of shape (N, C, H, W), got {shape}"
+            )
+        check_windows_fit(windows, output.shape[-2], output.shape[-1])
+        return window_sum(gradient_magnitude(output, self.detector), windows)
+
+    def extra_repr(self) -> str:
+        return f"window={self.window}, detector={self.detector!r}"
+
+
+def _num_windows(window: Window) -> int:
+    if isinstance(window, Tensor):
+        return window.shape[0] if window.ndim == 2 else 1
+    nested = len(window) > 0 and all(isinstance(w, (tuple, list)) for w in window)
+    return len(window) if nested else 1

@@ -1,0 +1,215 @@
+"""LAM against the published reference, and the properties users rely on."""
+
+import copy
+
+import numpy as np
+import pytest
+import torch
+from captum.attr import IntegratedGradients, NoiseTunnel, Saliency
+from scipy import ndimage
+from torch import nn
+
+from captum_lam import LAM, METHODS, ProgressiveBlurPath, WindowObjective, diffusion_index
+
+from .conftest import make_tiny_sr
+
+
+# --- an independent, step-by-step copy of the reference notebook --------------
+def _reference_kernel(size, sigma):
+    ax = np.arange(-size // 2 + 1.0, size // 2 + 1.0)
+    xx, yy = np.meshgrid(ax, ax)
+    k = np.exp(-(xx**2 + yy**2) / (2.0 * (sigma + 1e-5) ** 2))
+    return k / np.sum(k)
+
+
+def _blur(image_chw, kernel):
+    # cv2.filter2D with its default BORDER_REFLECT_101 == scipy's "mirror"
+    return np.stack([ndimage.correlate(ch, kernel, mode="mirror") for ch in image_chw])
+
+
+def _attr_grad(tensor, h, w, window):
+    h_x, w_x = tensor.size()[2], tensor.size()[3]
+    h_grad = torch.pow(tensor[:, :, : h_x - 1, :] - tensor[:, :, 1:, :], 2)
+    w_grad = torch.pow(tensor[:, :, :, : w_x - 1] - tensor[:, :, :, 1:], 2)
+    grad = torch.pow(h_grad[:, :, :, :-1] + w_grad[:, :, :-1, :], 1 / 2)
+    return grad[:, :, h : h + window, w : w + window].sum()
+
+
+def reference_lam(model, image_chw, h, w, window, sigma=1.2, fold=50, l=9):
+    sigmas = np.linspace(sigma, 0, fold + 1)
+    kernels = [_reference_kernel(l, s) for s in sigmas]
+    grads = []
+    for i in range(fold):
+        point = _blur(image_chw, kernels[i + 1]).astype(np.float32)
+        derivative = _blur(image_chw, (kernels[i + 1] - kernels[i]) * fold)
+        tensor = torch.from_numpy(point)[None].requires_grad_(True)
+        _attr_grad(model(tensor), h, w, window).backward()
+        grad = tensor.grad.numpy()[0]
+        grad[np.isnan(grad)] = 0.0
+        grads.append(grad * derivative.astype(np.float32))
+    return np.mean(grads, axis=0)
+
+
+# -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("window", [(10, 12, 16), (0, 0, 8), (30, 2, 10)])
+def test_defaults_reproduce_the_reference(photo_crop, window):
+    model = make_tiny_sr()
+    top, left, size = window
+    expected = reference_lam(model, photo_crop[0].double().numpy(), top, left, size)
+    got = LAM(model).attribute(photo_crop, target=window)[0].numpy()
+    scale = np.abs(expected).max()
+    assert np.abs(got - expected).max() / scale < 1e-4
+    assert abs(diffusion_index(got) - diffusion_index(expected)) < 0.01
+
+
+def test_float64_reproduces_the_reference_to_1e_10(photo_crop):
+    model = make_tiny_sr().double()
+    x = photo_crop.double()
+
+    def reference64():
+        sigmas = np.linspace(1.2, 0, 51)
+        kernels = [_reference_kernel(9, s) for s in sigmas]
+        image = x[0].numpy()
+        total = 0
+        for i in range(50):
+            point = torch.from_numpy(_blur(image, kernels[i + 1]))[None]
+            point.requires_grad_(True)
+            _attr_grad(model(point), 5, 6, 12).backward()
+            total = total + point.grad[0].numpy() * _blur(image, kernels[i + 1] - kernels[i])
+        return total
+
+    expected = reference64()
+    got = LAM(model).attribute(x, target=(5, 6, 12))[0].numpy()
+    assert np.abs(got - expected).max() / np.abs(expected).max() < 1e-10
+
+
+@pytest.mark.parametrize(
+    "method, n_steps, tol",
+    [
+        ("riemann_right", 600, 0.01),
+        ("riemann_left", 600, 0.01),
+        ("riemann_trapezoid", 400, 0.01),
+        ("riemann_middle", 100, 1e-3),
+        ("gausslegendre", 100, 0.01),
+    ],
+)
+def test_completeness(photo_crop, method, n_steps, tol):
+    model = make_tiny_sr()
+    x = photo_crop.double()
+    model.double()
+    lam = LAM(model)
+    attr, delta = lam.attribute(
+        x, target=(14, 14, 16), n_steps=n_steps, method=method,
+        internal_batch_size=200, return_convergence_delta=True,
+    )
+    objective = WindowObjective(model, window=(14, 14, 16))
+    with torch.no_grad():
+        change = objective(x) - objective(ProgressiveBlurPath().baseline(x))
+    assert abs(float(delta)) < tol * abs(float(change))
+    assert float(attr.sum()) == pytest.approx(float(change + delta), rel=1e-9)
+
+
+def test_midpoint_is_far_more_exact_than_end_points(photo_crop):
+    lam = LAM(make_tiny_sr().double())
+    x = photo_crop.double()
+    errors = {
+        m: abs(float(lam.attribute(x, target=(14, 14, 16), method=m,
+                                   return_convergence_delta=True)[1]))
+        for m in ("riemann_right", "riemann_middle")
+    }
+    assert errors["riemann_middle"] < errors["riemann_right"] / 20
+
+
+def test_pixels_outside_the_receptive_field_get_exactly_zero():
+    model = make_tiny_sr()  # three 3x3 convs: receptive field 7x7 LR pixels
+    x = torch.rand(1, 3, 32, 32)
+    attr = LAM(model).attribute(x, target=(0, 0, 4), method="riemann_middle")
+    # output window rows/cols 0..3 come from LR pixels 0..1; convs reach 3 more;
+    # the 9x9 blur of the path reaches 4 further
+    reach = 1 + 3 + 4
+    assert attr[..., reach + 1 :, :].abs().max() == 0
+    assert attr[..., :, reach + 1 :].abs().max() == 0
+    assert attr[..., :2, :2].abs().sum() > 0
+
+
+class _SplitConv(nn.Module):
+    """The same function as a conv, built from two half-width convs."""
+
+    def __init__(self, conv: nn.Conv2d) -> None:
+        super().__init__()
+        half = conv.out_channels // 2
+        self.a = nn.Conv2d(conv.in_channels, half, 3, padding=1)
+        self.b = nn.Conv2d(conv.in_channels, conv.out_channels - half, 3, padding=1)
+        with torch.no_grad():
+            self.a.weight.copy_(conv.weight[:half])
+            self.a.bias.copy_(conv.bias[:half])
+            self.b.weight.copy_(conv.weight[half:])
+            self.b.bias.copy_(conv.bias[half:])
+
+    def forward(self, x):
+        return torch.cat([self.a(x), self.b(x)], dim=1)
+
+
+def test_implementation_invariance(photo_crop):
+    model = make_tiny_sr().double()
+    twin = copy.deepcopy(model)
+    twin.body[0] = _SplitConv(model.body[0]).double()
+    x = photo_crop.double()
+    a = LAM(model).attribute(x, target=(6, 6, 12))
+    b = LAM(twin).attribute(x, target=(6, 6, 12))
+    torch.testing.assert_close(a, b, rtol=1e-9, atol=1e-12)
+
+
+def test_per_example_windows(tiny_sr):
+    x = torch.rand(3, 3, 10, 10, dtype=torch.float64)
+    tiny_sr.double()
+    windows = [(0, 0, 6), (4, 5, 8), (12, 12, 8)]
+    lam = LAM(tiny_sr)
+    batch = lam.attribute(x, target=windows, n_steps=6)
+    as_tensor = lam.attribute(x, target=torch.tensor(windows), n_steps=6)
+    torch.testing.assert_close(batch, as_tensor)
+    for i, window in enumerate(windows):
+        one = lam.attribute(x[i : i + 1], target=window, n_steps=6)
+        torch.testing.assert_close(batch[i : i + 1], one, rtol=1e-10, atol=1e-12)
+
+
+def test_noise_tunnel_runs_lam(tiny_sr):
+    x = torch.rand(2, 3, 10, 10)
+    nt = NoiseTunnel(LAM(tiny_sr))
+    for target in [(4, 4, 8), torch.tensor([[4, 4, 8], [0, 2, 6]])]:
+        attr = nt.attribute(
+            x, nt_type="smoothgrad", nt_samples=3, stdevs=0.02, target=target, n_steps=5
+        )
+        assert attr.shape == x.shape and attr.abs().sum() > 0
+    assert torch.is_grad_enabled()
+
+
+def test_saliency_and_ig_differ_from_lam_on_the_same_objective(tiny_sr, photo_crop):
+    window = (10, 10, 12)
+    lam = LAM(tiny_sr).attribute(photo_crop, target=window)
+    objective = WindowObjective(tiny_sr, window=window)
+    saliency = Saliency(objective).attribute(photo_crop.clone(), abs=False)
+    ig = IntegratedGradients(objective).attribute(photo_crop, n_steps=50)
+    for other in (saliency, ig):
+        assert other.shape == lam.shape
+        cosine = torch.nn.functional.cosine_similarity(other.flatten(), lam.flatten(), dim=0)
+        assert cosine < 0.99
+
+
+def test_default_settings_are_the_reference(tiny_sr):
+    lam = LAM(tiny_sr)
+    assert (lam.sigma, lam.kernel_size, lam.detector) == (1.2, 9, "difference")
+    import inspect
+
+    params = inspect.signature(LAM.attribute.__wrapped__).parameters
+    assert params["n_steps"].default == 50
+    assert params["method"].default == "riemann_right"
+    assert set(METHODS) >= {"riemann_right", "riemann_middle", "gausslegendre"}
+
+
+def test_sobel_detector_changes_the_map(tiny_sr, photo_crop):
+    a = LAM(tiny_sr).attribute(photo_crop, target=(8, 8, 12), n_steps=10)
+    b = LAM(tiny_sr, detector="sobel").attribute(photo_crop, target=(8, 8, 12), n_steps=10)
+    assert not torch.allclose(a, b)

@@ -1,0 +1,106 @@
+import pytest
+import torch
+from captum.attr import InputXGradient, IntegratedGradients, NoiseTunnel, Saliency
+
+from captum_lam import WindowObjective, format_windows, gradient_magnitude
+
+
+def reference_attr_grad(tensor, h, w, window):
+    """The LAM reference's objective (attr_grad with reduce='sum'), verbatim."""
+    h_x, w_x = tensor.size()[2], tensor.size()[3]
+    h_grad = torch.pow(tensor[:, :, : h_x - 1, :] - tensor[:, :, 1:, :], 2)
+    w_grad = torch.pow(tensor[:, :, :, : w_x - 1] - tensor[:, :, :, 1:], 2)
+    grad = torch.pow(h_grad[:, :, :, :-1] + w_grad[:, :, :-1, :], 1 / 2)
+    return grad[:, :, h : h + window, w : w + window].sum()
+
+
+def test_difference_detector_matches_reference_inside_the_image(tiny_sr):
+    torch.manual_seed(1)
+    x = torch.rand(1, 3, 10, 12)
+    out = tiny_sr(x)
+    for top, left, size in [(0, 0, 4), (3, 5, 8), (11, 15, 8)]:
+        expected = reference_attr_grad(out, top, left, size)
+        got = WindowObjective(tiny_sr, window=(top, left, size))(x)
+        torch.testing.assert_close(got[0], expected)
+
+
+def test_sqrt_gives_finite_gradient_on_flat_output():
+    x = torch.full((1, 1, 6, 6), 0.5, requires_grad=True)
+    value = WindowObjective(torch.nn.Identity(), window=(0, 0, 6))(x)
+    (grad,) = torch.autograd.grad(value.sum(), x)
+    assert torch.isfinite(grad).all() and float(value) == 0.0
+
+
+def test_sobel_detector_on_a_vertical_edge():
+    img = torch.zeros(1, 1, 5, 6)
+    img[..., 3:] = 1.0
+    mag = gradient_magnitude(img, "sobel")
+    # unnormalised Sobel: 1 + 2 + 1 = 4 on both columns next to the edge
+    assert mag[0, 0, 2].tolist() == [0.0, 0.0, 4.0, 4.0, 0.0, 0.0]
+
+
+def test_per_example_windows_equal_separate_calls(tiny_sr):
+    x = torch.rand(2, 3, 8, 8)
+    windows = torch.tensor([[0, 0, 4], [5, 7, 6]])
+    obj = WindowObjective(tiny_sr)
+    both = obj(x, windows)
+    torch.testing.assert_close(both[0], obj(x[:1], (0, 0, 4))[0])
+    torch.testing.assert_close(both[1], obj(x[1:], (5, 7, 6))[0])
+    torch.testing.assert_close(obj(x, [(0, 0, 4), (5, 7, 6)]), both)
+
+
+def test_works_as_forward_of_captum_methods(tiny_sr):
+    x = torch.rand(2, 3, 8, 8)
+    windows = torch.tensor([[2, 2, 6], [4, 4, 6]])
+    obj = WindowObjective(tiny_sr)
+    for method in (Saliency(obj), InputXGradient(obj)):
+        attr = method.attribute(x, additional_forward_args=(windows,))
+        assert attr.shape == x.shape and attr.abs().sum() > 0
+    ig = IntegratedGradients(WindowObjective(tiny_sr, window=(2, 2, 6)))
+    attr, delta = ig.attribute(x, n_steps=64, return_convergence_delta=True)
+    change = WindowObjective(tiny_sr, window=(2, 2, 6))(x) - WindowObjective(
+        tiny_sr, window=(2, 2, 6)
+    )(torch.zeros_like(x))
+    assert (delta.abs() < 0.01 * change.abs()).all()
+    nt = NoiseTunnel(Saliency(obj))
+    smooth = nt.attribute(
+        x, nt_type="smoothgrad", nt_samples=3, stdevs=0.01,
+        additional_forward_args=(windows,),
+    )
+    assert smooth.shape == x.shape
+
+
+def test_window_outside_output_names_size_and_limits(tiny_sr):
+    obj = WindowObjective(tiny_sr)
+    with pytest.raises(ValueError, match=r"16x16.*largest valid top is 12"):
+        obj(torch.rand(1, 3, 8, 8), (13, 0, 4))
+
+
+@pytest.mark.parametrize(
+    "window, error, match",
+    [
+        ((1, 2), TypeError, "three integers"),
+        ((1, 2, 3.0), TypeError, "three integers"),
+        ((0, 0, 0), ValueError, "size must be >= 1"),
+        ((-1, 0, 4), ValueError, "top and left must be >= 0"),
+        ([(0, 0, 4)] * 3, ValueError, "3 entries but the batch has 2"),
+        (torch.zeros(2, 3), TypeError, "integers"),
+        (torch.zeros(2, 4, dtype=torch.long), ValueError, r"shape \(3,\) or \(N, 3\)"),
+        ("0,0,4", TypeError, "window must be"),
+        (None, ValueError, "required"),
+    ],
+)
+def test_bad_windows(window, error, match):
+    with pytest.raises(error, match=match):
+        format_windows(window, 2)
+
+
+def test_unknown_detector_lists_the_valid_ones(tiny_sr):
+    with pytest.raises(ValueError, match=r"detector must be one of \('difference', 'sobel'\)"):
+        WindowObjective(tiny_sr, detector="canny")
+
+
+def test_model_must_return_an_image():
+    obj = WindowObjective(lambda x: x.sum(dim=(1, 2, 3)), window=(0, 0, 1))
+    with pytest.raises(ValueError, match=r"shape \(N, C, H, W\)"):
+        obj(torch.rand(1, 1, 4, 4))
