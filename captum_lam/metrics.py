@@ -1,4 +1,4 @@
-"""Gini coefficient and Diffusion Index of attribution maps (the reference's semantics)."""
+"""Gini coefficient and Diffusion Index of attribution maps, reference semantics."""
 
 from __future__ import annotations
 

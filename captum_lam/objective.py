@@ -64,9 +64,7 @@ def gradient_magnitude(image: Tensor, detector: Detector = "difference") -> Tens
         responses = F.conv2d(flat, weight).reshape(n, c, 2, h, w)
         dx, dy = responses[:, :, 0], responses[:, :, 1]
     else:
-        raise ValueError(
-            f"detector must be one of {DETECTORS}, got {detector!r}"
-        )
+        raise ValueError(f"detector must be one of {DETECTORS}, got {detector!r}")
     return _safe_sqrt(dy * dy + dx * dx)
 
 
@@ -94,7 +92,11 @@ def format_windows(
             "output pixels, a list of them, or an integer tensor of shape (N, 3)"
         )
     if isinstance(window, Tensor):
-        if window.is_floating_point() or window.is_complex() or window.dtype == torch.bool:
+        if (
+            window.is_floating_point()
+            or window.is_complex()
+            or window.dtype == torch.bool
+        ):
             raise TypeError(
                 f"window tensor must hold integers, got dtype {window.dtype}"
             )
@@ -109,8 +111,13 @@ def format_windows(
         values = list(window) if nested else [window]
         for row in values:
             if len(row) != 3 or not all(
-                isinstance(v, int) and not isinstance(v, bool)
-                or (isinstance(v, Tensor) and v.numel() == 1 and not v.is_floating_point())
+                isinstance(v, int)
+                and not isinstance(v, bool)
+                or (
+                    isinstance(v, Tensor)
+                    and v.numel() == 1
+                    and not v.is_floating_point()
+                )
                 for v in row
             ):
                 raise TypeError(
@@ -220,16 +227,16 @@ class WindowObjective(nn.Module):
         if not callable(model):
             raise TypeError(f"model must be callable, got {type(model).__name__}")
         if detector not in DETECTORS:
-            raise ValueError(
-                f"detector must be one of {DETECTORS}, got {detector!r}"
-            )
+            raise ValueError(f"detector must be one of {DETECTORS}, got {detector!r}")
         if window is not None:
             format_windows(window, _num_windows(window))
         self.model = model
         self.window = window
         self.detector = detector
 
-    def forward(self, x: Tensor, window: Optional[Window] = None, *model_args: Any) -> Tensor:
+    def forward(
+        self, x: Tensor, window: Optional[Window] = None, *model_args: Any
+    ) -> Tensor:
         """Objective per example.
 
         Parameters

@@ -20,7 +20,11 @@ from torch import Tensor
 from .paths import Path
 
 Method = Literal[
-    "riemann_right", "riemann_left", "riemann_middle", "riemann_trapezoid", "gausslegendre"
+    "riemann_right",
+    "riemann_left",
+    "riemann_middle",
+    "riemann_trapezoid",
+    "gausslegendre",
 ]
 #: Integration rules, with Captum's names.
 METHODS: tuple[str, ...] = (
@@ -56,7 +60,9 @@ class _Rule:
         if self.weights is None:
             return path.differences(inputs, self.starts[steps], self.ends[steps])
         weights = self.weights[steps].to(dtype=inputs.dtype, device=inputs.device)
-        return path.derivatives(inputs, self.alphas[steps]) * weights.view(-1, 1, 1, 1, 1)
+        return path.derivatives(inputs, self.alphas[steps]) * weights.view(
+            -1, 1, 1, 1, 1
+        )
 
 
 def _check_inputs(inputs: Any) -> None:
@@ -77,9 +83,7 @@ def _check_inputs(inputs: Any) -> None:
         raise ValueError("inputs contain NaN or Inf values")
 
 
-def _check_integration(
-    n_steps: Any, method: Any, internal_batch_size: Any
-) -> None:
+def _check_integration(n_steps: Any, method: Any, internal_batch_size: Any) -> None:
     if isinstance(n_steps, bool) or not isinstance(n_steps, int) or n_steps < 1:
         raise ValueError(f"n_steps must be an integer >= 1, got {n_steps!r}")
     if method not in METHODS:
@@ -151,6 +155,9 @@ class PathIntegratedGradients(GradientAttribution):
             )
         super().__init__(forward_func)
         self.path = path
+        #: Called as ``progress_callback(steps_done, n_steps)`` after each
+        #: forward/backward pass, e.g. to drive a progress bar.
+        self.progress_callback: Optional[Callable[[int, int], None]] = None
 
     @log_usage()
     def attribute(  # type: ignore[override]
@@ -197,7 +204,12 @@ class PathIntegratedGradients(GradientAttribution):
         _check_inputs(inputs)
         _check_integration(n_steps, method, internal_batch_size)
         attributions = self._integrate(
-            inputs, target, additional_forward_args, n_steps, method, internal_batch_size
+            inputs,
+            target,
+            additional_forward_args,
+            n_steps,
+            method,
+            internal_batch_size,
         )
         if not return_convergence_delta:
             return attributions
@@ -258,6 +270,8 @@ class PathIntegratedGradients(GradientAttribution):
                 )
             velocities = rule.velocities(self.path, inputs, steps)
             total += (grads.reshape(count, *inputs.shape) * velocities).sum(dim=0)
+            if self.progress_callback is not None:
+                self.progress_callback(steps.stop, n_steps)
         return total
 
     def has_convergence_delta(self) -> bool:

@@ -176,4 +176,6 @@ class ProgressiveBlurPath(Path):
         return filter2d(inputs, k_end - k_start)
 
     def __repr__(self) -> str:
-        return f"ProgressiveBlurPath(sigma={self.sigma}, kernel_size={self.kernel_size})"
+        return (
+            f"ProgressiveBlurPath(sigma={self.sigma}, kernel_size={self.kernel_size})"
+        )

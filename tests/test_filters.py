@@ -23,8 +23,10 @@ def reference_kernel(size, sigma):
 @pytest.mark.parametrize("sigma", [0.0, 0.3, 1.2, 4.0])
 def test_kernel_is_the_reference_kernel(size, sigma):
     np.testing.assert_allclose(
-        gaussian_kernel2d(size, sigma)[0].numpy(), reference_kernel(size, sigma),
-        rtol=1e-12, atol=1e-15,
+        gaussian_kernel2d(size, sigma)[0].numpy(),
+        reference_kernel(size, sigma),
+        rtol=1e-12,
+        atol=1e-15,
     )
 
 
@@ -37,7 +39,9 @@ def test_kernel_batch_of_sigmas():
 @pytest.mark.parametrize("sigma", [0.05, 0.4, 1.2, 3.0])
 def test_kernel_derivative_matches_central_difference(sigma):
     h = 1e-6
-    numeric = (gaussian_kernel2d(9, sigma + h) - gaussian_kernel2d(9, sigma - h)) / (2 * h)
+    numeric = (gaussian_kernel2d(9, sigma + h) - gaussian_kernel2d(9, sigma - h)) / (
+        2 * h
+    )
     analytic = gaussian_kernel2d_derivative(9, sigma)
     torch.testing.assert_close(analytic, numeric, rtol=1e-5, atol=1e-7)
     assert abs(float(analytic.sum())) < 1e-12

@@ -9,7 +9,13 @@ from captum.attr import IntegratedGradients, NoiseTunnel, Saliency
 from scipy import ndimage
 from torch import nn
 
-from captum_lam import LAM, METHODS, ProgressiveBlurPath, WindowObjective, diffusion_index
+from captum_lam import (
+    LAM,
+    METHODS,
+    ProgressiveBlurPath,
+    WindowObjective,
+    diffusion_index,
+)
 
 from .conftest import make_tiny_sr
 
@@ -35,9 +41,9 @@ def _attr_grad(tensor, h, w, window):
     return grad[:, :, h : h + window, w : w + window].sum()
 
 
-def reference_lam(model, image_chw, h, w, window, sigma=1.2, fold=50, l=9):
+def reference_lam(model, image_chw, h, w, window, sigma=1.2, fold=50, size=9):
     sigmas = np.linspace(sigma, 0, fold + 1)
-    kernels = [_reference_kernel(l, s) for s in sigmas]
+    kernels = [_reference_kernel(size, s) for s in sigmas]
     grads = []
     for i in range(fold):
         point = _blur(image_chw, kernels[i + 1]).astype(np.float32)
@@ -77,7 +83,9 @@ def test_float64_reproduces_the_reference_to_1e_10(photo_crop):
             point = torch.from_numpy(_blur(image, kernels[i + 1]))[None]
             point.requires_grad_(True)
             _attr_grad(model(point), 5, 6, 12).backward()
-            total = total + point.grad[0].numpy() * _blur(image, kernels[i + 1] - kernels[i])
+            total = total + point.grad[0].numpy() * _blur(
+                image, kernels[i + 1] - kernels[i]
+            )
         return total
 
     expected = reference64()
@@ -101,8 +109,12 @@ def test_completeness(photo_crop, method, n_steps, tol):
     model.double()
     lam = LAM(model)
     attr, delta = lam.attribute(
-        x, target=(14, 14, 16), n_steps=n_steps, method=method,
-        internal_batch_size=200, return_convergence_delta=True,
+        x,
+        target=(14, 14, 16),
+        n_steps=n_steps,
+        method=method,
+        internal_batch_size=200,
+        return_convergence_delta=True,
     )
     objective = WindowObjective(model, window=(14, 14, 16))
     with torch.no_grad():
@@ -115,8 +127,13 @@ def test_midpoint_is_far_more_exact_than_end_points(photo_crop):
     lam = LAM(make_tiny_sr().double())
     x = photo_crop.double()
     errors = {
-        m: abs(float(lam.attribute(x, target=(14, 14, 16), method=m,
-                                   return_convergence_delta=True)[1]))
+        m: abs(
+            float(
+                lam.attribute(
+                    x, target=(14, 14, 16), method=m, return_convergence_delta=True
+                )[1]
+            )
+        )
         for m in ("riemann_right", "riemann_middle")
     }
     assert errors["riemann_middle"] < errors["riemann_right"] / 20
@@ -194,7 +211,9 @@ def test_saliency_and_ig_differ_from_lam_on_the_same_objective(tiny_sr, photo_cr
     ig = IntegratedGradients(objective).attribute(photo_crop, n_steps=50)
     for other in (saliency, ig):
         assert other.shape == lam.shape
-        cosine = torch.nn.functional.cosine_similarity(other.flatten(), lam.flatten(), dim=0)
+        cosine = torch.nn.functional.cosine_similarity(
+            other.flatten(), lam.flatten(), dim=0
+        )
         assert cosine < 0.99
 
 
@@ -211,5 +230,7 @@ def test_default_settings_are_the_reference(tiny_sr):
 
 def test_sobel_detector_changes_the_map(tiny_sr, photo_crop):
     a = LAM(tiny_sr).attribute(photo_crop, target=(8, 8, 12), n_steps=10)
-    b = LAM(tiny_sr, detector="sobel").attribute(photo_crop, target=(8, 8, 12), n_steps=10)
+    b = LAM(tiny_sr, detector="sobel").attribute(
+        photo_crop, target=(8, 8, 12), n_steps=10
+    )
     assert not torch.allclose(a, b)

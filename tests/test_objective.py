@@ -64,7 +64,10 @@ def test_works_as_forward_of_captum_methods(tiny_sr):
     assert (delta.abs() < 0.01 * change.abs()).all()
     nt = NoiseTunnel(Saliency(obj))
     smooth = nt.attribute(
-        x, nt_type="smoothgrad", nt_samples=3, stdevs=0.01,
+        x,
+        nt_type="smoothgrad",
+        nt_samples=3,
+        stdevs=0.01,
         additional_forward_args=(windows,),
     )
     assert smooth.shape == x.shape
@@ -96,7 +99,9 @@ def test_bad_windows(window, error, match):
 
 
 def test_unknown_detector_lists_the_valid_ones(tiny_sr):
-    with pytest.raises(ValueError, match=r"detector must be one of \('difference', 'sobel'\)"):
+    with pytest.raises(
+        ValueError, match=r"detector must be one of \('difference', 'sobel'\)"
+    ):
         WindowObjective(tiny_sr, detector="canny")
 
 

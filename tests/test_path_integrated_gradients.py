@@ -23,9 +23,9 @@ def test_linear_path_equals_captum_integrated_gradients(objective, method):
     torch.manual_seed(0)
     x = torch.rand(2, 3, 10, 10)
     baseline = torch.rand(2, 3, 10, 10) * 0.2
-    ours, our_delta = PathIntegratedGradients(objective, LinearPath(baseline)).attribute(
-        x, n_steps=16, method=method, return_convergence_delta=True
-    )
+    ours, our_delta = PathIntegratedGradients(
+        objective, LinearPath(baseline)
+    ).attribute(x, n_steps=16, method=method, return_convergence_delta=True)
     theirs, their_delta = IntegratedGradients(objective).attribute(
         x, baselines=baseline, n_steps=16, method=method, return_convergence_delta=True
     )
@@ -38,7 +38,9 @@ def test_internal_batch_size_does_not_change_the_result(objective):
     pig = PathIntegratedGradients(objective.double(), ProgressiveBlurPath())
     full = pig.attribute(x, n_steps=10, method="riemann_middle")
     for ibs in (2, 5, 7, 100):
-        split = pig.attribute(x, n_steps=10, method="riemann_middle", internal_batch_size=ibs)
+        split = pig.attribute(
+            x, n_steps=10, method="riemann_middle", internal_batch_size=ibs
+        )
         torch.testing.assert_close(split, full, rtol=1e-12, atol=1e-12)
 
 
