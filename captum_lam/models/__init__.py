@@ -1,0 +1,2 @@
+"""Networks to explain: published SR networks imported from ncnn files, and users'
+own checkpoints. The registry over all of them is :mod:`captum_lam.zoo`."""
