@@ -5,10 +5,17 @@ from __future__ import annotations
 import warnings
 from typing import Any, Optional, Union
 
+import torch
 from captum.log import log_usage
 from torch import Tensor, nn
 
-from .objective import Detector, Window, WindowObjective, format_windows
+from .objective import (
+    Detector,
+    Window,
+    WindowObjective,
+    check_windows_fit,
+    format_windows,
+)
 from .path_integrated_gradients import (
     Method,
     PathIntegratedGradients,
@@ -138,6 +145,7 @@ class LAM(PathIntegratedGradients):
                 stacklevel=3,
             )
         extra = _tuple_args(additional_forward_args)
+        _probe_model(self.model, inputs, extra, windows)
         return super().attribute.__wrapped__(  # type: ignore[attr-defined]
             self,
             inputs,
@@ -148,6 +156,37 @@ class LAM(PathIntegratedGradients):
             internal_batch_size=internal_batch_size,
             return_convergence_delta=return_convergence_delta,
         )
+
+
+def _probe_model(model: Any, inputs: Tensor, extra: tuple, windows: Tensor) -> None:
+    """One no-grad forward on the input, to fail early and clearly."""
+    try:
+        with torch.no_grad():
+            output = model(inputs, *extra)
+    except Exception as error:
+        raise ValueError(
+            f"model failed on inputs of shape {tuple(inputs.shape)} "
+            f"({type(error).__name__}: {str(error).strip().splitlines()[0]})"
+        ) from error
+    if not isinstance(output, Tensor) or output.ndim != 4:
+        got = (
+            tuple(output.shape) if isinstance(output, Tensor) else type(output).__name__
+        )
+        raise ValueError(
+            f"model must return an image batch of shape (N, C, H, W), got {got}"
+        )
+    if output.device != inputs.device:
+        raise ValueError(
+            f"model output is on {output.device} but inputs are on {inputs.device}; "
+            "move the model and the inputs to the same device"
+        )
+    if output.shape[0] != inputs.shape[0]:
+        raise ValueError(
+            f"model returned {output.shape[0]} outputs for {inputs.shape[0]} inputs"
+        )
+    if not torch.isfinite(output).all():
+        raise ValueError("model output contains NaN or Inf values on the inputs")
+    check_windows_fit(windows, output.shape[-2], output.shape[-1])
 
 
 def _tuple_args(args: Any) -> tuple:

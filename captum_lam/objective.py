@@ -22,9 +22,12 @@ Window = Union[Sequence[int], Sequence[Sequence[int]], Tensor]
 
 
 def _safe_sqrt(x: Tensor) -> Tensor:
-    """``sqrt`` whose gradient is 0 (not inf or NaN) where ``x == 0``."""
+    """``sqrt`` whose gradient is 0 (not inf or NaN) where ``x == 0``.
+
+    NaN stays NaN (``x * 0``), so a broken model output is not silently hidden.
+    """
     positive = x > 0
-    return torch.where(positive, torch.where(positive, x, 1.0).sqrt(), 0.0)
+    return torch.where(positive, torch.where(positive, x, 1.0).sqrt(), x * 0)
 
 
 def gradient_magnitude(image: Tensor, detector: Detector = "difference") -> Tensor:
@@ -267,6 +270,10 @@ class WindowObjective(nn.Module):
             shape = tuple(output.shape) if isinstance(output, Tensor) else type(output)
             raise ValueError(
                 f"model must return an image batch of shape (N, C, H, W), got {shape}"
+            )
+        if output.device != x.device:
+            raise ValueError(
+                f"model output is on {output.device} but its input is on {x.device}"
             )
         check_windows_fit(windows, output.shape[-2], output.shape[-1])
         return window_sum(gradient_magnitude(output, self.detector), windows)

@@ -65,6 +65,19 @@ class _Rule:
         )
 
 
+class _FiniteWatch:
+    """Calls the forward function and remembers where its output was finite."""
+
+    def __init__(self, forward_func: Callable[..., Tensor]) -> None:
+        self.forward_func = forward_func
+        self.finite = torch.ones(0, dtype=torch.bool)
+
+    def __call__(self, *args: Any) -> Tensor:
+        out = self.forward_func(*args)
+        self.finite = torch.isfinite(out.detach())
+        return out
+
+
 def _check_inputs(inputs: Any) -> None:
     if not isinstance(inputs, Tensor):
         raise TypeError(
@@ -77,6 +90,12 @@ def _check_inputs(inputs: Any) -> None:
         )
     if not inputs.is_floating_point():
         raise TypeError(f"inputs must be a floating-point tensor, got {inputs.dtype}")
+    if inputs.dtype in (torch.float16, torch.bfloat16):
+        raise TypeError(
+            f"inputs of dtype {inputs.dtype} are not supported: use float32 or float64 "
+            "(the path's small blur differences and the sum over steps need at least "
+            "float32 precision)"
+        )
     if inputs.numel() == 0:
         raise ValueError(f"inputs must not be empty, got shape {tuple(inputs.shape)}")
     if not torch.isfinite(inputs).all():
@@ -247,26 +266,28 @@ class PathIntegratedGradients(GradientAttribution):
         args = _format_additional_forward_args(additional_forward_args)
         inputs = inputs.detach()
         total = torch.zeros_like(inputs)
+        watched = _FiniteWatch(self.forward_func)
         for start in range(0, n_steps, steps_per_pass):
             steps = slice(start, min(start + steps_per_pass, n_steps))
             count = steps.stop - steps.start
             points = self.path.points(inputs, rule.alphas[steps])
             points = points.reshape(count * num_examples, *inputs.shape[1:])
             (grads,) = self.gradient_func(
-                forward_fn=self.forward_func,
+                forward_fn=watched,
                 inputs=(points.requires_grad_(),),
                 target_ind=_expand_target(target, count),
                 additional_forward_args=(
                     _expand_additional_forward_args(args, count) if args else None
                 ),
             )
-            if not torch.isfinite(grads).all():
-                bad = (~torch.isfinite(grads.reshape(count, -1))).any(dim=1)
+            bad = ~torch.isfinite(grads.reshape(count, -1)).all(dim=1)
+            bad |= ~watched.finite.reshape(count, -1).all(dim=1)
+            if bad.any():
                 alpha = float(rule.alphas[steps][bad.nonzero()[0, 0]])
                 raise ValueError(
-                    f"the gradient of the forward function is NaN or Inf at path "
-                    f"point alpha={alpha:.4f} (method {method!r}); check the model's "
-                    "output along the path"
+                    f"the forward function's output or gradient is NaN or Inf at "
+                    f"path point alpha={alpha:.4f} (method {method!r}); check the "
+                    "model's output along the path"
                 )
             velocities = rule.velocities(self.path, inputs, steps)
             total += (grads.reshape(count, *inputs.shape) * velocities).sum(dim=0)
