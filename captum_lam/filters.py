@@ -116,7 +116,7 @@ def gaussian_kernel2d_derivative(
 
 
 def filter2d(image: Tensor, kernels: Tensor) -> Tensor:
-    """Correlate every channel of ``image`` with each of S kernels (reflect-101 borders).
+    """Correlate each channel of ``image`` with each of S kernels (reflect-101 borders).
 
     Parameters
     ----------

@@ -104,6 +104,7 @@ class LAM(PathIntegratedGradients):
         method: Method = "riemann_right",
         internal_batch_size: Optional[int] = None,
         return_convergence_delta: bool = False,
+        crop: Union[None, str, int] = None,
     ) -> Union[Tensor, tuple[Tensor, Tensor]]:
         r"""Local attribution map of the output window ``target``.
 
@@ -126,6 +127,15 @@ class LAM(PathIntegratedGradients):
             Path points per forward/backward pass; bounds memory.
         return_convergence_delta : bool
             Also return, per example, ``sum(attr) - (D(F(x)) - D(F(baseline)))``.
+        crop : None, "auto" or int
+            Receptive-field cropping. The path is built on the whole input, but the
+            network runs only on the part of it that the windows' receptive field
+            reaches; the map is written back at full size and equals the uncropped
+            one (to float rounding). ``"auto"`` takes the receptive field from
+            ``model.lam_info.receptive_field`` (set for the zoo's models); an int
+            is how many LR pixels the network reaches beyond a pixel (the
+            receptive field's radius). Refused for models with a global receptive
+            field. Default None: the whole input.
 
         Returns
         -------
@@ -145,7 +155,20 @@ class LAM(PathIntegratedGradients):
                 stacklevel=3,
             )
         extra = _tuple_args(additional_forward_args)
-        _probe_model(self.model, inputs, extra, windows)
+        reach = _crop_reach(self.model, crop)
+        output_shape = _probe_model(self.model, inputs, extra, windows)
+        if reach is not None:
+            return self._attribute_cropped(
+                inputs,
+                windows,
+                extra,
+                output_shape,
+                reach,
+                n_steps,
+                method,
+                internal_batch_size,
+                return_convergence_delta,
+            )
         return super().attribute.__wrapped__(  # type: ignore[attr-defined]
             self,
             inputs,
@@ -157,8 +180,87 @@ class LAM(PathIntegratedGradients):
             return_convergence_delta=return_convergence_delta,
         )
 
+    def _attribute_cropped(
+        self,
+        inputs: Tensor,
+        windows: Tensor,
+        extra: tuple,
+        output_shape: torch.Size,
+        reach: int,
+        n_steps: int,
+        method: str,
+        internal_batch_size: Optional[int],
+        return_convergence_delta: bool,
+    ) -> Union[Tensor, tuple[Tensor, Tensor]]:
+        rows, cols = _crop_region(inputs.shape, output_shape, windows, reach)
+        scale = output_shape[-1] // inputs.shape[-1]
+        shifted = windows - windows.new_tensor(
+            [rows.start * scale, cols.start * scale, 0]
+        )
+        args = (shifted, *extra)
+        attributions = self._integrate(
+            inputs, None, args, n_steps, method, internal_batch_size, (rows, cols)
+        )
+        if not return_convergence_delta:
+            return attributions
+        ends = self.path.points(inputs.detach(), [0.0, 1.0])[..., rows, cols]
+        with torch.no_grad():
+            change = self.forward_func(ends[1], *args) - self.forward_func(
+                ends[0], *args
+            )
+        delta = attributions.sum(dim=(1, 2, 3)) - change
+        return attributions, delta
 
-def _probe_model(model: Any, inputs: Tensor, extra: tuple, windows: Tensor) -> None:
+
+def _crop_reach(model: Any, crop: Union[None, str, int]) -> Optional[int]:
+    """LR pixels the network reaches beyond a pixel, or None for no cropping."""
+    if crop is None:
+        return None
+    if crop == "auto":
+        info = getattr(model, "lam_info", None)
+        if info is None:
+            raise ValueError(
+                "crop='auto' needs the model's receptive field (model.lam_info, set "
+                "for the zoo's models); pass crop=<its radius in LR pixels> instead"
+            )
+        if info.receptive_field is None:
+            raise ValueError(
+                f"crop is refused for {info.name}: its receptive field is global "
+                "(self-attention or global pooling), so every input pixel matters"
+            )
+        # one pixel more than the radius: free, and safe for even fields
+        return int(info.receptive_field) // 2 + 1
+    if isinstance(crop, bool) or not isinstance(crop, int) or crop < 0:
+        raise ValueError(
+            f"crop must be None, 'auto' or an integer >= 0 (LR pixels), got {crop!r}"
+        )
+    return crop
+
+
+def _crop_region(
+    input_shape: torch.Size, output_shape: torch.Size, windows: Tensor, reach: int
+) -> tuple[slice, slice]:
+    h, w = input_shape[-2:]
+    out_h, out_w = output_shape[-2:]
+    if out_h % h or out_w % w or out_h // h != out_w // w:
+        raise ValueError(
+            f"crop needs an integer scale, but the model maps {h}x{w} to "
+            f"{out_h}x{out_w}"
+        )
+    scale = out_h // h
+    top, left = windows[:, 0], windows[:, 1]
+    bottom, right = top + windows[:, 2], left + windows[:, 2]
+    # the detectors look one output pixel beyond the window (Sobel: on both sides)
+    r0 = int(((top - 1).clamp_min(0) // scale).min()) - reach
+    c0 = int(((left - 1).clamp_min(0) // scale).min()) - reach
+    r1 = int((bottom.clamp_max(out_h - 1) // scale).max()) + reach + 1
+    c1 = int((right.clamp_max(out_w - 1) // scale).max()) + reach + 1
+    return slice(max(r0, 0), min(r1, h)), slice(max(c0, 0), min(c1, w))
+
+
+def _probe_model(
+    model: Any, inputs: Tensor, extra: tuple, windows: Tensor
+) -> torch.Size:
     """One no-grad forward on the input, to fail early and clearly."""
     try:
         with torch.no_grad():
@@ -187,6 +289,7 @@ def _probe_model(model: Any, inputs: Tensor, extra: tuple, windows: Tensor) -> N
     if not torch.isfinite(output).all():
         raise ValueError("model output contains NaN or Inf values on the inputs")
     check_windows_fit(windows, output.shape[-2], output.shape[-1])
+    return output.shape
 
 
 def _tuple_args(args: Any) -> tuple:

@@ -250,8 +250,16 @@ class PathIntegratedGradients(GradientAttribution):
         n_steps: int,
         method: str,
         internal_batch_size: Optional[int],
+        region: Optional[tuple[slice, slice]] = None,
     ) -> Tensor:
+        """Sum over steps of gradient times path velocity, (N, C, H, W).
+
+        With ``region = (rows, cols)`` the forward function sees only that part of
+        each path point (the path itself is built on the whole input), and the
+        gradient outside it is taken as zero.
+        """
         num_examples = inputs.shape[0]
+        rows, cols = region if region is not None else (slice(None), slice(None))
         if internal_batch_size is None:
             steps_per_pass = n_steps
         else:
@@ -272,6 +280,7 @@ class PathIntegratedGradients(GradientAttribution):
             count = steps.stop - steps.start
             points = self.path.points(inputs, rule.alphas[steps])
             points = points.reshape(count * num_examples, *inputs.shape[1:])
+            points = points[..., rows, cols].contiguous()
             (grads,) = self.gradient_func(
                 forward_fn=watched,
                 inputs=(points.requires_grad_(),),
@@ -289,8 +298,9 @@ class PathIntegratedGradients(GradientAttribution):
                     f"path point alpha={alpha:.4f} (method {method!r}); check the "
                     "model's output along the path"
                 )
-            velocities = rule.velocities(self.path, inputs, steps)
-            total += (grads.reshape(count, *inputs.shape) * velocities).sum(dim=0)
+            velocities = rule.velocities(self.path, inputs, steps)[..., rows, cols]
+            grads = grads.reshape(count, num_examples, *grads.shape[1:])
+            total[..., rows, cols] += (grads * velocities).sum(dim=0)
             if self.progress_callback is not None:
                 self.progress_callback(steps.stop, n_steps)
         return total
