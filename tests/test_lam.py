@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 import torch
 from captum.attr import IntegratedGradients, NoiseTunnel, Saliency
-from scipy import ndimage
 from torch import nn
 
 from captum_lam import (
@@ -18,45 +17,7 @@ from captum_lam import (
 )
 
 from .conftest import make_tiny_sr
-
-
-# --- an independent, step-by-step copy of the reference notebook --------------
-def _reference_kernel(size, sigma):
-    ax = np.arange(-size // 2 + 1.0, size // 2 + 1.0)
-    xx, yy = np.meshgrid(ax, ax)
-    k = np.exp(-(xx**2 + yy**2) / (2.0 * (sigma + 1e-5) ** 2))
-    return k / np.sum(k)
-
-
-def _blur(image_chw, kernel):
-    # cv2.filter2D with its default BORDER_REFLECT_101 == scipy's "mirror"
-    return np.stack([ndimage.correlate(ch, kernel, mode="mirror") for ch in image_chw])
-
-
-def _attr_grad(tensor, h, w, window):
-    h_x, w_x = tensor.size()[2], tensor.size()[3]
-    h_grad = torch.pow(tensor[:, :, : h_x - 1, :] - tensor[:, :, 1:, :], 2)
-    w_grad = torch.pow(tensor[:, :, :, : w_x - 1] - tensor[:, :, :, 1:], 2)
-    grad = torch.pow(h_grad[:, :, :, :-1] + w_grad[:, :, :-1, :], 1 / 2)
-    return grad[:, :, h : h + window, w : w + window].sum()
-
-
-def reference_lam(model, image_chw, h, w, window, sigma=1.2, fold=50, size=9):
-    sigmas = np.linspace(sigma, 0, fold + 1)
-    kernels = [_reference_kernel(size, s) for s in sigmas]
-    grads = []
-    for i in range(fold):
-        point = _blur(image_chw, kernels[i + 1]).astype(np.float32)
-        derivative = _blur(image_chw, (kernels[i + 1] - kernels[i]) * fold)
-        tensor = torch.from_numpy(point)[None].requires_grad_(True)
-        _attr_grad(model(tensor), h, w, window).backward()
-        grad = tensor.grad.numpy()[0]
-        grad[np.isnan(grad)] = 0.0
-        grads.append(grad * derivative.astype(np.float32))
-    return np.mean(grads, axis=0)
-
-
-# -----------------------------------------------------------------------------
+from .reference_lam import _attr_grad, _blur, _reference_kernel, reference_lam
 
 
 @pytest.mark.parametrize("window", [(10, 12, 16), (0, 0, 8), (30, 2, 10)])
