@@ -65,7 +65,7 @@ class LAM(PathIntegratedGradients):
     >>> attr.shape
     torch.Size([1, 3, 16, 16])
     >>> from captum_lam import diffusion_index
-    >>> 0 <= diffusion_index(attr) <= 100
+    >>> 0 <= diffusion_index(attr[0]) <= 100
     True
     """
 
