@@ -3,6 +3,14 @@
 >>> from captum_lam import LAM, diffusion_index
 """
 
+from ._images import (
+    bicubic_downsample,
+    bicubic_upsample,
+    psnr_y,
+    read_image,
+    sample_image,
+    ssim_y,
+)
 from .filters import (
     GaussianBlur2d,
     filter2d,
@@ -15,6 +23,8 @@ from .metrics import abs_normalized_map, diffusion_index, gini
 from .objective import WindowObjective, format_windows, gradient_magnitude
 from .path_integrated_gradients import METHODS, PathIntegratedGradients
 from .paths import LinearPath, Path, ProgressiveBlurPath
+from .visualization import comparison_figure, kde_map, lam_figure, save_figure
+from .windows import textured_windows
 
 __version__ = "0.1.0"
 
@@ -28,6 +38,17 @@ __all__ = [
     "ProgressiveBlurPath",
     "WindowObjective",
     "abs_normalized_map",
+    "bicubic_downsample",
+    "bicubic_upsample",
+    "comparison_figure",
+    "kde_map",
+    "lam_figure",
+    "psnr_y",
+    "read_image",
+    "sample_image",
+    "save_figure",
+    "ssim_y",
+    "textured_windows",
     "diffusion_index",
     "filter2d",
     "format_windows",
