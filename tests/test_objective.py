@@ -4,14 +4,7 @@ from captum.attr import InputXGradient, IntegratedGradients, NoiseTunnel, Salien
 
 from captum_lam import WindowObjective, format_windows, gradient_magnitude
 
-
-def reference_attr_grad(tensor, h, w, window):
-    """The LAM reference's objective (attr_grad with reduce='sum'), verbatim."""
-    h_x, w_x = tensor.size()[2], tensor.size()[3]
-    h_grad = torch.pow(tensor[:, :, : h_x - 1, :] - tensor[:, :, 1:, :], 2)
-    w_grad = torch.pow(tensor[:, :, :, : w_x - 1] - tensor[:, :, :, 1:], 2)
-    grad = torch.pow(h_grad[:, :, :, :-1] + w_grad[:, :, :-1, :], 1 / 2)
-    return grad[:, :, h : h + window, w : w + window].sum()
+from .reference_lam import _attr_grad
 
 
 def test_difference_detector_matches_reference_inside_the_image(tiny_sr):
@@ -19,7 +12,7 @@ def test_difference_detector_matches_reference_inside_the_image(tiny_sr):
     x = torch.rand(1, 3, 10, 12)
     out = tiny_sr(x)
     for top, left, size in [(0, 0, 4), (3, 5, 8), (11, 15, 8)]:
-        expected = reference_attr_grad(out, top, left, size)
+        expected = _attr_grad(out, top, left, size)
         got = WindowObjective(tiny_sr, window=(top, left, size))(x)
         torch.testing.assert_close(got[0], expected)
 
