@@ -39,7 +39,7 @@ from .path_integrated_gradients import METHODS
 from .windows import textured_windows
 
 DEFAULT_PRETRAINED = "span-x4-ch48"
-DEFAULT_TRAINED = "swinir-small"
+DEFAULT_TRAINED = "edsr-small"  # the zoo model with the best held-out PSNR
 DEFAULT_IMAGE = "sample:chelsea"
 DEFAULT_WINDOW_SIZE = 16
 #: HR side of the region ``--crop auto`` keeps around an automatic window.
@@ -74,13 +74,30 @@ def _resolve_model(args: argparse.Namespace, name: Optional[str] = None) -> nn.M
 
         if getattr(args, "weights", None):
             _require_file(args.weights, "--weights")
-        return load_factory(spec, getattr(args, "weights", None))
+        return load_factory(
+            spec,
+            getattr(args, "weights", None),
+            input_range=args.input_range,
+            mean=_parse_mean(args.mean),
+            pad_multiple=args.pad_multiple,
+        )
     if spec not in zoo.names():
         raise UserError(
             f"unknown model {spec!r}; run 'captum-lam models' for the list, or pass "
             "package.module:factory with --weights, or --checkpoint PATH"
         )
     return zoo.load(spec)
+
+
+def _parse_mean(text: Optional[str]) -> Optional[tuple[float, ...]]:
+    if text is None:
+        return None
+    try:
+        return tuple(float(v) for v in text.split(","))
+    except ValueError:
+        raise UserError(
+            f"--mean must be comma-separated numbers, got {text!r}"
+        ) from None
 
 
 def _model_info(model: nn.Module) -> dict[str, Any]:
@@ -655,6 +672,21 @@ def _add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--lr", action="store_true", help="take --image as the LR input")
     p.add_argument("--weights", help="weights for --model package.module:factory")
     p.add_argument("--checkpoint", help="any SR checkpoint spandrel knows")
+    p.add_argument(
+        "--input-range",
+        type=float,
+        default=1.0,
+        help="with a factory: the network's input range (255 for 0-255 networks)",
+    )
+    p.add_argument(
+        "--mean", help="with a factory: per-channel mean the network subtracts, R,G,B"
+    )
+    p.add_argument(
+        "--pad-multiple",
+        type=_positive_int,
+        default=1,
+        help="with a factory: pad the input to a multiple of this (window attention)",
+    )
     p.add_argument(
         "--window", help="TOP,LEFT,SIZE in output pixels (default: most textured)"
     )

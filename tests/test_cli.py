@@ -6,6 +6,7 @@ import sys
 
 import matplotlib.image
 import pytest
+import torch
 from skimage.data import rocket
 
 from captum_lam import zoo
@@ -209,3 +210,93 @@ def test_python_dash_m_runs_the_command():
 def test_unknown_compare_method(tmp_path, hr_png, capsys):
     code, _, err = run(capsys, "compare", "--image", hr_png, "--methods", "lam,gradcam")
     assert code == 2 and "unknown method 'gradcam'" in err
+
+
+def make_net():
+    """A factory for the package.module:factory test."""
+    return torch.nn.Sequential(
+        torch.nn.Conv2d(3, 12, 3, padding=1), torch.nn.PixelShuffle(2)
+    )
+
+
+def test_factory_with_weights_and_adapter_options(tmp_path, hr_png, capsys):
+    torch.manual_seed(0)
+    weights = tmp_path / "net.pth"
+    state = {f"module.{k}": v for k, v in make_net().state_dict().items()}
+    torch.save({"params_ema": state}, weights)
+    js = tmp_path / "f.json"
+    code, _, err = run(
+        capsys,
+        "explain",
+        "--image",
+        hr_png,
+        "--model",
+        "tests.test_cli:make_net",
+        "--weights",
+        weights,
+        "--input-range",
+        255,
+        "--mean",
+        "110,110,100",
+        "--pad-multiple",
+        8,
+        "--steps",
+        2,
+        "--out",
+        tmp_path / "f.png",
+        "--json",
+        js,
+    )
+    assert code == 0, err
+    summary = json.loads(js.read_text())
+    assert summary["model"]["name"] == "tests.test_cli:make_net"
+    assert summary["scale"] == 2 and summary["lr_size"] == [32, 36]
+
+
+def test_factory_errors_are_one_line(tmp_path, hr_png, capsys):
+    code, _, err = run(
+        capsys,
+        "explain",
+        "--image",
+        hr_png,
+        "--model",
+        "tests.test_cli:make_net",
+        "--weights",
+        tmp_path / "missing.pth",
+        "--quiet",
+    )
+    assert code == 2 and "--weights: no such file" in err
+    code, _, err = run(capsys, "explain", "--image", hr_png, "--model", "nosuchpkg:f")
+    assert code == 2 and len(err.strip().splitlines()) == 1 and "nosuchpkg" in err
+
+
+def test_default_model_falls_back_to_the_trained_zoo(
+    tmp_path, hr_png, capsys, monkeypatch
+):
+    from captum_lam import cli
+
+    real = zoo.installed
+    monkeypatch.setattr(
+        zoo,
+        "installed",
+        lambda name: False if name == cli.DEFAULT_PRETRAINED else real(name),
+    )
+    js = tmp_path / "z.json"
+    code, out, _ = run(
+        capsys,
+        "explain",
+        "--image",
+        hr_png,
+        "--steps",
+        2,
+        "--out",
+        tmp_path / "z.png",
+        "--json",
+        js,
+    )
+    assert code == 0
+    summary = json.loads(js.read_text())
+    assert summary["default_model_fallback"] is True
+    assert summary["model"]["name"] == cli.DEFAULT_TRAINED
+    assert summary["model"]["kind"] == "trained"
+    assert "is not installed" in out and "pip install" in out
