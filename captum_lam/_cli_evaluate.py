@@ -208,7 +208,8 @@ def _common_scale(names: list[str]) -> int:
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from . import studies
-    from .cli import UserError, _check_writable, _resolve_model, _write_text_atomic
+    from ._io import write_text_atomic
+    from .cli import UserError, _check_writable, _resolve_model
 
     out = _check_writable(args.out, "--out")
     csv_path = _check_writable(args.csv, "--csv")
@@ -326,7 +327,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
             "models": summary,
             "analyses": analyses,
         }
-        _write_text_atomic(summary_path, json.dumps(payload, indent=2) + "\n")
+        write_text_atomic(summary_path, json.dumps(payload, indent=2) + "\n")
         if not args.quiet:
             print(f"wrote {summary_path}")
     return 0

@@ -32,6 +32,7 @@ from ._images import (
     read_image,
     sample_image,
 )
+from ._io import write_text_atomic
 from .lam import LAM
 from .metrics import diffusion_index
 from .objective import DETECTORS, check_windows_fit
@@ -273,16 +274,6 @@ def _say(args: argparse.Namespace, text: str) -> None:
 # --- atomic output -----------------------------------------------------------
 
 
-def _write_text_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    try:
-        tmp.write_text(text)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-
-
 def _check_writable(path: Optional[str], option: str) -> Optional[Path]:
     if path is None:
         return None
@@ -452,7 +443,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
         summary["figure"] = str(out)
         _say(args, f"wrote {out}")
     if json_path is not None:
-        _write_text_atomic(json_path, json.dumps(summary, indent=2) + "\n")
+        write_text_atomic(json_path, json.dumps(summary, indent=2) + "\n")
         _say(args, f"wrote {json_path}")
     return 0
 
@@ -568,7 +559,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
         writer = csv.DictWriter(buffer, fieldnames=list(rows[0]))
         writer.writeheader()
         writer.writerows(rows)
-        _write_text_atomic(csv_path, buffer.getvalue())
+        write_text_atomic(csv_path, buffer.getvalue())
         _say(args, f"wrote {csv_path}")
     if json_path is not None:
         payload = {
@@ -577,7 +568,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
             "scale": scale,
             "rows": rows,
         }
-        _write_text_atomic(json_path, json.dumps(payload, indent=2) + "\n")
+        write_text_atomic(json_path, json.dumps(payload, indent=2) + "\n")
         _say(args, f"wrote {json_path}")
     return 0
 

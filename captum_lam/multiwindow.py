@@ -32,6 +32,7 @@ from .path_integrated_gradients import (
     Method,
     _check_inputs,
     _check_integration,
+    _raise_if_not_finite,
     _Rule,
 )
 from .paths import ProgressiveBlurPath
@@ -155,13 +156,7 @@ def attribute_windows(
                 retain_graph=g < len(groups) - 1,
             )
             bad = ~(finite & torch.isfinite(grads).reshape(count, -1).all(dim=1))
-            if bad.any():
-                alpha = float(rule.alphas[steps][bad.nonzero()[0, 0]])
-                raise ValueError(
-                    f"the forward function's output or gradient is NaN or Inf at "
-                    f"path point alpha={alpha:.4f} (method {method!r}); check the "
-                    "model's output along the path"
-                )
+            _raise_if_not_finite(bad, rule, steps)
             for k, (rows, cols) in zip(members, regions):
                 total[k][:, rows, cols] += (
                     grads[:, :, rows, cols] * velocities[:, :, rows, cols]

@@ -67,6 +67,17 @@ class _Rule:
         )
 
 
+def _raise_if_not_finite(bad: Tensor, rule: _Rule, steps: slice) -> None:
+    """``bad``: (S,) booleans, True where a step's output or gradient is not finite."""
+    if bad.any():
+        alpha = float(rule.alphas[steps][bad.nonzero()[0, 0]])
+        raise ValueError(
+            f"the forward function's output or gradient is NaN or Inf at path point "
+            f"alpha={alpha:.4f} (method {rule.method!r}); check the model's output "
+            "along the path"
+        )
+
+
 class _FiniteWatch:
     """Calls the forward function and remembers where its output was finite."""
 
@@ -299,13 +310,7 @@ class PathIntegratedGradients(GradientAttribution):
             )
             bad = ~torch.isfinite(grads.reshape(count, -1)).all(dim=1)
             bad |= ~watched.finite.reshape(count, -1).all(dim=1)
-            if bad.any():
-                alpha = float(rule.alphas[steps][bad.nonzero()[0, 0]])
-                raise ValueError(
-                    f"the forward function's output or gradient is NaN or Inf at "
-                    f"path point alpha={alpha:.4f} (method {method!r}); check the "
-                    "model's output along the path"
-                )
+            _raise_if_not_finite(bad, rule, steps)
             velocities = rule.velocities(self.path, inputs, steps)[..., rows, cols]
             grads = grads.reshape(count, num_examples, *grads.shape[1:])
             total[..., rows, cols] += (grads * velocities).sum(dim=0)

@@ -45,6 +45,7 @@ from ._images import (
     sample_image,
     ssim_y,
 )
+from ._io import write_text_atomic
 from .metrics import abs_normalized_map, diffusion_index
 from .multiwindow import attribute_windows
 from .windows import texture_energy, textured_windows
@@ -527,16 +528,6 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    try:
-        tmp.write_text(text)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-
-
 def write_jsonl(records: Iterable[Mapping[str, Any]], path: PathLike) -> Path:
     """Write records as JSON Lines, atomically (a temporary file, then rename)."""
     path = Path(path)
@@ -544,7 +535,7 @@ def write_jsonl(records: Iterable[Mapping[str, Any]], path: PathLike) -> Path:
         json.dumps({k: _plain(v) for k, v in r.items()}, allow_nan=False)
         for r in records
     ]
-    _write_atomic(path, "".join(line + "\n" for line in lines))
+    write_text_atomic(path, "".join(line + "\n" for line in lines))
     return path
 
 
@@ -594,7 +585,7 @@ def write_csv(records: Sequence[Mapping[str, Any]], path: PathLike) -> Path:
                 row.append(value)
         writer.writerow(row)
     path = Path(path)
-    _write_atomic(path, buffer.getvalue())
+    write_text_atomic(path, buffer.getvalue())
     return path
 
 
