@@ -24,6 +24,11 @@ def sample_image(name: str) -> Tensor:
     ``name`` is a scikit-image sample (``astronaut``, ``coffee``, ``chelsea``,
     ``rocket``, ...) or ``grace_hopper`` (matplotlib's sample photo). Grayscale
     samples are repeated to three channels.
+
+    Examples
+    --------
+    >>> sample_image("astronaut").shape
+    torch.Size([1, 3, 512, 512])
     """
     if name == "grace_hopper":
         import matplotlib.cbook
@@ -59,7 +64,10 @@ def to_tensor(array: np.ndarray) -> Tensor:
 
 
 def read_image(path: Union[str, Path]) -> Tensor:
-    """Read a PNG or JPEG file as a (1, 3, H, W) float32 tensor in [0, 1]."""
+    """Read a PNG or JPEG file as a (1, 3, H, W) float32 tensor in [0, 1].
+
+    Grayscale files are repeated to three channels; an alpha channel is dropped.
+    """
     import matplotlib.image
 
     return to_tensor(matplotlib.image.imread(str(path)))
@@ -76,6 +84,11 @@ def bicubic_downsample(hr: Tensor, scale: int) -> Tensor:
 
     The HR image is first cropped to a multiple of ``scale``; the result is clamped
     to [0, 1]. Matches MATLAB's ``imresize`` closely (antialiased bicubic).
+
+    Examples
+    --------
+    >>> bicubic_downsample(torch.rand(1, 3, 66, 64), 4).shape
+    torch.Size([1, 3, 16, 16])
     """
     hr = crop_to_multiple(hr, scale)
     if scale == 1:
@@ -110,6 +123,12 @@ def psnr_y(sr: Tensor, hr: Tensor, shave: int = 4) -> float:
 
     ``sr`` and ``hr`` are (1, 3, H, W) in [0, 1]; ``sr`` is clamped and
     quantised to 8 bits first, as SR papers do.
+
+    Examples
+    --------
+    >>> hr = sample_image("astronaut")[..., :64, :64]
+    >>> round(psnr_y(hr, hr), 1) > 40
+    True
     """
     sr_y, hr_y = _y_pair(sr, hr, shave)
     mse = float(((sr_y - hr_y) ** 2).mean())

@@ -107,6 +107,12 @@ def gaussian_kernel2d_derivative(
     -------
     Tensor
         Shape (S, l, l); each derivative kernel sums to 0.
+
+    Examples
+    --------
+    >>> dk = gaussian_kernel2d_derivative(9, torch.tensor([0.5, 1.2]))
+    >>> dk.shape, bool(dk.sum().abs() < 1e-12)
+    (torch.Size([2, 9, 9]), True)
     """
     k = gaussian_kernel2d(kernel_size, sigma, dtype=dtype, device=device)
     s = _sigma_tensor(sigma, dtype, k.device)
@@ -135,6 +141,12 @@ def filter2d(image: Tensor, kernels: Tensor) -> Tensor:
     -----
     Mirror padding needs ``l // 2 < min(H, W)``; for smaller images it is applied
     in rounds (and an image of side 1 is replicated).
+
+    Examples
+    --------
+    >>> x = torch.rand(2, 3, 10, 10)
+    >>> filter2d(x, gaussian_kernel2d(5, torch.tensor([0.0, 1.0, 2.0]))).shape
+    torch.Size([3, 2, 3, 10, 10])
     """
     n, c, h, w = image.shape
     num, kh, kw = kernels.shape

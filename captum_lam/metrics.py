@@ -70,6 +70,11 @@ def abs_normalized_map(attributions: ArrayLike) -> np.ndarray:
     ------
     ValueError
         For an all-zero map, whose normalisation (and Diffusion Index) is undefined.
+
+    Examples
+    --------
+    >>> abs_normalized_map(np.array([[[1.0, -4.0]], [[1.0, 0.0]]])).tolist()
+    [[0.5, 1.0]]
     """
     array = _to_numpy(attributions, "attributions")
     if array.ndim == 3:

@@ -88,6 +88,11 @@ def format_windows(
     ------
     TypeError, ValueError
         Naming ``target``/``window`` and what is allowed.
+
+    Examples
+    --------
+    >>> format_windows((4, 8, 16), 2).tolist()
+    [[4, 8, 16], [4, 8, 16]]
     """
     if window is None:
         raise ValueError(

@@ -276,6 +276,14 @@ def comparison_figure(
     Returns
     -------
     matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> import torch
+    >>> lr = torch.rand(1, 3, 8, 8)
+    >>> maps = {"Saliency": torch.randn(1, 3, 8, 8), "LAM": torch.randn(1, 3, 8, 8)}
+    >>> len(comparison_figure(maps, lr, (2, 2, 8), scale=2).axes)
+    6
     """
     if not attributions:
         raise ValueError("attributions must hold at least one labelled map")
@@ -315,6 +323,15 @@ def save_figure(fig: Figure, path: Union[str, os.PathLike], dpi: int = 150) -> P
 
     The figure is written to a temporary file beside ``path`` and renamed, so an
     interrupted or failed save leaves no half-written file.
+
+    Examples
+    --------
+    >>> import tempfile, torch
+    >>> attr, lr = torch.randn(1, 3, 8, 8), torch.rand(1, 3, 8, 8)
+    >>> fig = lam_figure(attr, lr, (0, 0, 4), scale=1)
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     save_figure(fig, f"{folder}/lam.svg").suffix
+    '.svg'
     """
     target = Path(path)
     suffix = target.suffix.lower()
