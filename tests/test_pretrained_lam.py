@@ -33,7 +33,7 @@ def test_lam_is_complete_and_leaves_the_model_alone(name, side, n_steps):
     attr, delta = LAM(model).attribute(
         lr,
         target=window,
-        n_steps=24,
+        n_steps=n_steps,
         method="riemann_middle",
         return_convergence_delta=True,
     )
