@@ -144,6 +144,18 @@ def _box(ax, window: tuple[int, int, int], color: str = "red") -> None:
     )
 
 
+def _zoom(
+    image: np.ndarray, window: tuple[int, int, int], widths: int = 5
+) -> tuple[np.ndarray, tuple[int, int, int]]:
+    """Crop ``image`` (output pixels) to ``widths`` window sizes around the window."""
+    top, left, size = window
+    h, w = image.shape[:2]
+    side = min(size * widths, h, w)
+    r0 = min(max(top + size // 2 - side // 2, 0), h - side)
+    c0 = min(max(left + size // 2 - side // 2, 0), w - side)
+    return image[r0 : r0 + side, c0 : c0 + side], (top - r0, left - c0, size)
+
+
 def lam_panels(
     attributions: ArrayLike, lr: ArrayLike, scale: int, alpha: float = 0.5
 ) -> dict[str, np.ndarray]:
@@ -176,6 +188,7 @@ def lam_figure(
     scale: Optional[int] = None,
     title: str = "",
     di: Optional[float] = None,
+    zoom: bool = True,
     panel_size: float = 2.6,
 ) -> Figure:
     """Draw the LAM paper's figure for one window.
@@ -201,6 +214,9 @@ def lam_figure(
         Usually the model's name; the DI is appended.
     di : float, optional
         Diffusion Index to show; computed from ``attributions`` when omitted.
+    zoom : bool
+        Add a panel with the map over the LR input around the window (five window
+        sizes wide), where local maps are readable.
 
     Returns
     -------
@@ -212,7 +228,7 @@ def lam_figure(
     >>> lr = torch.rand(1, 3, 16, 16); attr = torch.randn(1, 3, 16, 16)
     >>> fig = lam_figure(attr, lr, (8, 8, 8), scale=2, title="demo")
     >>> [ax.get_title() for ax in fig.axes]
-    ['LAM', 'LAM on LR', 'LAM (KDE) on LR']
+    ['LAM', 'LAM on LR', 'LAM (KDE) on LR', 'LAM on LR (zoom)']
     """
     lr_img = _image_hwc(lr)
     window_t = _window_tuple(window)
@@ -230,8 +246,14 @@ def lam_figure(
         ("LAM on LR", panels["blend"], True),
         ("LAM (KDE) on LR", panels["kde_blend"], True),
     ]
+    boxes = {label: window_t for label, _, boxed in columns if boxed}
+    if zoom:
+        image, box = _zoom(panels["blend"], window_t)
+        columns.append(("LAM on LR (zoom)", image, True))
+        boxes["LAM on LR (zoom)"] = box
     if sr is not None:
         columns.append(("SR output", _image_hwc(sr), True))
+        boxes["SR output"] = window_t
 
     fig = Figure(figsize=(panel_size * len(columns), panel_size + 0.5), dpi=100)
     axes = fig.subplots(1, len(columns), squeeze=False)[0]
@@ -240,7 +262,7 @@ def lam_figure(
         ax.set_title(label, fontsize=9)
         ax.set_axis_off()
         if boxed:
-            _box(ax, window_t)
+            _box(ax, boxes[label])
     heading = f"{title}  —  DI {di:.2f}" if title else f"DI {di:.2f}"
     fig.suptitle(heading, fontsize=11)
     fig.tight_layout()

@@ -50,11 +50,13 @@ def test_lam_figure_draws_the_window_box_and_a_map():
         "LAM",
         "LAM on LR",
         "LAM (KDE) on LR",
+        "LAM on LR (zoom)",
         "SR output",
     ]
     assert "net" in fig._suptitle.get_text() and "12.50" in fig._suptitle.get_text()
     pixels = _rendered(fig)
     height = pixels.shape[0]
+    assert pixels.shape[:2] == (int((2.6 + 0.5) * 100), int(2.6 * 6 * 100))
     hr_ax = fig.axes[0]
     # the box's left edge, half way down, in display pixels (origin bottom-left)
     x, y = hr_ax.transData.transform((window[1] - 0.5, window[0] + window[2] / 2))
@@ -65,6 +67,11 @@ def test_lam_figure_draws_the_window_box_and_a_map():
     x, y = map_ax.transData.transform((13, 13))
     r, g, b = pixels[int(round(height - y)), int(round(x))]
     assert r > 100 and g < 60 and b < 60
+    # the zoom panel shows the window (32x32 output, so the whole image) boxed too
+    zoom_ax = fig.axes[4]
+    x, y = zoom_ax.transData.transform((window[1] - 0.5, window[0] + window[2] / 2))
+    r, g, b = pixels[int(round(height - y)), int(round(x))]
+    assert r > 200 and g < 80 and b < 80
 
 
 def test_panels_have_output_size():
@@ -102,3 +109,14 @@ def test_comparison_grid_one_row_per_method_with_di():
     assert len(fig.axes) == 6
     labels = [fig.axes[0].get_ylabel(), fig.axes[3].get_ylabel()]
     assert labels[0].startswith("Saliency\nDI ") and labels[1].startswith("LAM\nDI ")
+
+
+def test_zoom_panel_crops_around_the_window_and_moves_the_box():
+    from captum_lam.visualization import _zoom
+
+    image = np.zeros((64, 64, 3))
+    image[40:48, 8:16] = 1.0  # the window's pixels
+    crop, (top, left, size) = _zoom(image, (40, 8, 8))
+    assert crop.shape == (40, 40, 3) and size == 8
+    assert crop[top : top + size, left : left + size].min() == 1.0
+    assert crop.sum() == image.sum()  # the whole window is inside the crop
