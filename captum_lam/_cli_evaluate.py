@@ -95,8 +95,9 @@ def add_evaluate_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument(
         "--batch-size",
         type=_positive_int,
-        default=10,
-        help="path points per forward pass (10)",
+        default=None,
+        help="path points per forward/backward pass (default: automatic, about "
+        "40k input pixels per pass on a CPU, all steps at once on a GPU)",
     )
     p.add_argument("--device", default="cpu", help="torch device (cpu, cuda, ...)")
     p.add_argument(

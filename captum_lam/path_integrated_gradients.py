@@ -34,8 +34,10 @@ METHODS: tuple[str, ...] = (
     "riemann_trapezoid",
     "gausslegendre",
 )
-#: Path points per forward/backward pass on a CPU when internal_batch_size is None.
-CPU_BATCH = 10
+#: Input pixels per forward/backward pass on a CPU when internal_batch_size is None:
+#: measured fastest with SPAN x4 at 10 points of 64x64, 2 of 128x128, 1 of 256x256
+#: (docs/performance.md); larger passes thrash the caches.
+CPU_PIXELS_PER_PASS = 10 * 64 * 64
 _SEGMENT_METHODS = {"riemann_right": 1.0, "riemann_left": 0.0, "riemann_middle": 0.5}
 
 
@@ -221,9 +223,10 @@ class PathIntegratedGradients(GradientAttribution):
             ``"riemann_trapezoid"``, ``"gausslegendre"`` (default, as Captum's IG).
         internal_batch_size : int, optional
             Path points per forward/backward pass (N examples times steps). Memory
-            grows with it, not with ``n_steps``. Default: on a CPU about 10 points
-            per pass (measured fastest there; at least one step per pass), on
-            other devices all steps at once, as Captum.
+            grows with it, not with ``n_steps``. Default: on a CPU, passes of
+            about 40k input pixels (10 points of 64x64, 1 of 256x256: measured
+            fastest there; at least one step per pass); on other devices all
+            steps at once, as Captum.
         return_convergence_delta : bool
             Also return ``sum(attributions) - (f(gamma(1)) - f(gamma(0)))`` per
             example.
@@ -276,9 +279,8 @@ class PathIntegratedGradients(GradientAttribution):
         num_examples = inputs.shape[0]
         rows, cols = region if region is not None else (slice(None), slice(None))
         if internal_batch_size is None and inputs.device.type == "cpu":
-            # measured (docs/performance.md): on a CPU, passes of about 10 path
-            # points are fastest; all 50 steps at once is 2-3x slower
-            steps_per_pass = max(1, CPU_BATCH // num_examples)
+            pixels_per_step = num_examples * inputs.shape[-2] * inputs.shape[-1]
+            steps_per_pass = max(1, CPU_PIXELS_PER_PASS // pixels_per_step)
         elif internal_batch_size is None:
             steps_per_pass = n_steps
         else:
