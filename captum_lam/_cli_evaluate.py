@@ -18,8 +18,6 @@ from typing import Any, Optional
 from torch import Tensor
 
 from ._images import HELD_OUT_IMAGES, read_image, sample_image
-from .objective import DETECTORS
-from .path_integrated_gradients import METHODS
 
 DEFAULT_IMAGES = ",".join(f"sample:{name}" for name in HELD_OUT_IMAGES if name != "cat")
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
@@ -27,7 +25,7 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 
 def add_evaluate_parser(subparsers: Any) -> argparse.ArgumentParser:
     """Add the ``evaluate`` command to ``subparsers`` (sets ``func``)."""
-    from .cli import _odd_int, _positive_int, _sigma
+    from .cli import _positive_int, add_lam_settings
 
     p = subparsers.add_parser(
         "evaluate",
@@ -78,28 +76,7 @@ def add_evaluate_parser(subparsers: Any) -> argparse.ArgumentParser:
         default=0,
         help="seed of the window draw (0); 'none' takes the most textured",
     )
-    p.add_argument(
-        "--steps", type=_positive_int, default=50, help="integration steps (50)"
-    )
-    p.add_argument(
-        "--method",
-        choices=METHODS,
-        default="riemann_right",
-        help="integration rule (riemann_right = the reference's)",
-    )
-    p.add_argument("--sigma", type=_sigma, default=1.2, help="baseline blur (1.2)")
-    p.add_argument(
-        "--kernel-size", type=_odd_int, default=9, help="blur kernel side (9)"
-    )
-    p.add_argument("--detector", choices=DETECTORS, default="difference")
-    p.add_argument(
-        "--batch-size",
-        type=_positive_int,
-        default=None,
-        help="path points per forward/backward pass (default: automatic, about "
-        "40k input pixels per pass on a CPU, all steps at once on a GPU)",
-    )
-    p.add_argument("--device", default="cpu", help="torch device (cpu, cuda, ...)")
+    add_lam_settings(p)
     p.add_argument(
         "--out", default="results.jsonl", help="records, JSON Lines (resumable)"
     )

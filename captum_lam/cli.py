@@ -653,6 +653,33 @@ def _sigma(text: str) -> float:
     return value
 
 
+def add_lam_settings(p: argparse.ArgumentParser) -> None:
+    """LAM's settings, shared by explain, compare and evaluate."""
+    p.add_argument(
+        "--steps", type=_positive_int, default=50, help="integration steps (50)"
+    )
+    p.add_argument("--sigma", type=_sigma, default=1.2, help="baseline blur (1.2)")
+    p.add_argument(
+        "--kernel-size", type=_odd_int, default=9, help="blur kernel side (9)"
+    )
+    p.add_argument(
+        "--method",
+        choices=METHODS,
+        default="riemann_right",
+        help="integration rule (riemann_right = the reference's; "
+        "riemann_middle = most exact at the same cost)",
+    )
+    p.add_argument("--detector", choices=DETECTORS, default="difference")
+    p.add_argument(
+        "--batch-size",
+        type=_positive_int,
+        default=None,
+        help="path points per forward/backward pass (default: automatic, about "
+        "40k input pixels per pass on a CPU, all steps at once on a GPU)",
+    )
+    p.add_argument("--device", default="cpu", help="torch device (cpu, cuda, ...)")
+
+
 def _add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--image",
@@ -688,29 +715,7 @@ def _add_common(p: argparse.ArgumentParser) -> None:
         "around an automatically chosen window; LAM's cost and the DI grow "
         "with the image)",
     )
-    p.add_argument(
-        "--steps", type=_positive_int, default=50, help="integration steps (50)"
-    )
-    p.add_argument("--sigma", type=_sigma, default=1.2, help="baseline blur (1.2)")
-    p.add_argument(
-        "--kernel-size", type=_odd_int, default=9, help="blur kernel side (9)"
-    )
-    p.add_argument(
-        "--method",
-        choices=METHODS,
-        default="riemann_right",
-        help="integration rule (riemann_right = the reference's; "
-        "riemann_middle = most exact at the same cost)",
-    )
-    p.add_argument("--detector", choices=DETECTORS, default="difference")
-    p.add_argument(
-        "--batch-size",
-        type=_positive_int,
-        default=None,
-        help="path points per forward/backward pass (default: automatic, about "
-        "40k input pixels per pass on a CPU, all steps at once on a GPU)",
-    )
-    p.add_argument("--device", default="cpu", help="torch device (cpu, cuda, ...)")
+    add_lam_settings(p)
     p.add_argument("--quiet", action="store_true", help="no progress bar or summary")
 
 
