@@ -17,7 +17,7 @@ from typing import Any, Optional
 
 from torch import Tensor
 
-from ._images import HELD_OUT_IMAGES, read_image, sample_image
+from ._images import HELD_OUT_IMAGES
 
 DEFAULT_IMAGES = ",".join(f"sample:{name}" for name in HELD_OUT_IMAGES if name != "cat")
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
@@ -103,21 +103,9 @@ def _seed(text: str) -> Optional[int]:
 
 
 def _read_one(spec: str) -> Tensor:
-    from .cli import UserError, _require_file
+    from .cli import read_image_option
 
-    if spec.startswith("sample:"):
-        name = spec.split(":", 1)[1]
-        try:
-            return sample_image(name)
-        except (ValueError, AttributeError):
-            raise UserError(f"--images: unknown built-in sample {name!r}") from None
-    _require_file(spec, "--images")
-    try:
-        return read_image(spec)
-    except Exception as error:  # PIL raises several types for bad files
-        raise UserError(
-            f"--images: {spec} is not a readable PNG/JPEG image ({error})"
-        ) from None
+    return read_image_option(spec, "--images")
 
 
 def _centre_crop(image: Tensor, size: Optional[int]) -> Tensor:

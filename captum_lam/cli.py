@@ -35,6 +35,7 @@ from ._images import (
 from ._io import write_text_atomic
 from .lam import LAM
 from .metrics import diffusion_index
+from .models._loading import model_scale
 from .objective import DETECTORS, check_windows_fit
 from .path_integrated_gradients import METHODS
 from .windows import textured_windows
@@ -108,15 +109,6 @@ def _model_info(model: nn.Module) -> dict[str, Any]:
     return info.to_dict()
 
 
-def _model_scale(model: nn.Module, channels: int, device: torch.device) -> int:
-    info = getattr(model, "lam_info", None)
-    if info is not None and getattr(info, "scale", None):
-        return int(info.scale)
-    with torch.no_grad():
-        probe = torch.rand(1, channels, 16, 16, device=device)
-        return int(model(probe).shape[-1] // 16)
-
-
 def _require_file(path: str, option: str) -> None:
     p = Path(path)
     if not p.exists():
@@ -127,19 +119,20 @@ def _require_file(path: str, option: str) -> None:
         raise UserError(f"{option}: cannot read {path}")
 
 
-def _load_image(spec: str) -> tuple[Tensor, str]:
+def read_image_option(spec: str, option: str) -> Tensor:
+    """``sample:NAME`` or a PNG/JPEG path given as ``option``; UserError if bad."""
     if spec.startswith("sample:"):
         name = spec.split(":", 1)[1]
         try:
-            return sample_image(name), spec
+            return sample_image(name)
         except (ValueError, AttributeError):
-            raise UserError(f"--image: unknown built-in sample {name!r}") from None
-    _require_file(spec, "--image")
+            raise UserError(f"{option}: unknown built-in sample {name!r}") from None
+    _require_file(spec, option)
     try:
-        return read_image(spec), spec
+        return read_image(spec)
     except Exception as error:  # PIL raises several types for bad files
         raise UserError(
-            f"--image: {spec} is not a readable PNG/JPEG image ({error})"
+            f"{option}: {spec} is not a readable PNG/JPEG image ({error})"
         ) from None
 
 
@@ -180,7 +173,7 @@ class _Case:
     def __init__(
         self, args: argparse.Namespace, scale: int, device: torch.device
     ) -> None:
-        image, self.source = _load_image(args.image)
+        image, self.source = read_image_option(args.image, "--image"), args.image
         image = image.to(device)
         if args.lr:
             lr_full = image
@@ -328,7 +321,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
     fallback = (
         args.model is None and not args.checkpoint and info.get("kind") == "trained"
     )
-    scale = _model_scale(model, 3, device)
+    scale = model_scale(model, 3, device)
     case = _Case(args, scale, device)
     lr, hr, source, window, window_how = (
         case.lr,
@@ -507,7 +500,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
         )
     models = [_resolve_model(args, name) for name in (model_names or [None])]
     models = [m.to(device).eval() for m in models]
-    scales = {_model_scale(m, 3, device) for m in models}
+    scales = {model_scale(m, 3, device) for m in models}
     if len(scales) != 1:
         raise UserError(
             f"--models must share one scale to compare, got scales {sorted(scales)}"

@@ -47,6 +47,7 @@ from ._images import (
 )
 from ._io import write_text_atomic
 from .metrics import abs_normalized_map, diffusion_index
+from .models._loading import model_scale
 from .multiwindow import attribute_windows
 from .windows import texture_energy, textured_windows
 
@@ -628,16 +629,6 @@ def _check_settings(records: Sequence[Mapping[str, Any]], settings: dict) -> Non
             )
 
 
-def _model_scale(model: Any, lr_channels: int, device: torch.device) -> int:
-    info = getattr(model, "lam_info", None)
-    if info is not None and getattr(info, "scale", None):
-        return int(info.scale)
-    with torch.no_grad():
-        return int(
-            model(torch.rand(1, lr_channels, 8, 8, device=device)).shape[-1] // 8
-        )
-
-
 def _merge(out: Path, order: Mapping[str, int], extra: Sequence[Path]) -> list[dict]:
     """Records of ``out`` and ``extra`` files, without duplicates, in job order."""
     merged: dict[str, dict] = {}
@@ -903,7 +894,7 @@ def _evaluate_group(
     device: torch.device,
 ) -> list[dict]:
     """Records of the windows of one (model, image)."""
-    scale = _model_scale(model, image.shape[1], device)
+    scale = model_scale(model, image.shape[1], device)
     hr = crop_to_multiple(image.to(device=device, dtype=torch.float32), scale)
     lr = bicubic_downsample(hr, scale)
     with torch.no_grad():

@@ -387,10 +387,22 @@ def _load_strict(model: nn.Module, state: dict[str, Tensor], weights: Path) -> N
     model.load_state_dict(state, strict=True)
 
 
-def _measure_scale(model: nn.Module, size: int, channels: int = 3) -> int:
-    parameter = next(model.parameters(), None)
+def model_scale(model: Any, channels: int = 3, device: Any = None) -> int:
+    """The upscaling factor: ``model.lam_info.scale``, else one forward of 16x16."""
+    info = getattr(model, "lam_info", None)
+    if info is not None and getattr(info, "scale", None):
+        return int(info.scale)
+    return _measure_scale(model, 16, channels, device)
+
+
+def _measure_scale(
+    model: nn.Module, size: int, channels: int = 3, device: Any = None
+) -> int:
+    parameters = model.parameters() if isinstance(model, nn.Module) else iter(())
+    parameter = next(parameters, None)
     dtype = parameter.dtype if parameter is not None else torch.float32
-    device = parameter.device if parameter is not None else torch.device("cpu")
+    if device is None:
+        device = parameter.device if parameter is not None else torch.device("cpu")
     probe = torch.rand(1, channels, size, size, dtype=dtype, device=device)
     with torch.no_grad():
         out = model(probe)
