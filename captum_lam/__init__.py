@@ -19,6 +19,7 @@ from .filters import (
     gaussian_kernel2d_derivative,
 )
 from .lam import LAM
+from .mapfile import load_map, save_map
 from .metrics import abs_normalized_map, diffusion_index, gini
 from .multiwindow import attribute_windows, di_map, di_map_figure
 from .objective import WindowObjective, format_windows, gradient_magnitude
@@ -35,11 +36,17 @@ from .studies import (
     select_cases,
 )
 from .visualization import comparison_figure, kde_map, lam_figure, save_figure
-from .windows import textured_windows
+from .window_list import WindowCandidate, list_windows
+from .windows import auto_windows, textured_windows
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "WindowCandidate",
+    "auto_windows",
+    "list_windows",
+    "load_map",
+    "save_map",
     "Case",
     "aggregate",
     "attribute_windows",
