@@ -84,7 +84,8 @@ def add_evaluate_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--summary", help="per-model summary and analyses as JSON")
     p.add_argument(
         "--figures",
-        help="folder for the analyses' figures (DI vs PSNR, receptive field, content)",
+        help="folder (created) for the analyses' figures (DI vs PSNR, receptive "
+        "field, content)",
     )
     p.add_argument("--quiet", action="store_true", help="no progress bar or table")
     p.set_defaults(func=cmd_evaluate)
@@ -181,8 +182,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     csv_path = _check_writable(args.csv, "--csv")
     summary_path = _check_writable(args.summary, "--summary")
     figures = Path(args.figures) if args.figures else None
-    if figures is not None and not figures.is_dir():
-        raise UserError(f"--figures: folder {figures} does not exist")
+    if figures is not None and figures.exists() and not figures.is_dir():
+        raise UserError(f"--figures: {figures} is not a folder")
     models = [m.strip() for m in (args.models or "").split(",") if m.strip()]
     if args.cases:
         from .cli import _require_file
@@ -264,6 +265,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     if summary_path is not None or figures is not None:
         from .visualization import save_figure
 
+        if figures is not None:
+            figures.mkdir(parents=True, exist_ok=True)
         for name, analysis in (
             ("di_vs_psnr", studies.di_vs_psnr),
             ("di_vs_receptive_field", studies.di_vs_receptive_field),

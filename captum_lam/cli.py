@@ -13,6 +13,7 @@ import csv
 import io
 import json
 import os
+import shlex
 import sys
 import time
 import warnings
@@ -38,7 +39,7 @@ from .metrics import diffusion_index
 from .models._loading import model_scale
 from .objective import DETECTORS, check_windows_fit
 from .path_integrated_gradients import METHODS
-from .windows import textured_windows
+from .windows import auto_windows
 
 DEFAULT_PRETRAINED = "span-x4-ch48"
 DEFAULT_TRAINED = "edsr-small"  # the zoo model with the best held-out PSNR
@@ -143,7 +144,7 @@ def _parse_window(text: Optional[str]) -> Optional[tuple[int, int, int]]:
         top, left, size = (int(v) for v in text.split(","))
     except ValueError:
         raise UserError(
-            "--window must be TOP,LEFT,SIZE (three integers, output pixels), "
+            "--window must be TOP,LEFT,SIZE (three integers, the image's pixels), "
             f"got {text!r}"
         ) from None
     if size < 1 or top < 0 or left < 0:
@@ -175,6 +176,7 @@ class _Case:
     ) -> None:
         image, self.source = read_image_option(args.image, "--image"), args.image
         image = image.to(device)
+        self.image_size = (int(image.shape[-2]), int(image.shape[-1]))
         if args.lr:
             lr_full = image
             reference = bicubic_upsample(lr_full, scale)
@@ -189,8 +191,8 @@ class _Case:
         window = _parse_window(args.window)
         if window is None:
             size = min(DEFAULT_WINDOW_SIZE, h, w)
-            window = textured_windows(reference, size=size, count=1)[0]
-            self.window_how = "most textured (automatic)"
+            window = auto_windows(reference, size=size)[0]
+            self.window_how = "the most textured, chosen automatically"
         else:
             self.window_how = "given"
         try:
@@ -198,7 +200,9 @@ class _Case:
         except ValueError as error:
             raise UserError(f"--window: {error}") from None
         crop = _parse_crop(args.crop, scale)
-        if args.crop == "auto" and args.window is None and min(h, w) > AUTO_CROP:
+        # the region depends on the window only, whether it was chosen or given,
+        # so that a printed window given back to --window explains the same thing
+        if args.crop == "auto" and min(h, w) > AUTO_CROP and window[2] <= AUTO_CROP:
             crop = AUTO_CROP
         if crop is not None and crop < window[2]:
             raise UserError(
@@ -215,6 +219,8 @@ class _Case:
             "height": int(reference.shape[-2]),
             "width": int(reference.shape[-1]),
         }
+        self.origin = (top0, left0)
+        #: in the region's pixels (what LAM sees) and in the image's (what users see)
         self.window = (window[0] - top0, window[1] - left0, window[2])
         self.window_in_image = window
         if args.lr:
@@ -314,6 +320,11 @@ def cmd_explain(args: argparse.Namespace) -> int:
     json_path = _check_writable(args.json, "--json")
     if out is not None and out.suffix.lower() not in (".png", ".pdf", ".svg"):
         raise UserError(f"--out must end in .png, .pdf or .svg, got {args.out!r}")
+    map_path = _check_writable(args.save_map, "--save-map")
+    if map_path is not None and map_path.suffix.lower() != ".npz":
+        raise UserError(f"--save-map must end in .npz, got {args.save_map!r}")
+    if args.list_windows is not None:
+        return cmd_windows(args)
     device = torch.device(args.device)
     started = time.perf_counter()
     model = _resolve_model(args).to(device).eval()
@@ -344,49 +355,32 @@ def cmd_explain(args: argparse.Namespace) -> int:
             "'captum-lam[pretrained]'); using the trained zoo model "
             f"{info.get('name')} instead",
         )
-    crop = case.crop
-    _say(
-        args,
-        f"image: {source}, LR {lr.shape[-1]}x{lr.shape[-2]}, scale x{scale}"
-        + (
-            f", region top={crop['top']} left={crop['left']} of the image"
-            if crop["top"] or crop["left"]
-            else ""
-        ),
-    )
-    _say(
-        args,
-        f"window: top={window[0]} left={window[1]} size={window[2]} ({window_how})",
-    )
+    _describe_case(args, case, scale)
 
     t0 = time.perf_counter()
     attr, delta, relative = _run_lam(model, lr, window, args, "LAM")
     lam_time = time.perf_counter() - t0
     di = float(diffusion_index(attr[0]))
 
+    top, left, size = case.window_in_image
     summary: dict[str, Any] = {
+        "command": args.command_line,
         "model": info,
         "default_model_fallback": fallback,
         "image": source,
+        "image_size": list(case.image_size),
         "lr_size": [int(lr.shape[-2]), int(lr.shape[-1])],
         "scale": scale,
         "window": {
-            "top": window[0],
-            "left": window[1],
-            "size": window[2],
+            "top": top,
+            "left": left,
+            "size": size,
             "chosen": window_how,
+            "coordinates": "the image's pixels (HR); give back as --window",
         },
-        "window_in_image": list(case.window_in_image),
-        "crop": case.crop,
-        "settings": {
-            "sigma": args.sigma,
-            "kernel_size": args.kernel_size,
-            "n_steps": args.steps,
-            "method": args.method,
-            "detector": args.detector,
-            "internal_batch_size": args.batch_size,
-            "device": str(device),
-        },
+        "window_option": f"--window {top},{left},{size}",
+        "region": case.crop,
+        "settings": _settings(args, device),
         "diffusion_index": di,
         "convergence_delta": delta,
         "relative_convergence_delta": relative,
@@ -400,18 +394,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
         )
 
     _say(args, f"Diffusion Index: {di:.2f}")
-    _say(
-        args,
-        f"convergence delta: {delta:.4g} "
-        f"({100 * relative:.3g}% of the objective's change)",
-    )
-    if relative > DELTA_WARNING:
-        print(
-            f"warning: LAM misses completeness by {100 * relative:.2g}% of the "
-            f"objective's change (method {args.method}, {args.steps} steps); "
-            "--method riemann_middle (same cost) or more --steps makes it exact",
-            file=sys.stderr,
-        )
+    _report_completeness(args, delta, relative)
     if hr is not None:
         _say(
             args,
@@ -431,14 +414,102 @@ def cmd_explain(args: argparse.Namespace) -> int:
             scale=scale,
             title=title,
             di=di,
+            image=source,
+            origin=case.origin,
+            n_steps=args.steps,
+            method=args.method,
         )
         save_figure(fig, out)
         summary["figure"] = str(out)
         _say(args, f"wrote {out}")
+    if map_path is not None:
+        from .mapfile import save_map
+
+        save_map(
+            map_path,
+            attr.cpu(),
+            lr.cpu(),
+            case.window_in_image,
+            scale=scale,
+            origin=case.origin,
+            settings={
+                **summary["settings"],
+                "model": info.get("name"),
+                "image": source,
+                "command": args.command_line,
+            },
+            convergence_delta=delta,
+        )
+        summary["map"] = str(map_path)
+        _say(args, f"wrote {map_path}")
     if json_path is not None:
         write_text_atomic(json_path, json.dumps(summary, indent=2) + "\n")
         _say(args, f"wrote {json_path}")
     return 0
+
+
+def _settings(args: argparse.Namespace, device: torch.device) -> dict[str, Any]:
+    return {
+        "sigma": args.sigma,
+        "kernel_size": args.kernel_size,
+        "n_steps": args.steps,
+        "method": args.method,
+        "detector": args.detector,
+        "internal_batch_size": args.batch_size,
+        "device": str(device),
+    }
+
+
+def _describe_case(args: argparse.Namespace, case: _Case, scale: int) -> None:
+    """Image, LR size and window, all in the image's own pixels, height x width."""
+    h, w = case.image_size
+    lr_h, lr_w = case.lr.shape[-2:]
+    region = case.crop
+    cut = region["height"] < h or region["width"] < w
+    _say(
+        args,
+        f"image: {case.source}, {h}x{w} pixels (height x width), scale x{scale}, "
+        f"LR input {lr_h}x{lr_w}"
+        + (
+            f" (bicubic of the {region['height']}x{region['width']} region at "
+            f"top={region['top']} left={region['left']}, --crop {args.crop})"
+            if cut
+            else ""
+        ),
+    )
+    top, left, size = case.window_in_image
+    _say(
+        args,
+        f"window: top={top} left={left} size={size} in the image's pixels "
+        f"({case.window_how}; give it back as --window {top},{left},{size})",
+    )
+
+
+def _given(args: argparse.Namespace, *options: str) -> bool:
+    """Whether the user typed one of ``options`` (not left it to its default)."""
+    return any(a == o or a.startswith(o + "=") for a in args.argv for o in options)
+
+
+def _report_completeness(
+    args: argparse.Namespace, delta: float, relative: float
+) -> None:
+    """Completeness as information; a warning only for settings the user chose."""
+    text = (
+        f"completeness: the map sums to the objective's change within "
+        f"{100 * relative:.2g}% (delta {delta:.4g}; rule {args.method}, "
+        f"{args.steps} steps)"
+    )
+    if relative <= DELTA_WARNING:
+        _say(args, text)
+        return
+    fix = "--rule riemann_middle (same cost) or more --steps makes it exact"
+    if _given(args, "--rule", "--method", "--steps"):
+        print(f"warning: {text}; {fix}", file=sys.stderr)
+    else:
+        _say(
+            args,
+            f"{text}: the reference's scheme, as published; {fix}",
+        )
 
 
 # --- compare -----------------------------------------------------------------
@@ -450,25 +521,29 @@ def _method_attribution(
     lr: Tensor,
     window: tuple[int, int, int],
     args: argparse.Namespace,
-) -> Tensor:
+) -> tuple[Tensor, Optional[float]]:
+    """The attribution and, for LAM, its relative completeness error."""
     from captum.attr import IntegratedGradients, Saliency
 
     from .filters import gaussian_blur2d
     from .objective import WindowObjective
 
     if method == "lam":
-        return _run_lam(model, lr, window, args, "LAM")[0]
+        attr, _, relative = _run_lam(model, lr, window, args, "LAM")
+        return attr, relative
     objective = WindowObjective(model, window=window, detector=args.detector)
     if method == "saliency":
-        return Saliency(objective).attribute(lr.clone().requires_grad_(), abs=False)
+        saliency = Saliency(objective)
+        return saliency.attribute(lr.clone().requires_grad_(), abs=False), None
     baseline = (
         torch.zeros_like(lr)
         if method == "ig"
         else gaussian_blur2d(lr, args.sigma, args.kernel_size)
     )
-    return IntegratedGradients(objective).attribute(
+    ig = IntegratedGradients(objective).attribute(
         lr, baselines=baseline, n_steps=args.steps, internal_batch_size=args.batch_size
     )
+    return ig, None
 
 
 _METHOD_LABELS = {
@@ -485,6 +560,9 @@ def cmd_compare(args: argparse.Namespace) -> int:
     out = _check_writable(args.out, "--out")
     csv_path = _check_writable(args.csv, "--csv")
     json_path = _check_writable(args.json, "--json")
+    map_dir = Path(args.save_map) if args.save_map else None
+    if map_dir is not None and map_dir.exists() and not map_dir.is_dir():
+        raise UserError(f"--save-map: {map_dir} is not a folder")
     device = torch.device(args.device)
     model_names = [m for m in (args.models or "").split(",") if m]
     methods = [m for m in (args.methods or "lam").split(",") if m]
@@ -510,6 +588,18 @@ def cmd_compare(args: argparse.Namespace) -> int:
     lr, hr, source, window = case.lr, case.hr, case.source, case.window
     with torch.no_grad():
         outputs = [m(lr) for m in models]
+    names = [str(_model_info(m).get("name")) for m in models]
+    _say(args, f"model{'s' if len(names) > 1 else ''}: {', '.join(names)}")
+    _describe_case(args, case, scale)
+    _say(
+        args,
+        f"methods: {', '.join(methods)}"
+        + (
+            f"; LAM: rule {args.method}, {args.steps} steps, sigma {args.sigma}"
+            if "lam" in methods
+            else ""
+        ),
+    )
 
     attributions: dict[str, Tensor] = {}
     srs: dict[str, Tensor] = {}
@@ -519,7 +609,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
         for method in methods:
             label = name if len(models) > 1 else _METHOD_LABELS[method]
             t0 = time.perf_counter()
-            attr = _method_attribution(method, model, lr, window, args).detach()
+            attr, relative = _method_attribution(method, model, lr, window, args)
+            attr = attr.detach()
             seconds = time.perf_counter() - t0
             attributions[label] = attr.cpu()
             srs[label] = sr.cpu()
@@ -528,13 +619,37 @@ def cmd_compare(args: argparse.Namespace) -> int:
                 "model": name,
                 "method": method,
                 "diffusion_index": float(diffusion_index(attr[0])),
+                "relative_convergence_delta": relative,
                 "seconds": round(seconds, 3),
             }
             if hr is not None:
                 row["psnr_y_db"] = psnr_y(sr.cpu(), hr.cpu(), shave=scale)
+            if map_dir is not None:
+                from .mapfile import save_map
+
+                map_dir.mkdir(parents=True, exist_ok=True)
+                row["map"] = str(
+                    save_map(
+                        map_dir / f"{_slug(label)}.npz",
+                        attr.cpu(),
+                        lr.cpu(),
+                        case.window_in_image,
+                        scale=scale,
+                        origin=case.origin,
+                        settings={
+                            **_settings(args, device),
+                            "model": name,
+                            "attribution_method": method,
+                            "image": source,
+                            "command": args.command_line,
+                        },
+                    )
+                )
             rows.append(row)
 
     _print_table(rows, args.quiet)
+    if map_dir is not None:
+        _say(args, f"wrote {len(rows)} maps to {map_dir}")
     if out is not None:
         fig = comparison_figure(
             attributions,
@@ -542,8 +657,11 @@ def cmd_compare(args: argparse.Namespace) -> int:
             window,
             scale=scale,
             sr=srs if len(models) > 1 else None,
-            title=f"window top={window[0]} left={window[1]} size={window[2]}"
-            f" — {source}",
+            title=names[0] if len(models) == 1 else "",
+            image=source,
+            origin=case.origin,
+            n_steps=args.steps,
+            method=args.method if "lam" in methods else None,
         )
         save_figure(fig, out)
         _say(args, f"wrote {out}")
@@ -556,9 +674,13 @@ def cmd_compare(args: argparse.Namespace) -> int:
         _say(args, f"wrote {csv_path}")
     if json_path is not None:
         payload = {
+            "command": args.command_line,
             "image": source,
-            "window": list(window),
+            "window": list(case.window_in_image),
+            "window_coordinates": "the image's pixels (HR); give back as --window",
+            "region": case.crop,
             "scale": scale,
+            "settings": _settings(args, device),
             "rows": rows,
         }
         write_text_atomic(json_path, json.dumps(payload, indent=2) + "\n")
@@ -566,17 +688,59 @@ def cmd_compare(args: argparse.Namespace) -> int:
     return 0
 
 
+def _slug(label: str) -> str:
+    """A file name from a row label: letters, digits, '-' and '_' only."""
+    cleaned = "".join(c if c.isalnum() or c in "-_" else "-" for c in label)
+    return "-".join(part for part in cleaned.split("-") if part) or "map"
+
+
 def _print_table(rows: Sequence[dict[str, Any]], quiet: bool) -> None:
     if quiet:
         return
     width = max(len(r["label"]) for r in rows)
     psnr = any("psnr_y_db" in r for r in rows)
-    print(f"{'':<{width}}  {'DI':>7}" + ("  PSNR-Y" if psnr else "") + "  seconds")
+    print(
+        f"{'':<{width}}  {'DI':>7}"
+        + ("  PSNR-Y" if psnr else "")
+        + "  completeness error  seconds"
+    )
     for r in rows:
         line = f"{r['label']:<{width}}  {r['diffusion_index']:7.2f}"
         if psnr:
             line += f"  {r.get('psnr_y_db', float('nan')):6.2f}"
-        print(line + f"  {r['seconds']:7.2f}")
+        relative = r.get("relative_convergence_delta")
+        done = "-" if relative is None else f"{100 * relative:.2g}%"
+        print(line + f"  {done:>18}  {r['seconds']:7.2f}")
+
+
+# --- windows -----------------------------------------------------------------
+
+
+def cmd_windows(args: argparse.Namespace) -> int:
+    """``captum-lam windows IMAGE`` and ``explain --list-windows``."""
+    from .window_list import list_windows
+
+    image = read_image_option(args.image, getattr(args, "image_option", "--image"))
+    if args.lr:
+        scale = model_scale(_resolve_model(args).eval(), 3, torch.device("cpu"))
+        image = bicubic_upsample(image, scale)
+    size = getattr(args, "size", DEFAULT_WINDOW_SIZE)
+    h, w = image.shape[-2:]
+    if size > min(h, w):
+        raise UserError(f"--size {size} is larger than the {h}x{w} image")
+    count = args.count if args.list_windows is None else args.list_windows
+    found = list_windows(image, count=count, size=size)
+    print(
+        f"{args.image}: {h}x{w} pixels (height x width); the {len(found)} most "
+        f"textured {size}x{size} windows, in the image's pixels:"
+    )
+    print(f"{'rank':>4}  {'top':>4}  {'left':>4}  {'energy':>6}  content  option")
+    for rank, c in enumerate(found, 1):
+        print(
+            f"{rank:>4}  {c.top:>4}  {c.left:>4}  {c.energy:6.3f}  {c.content:<7}  "
+            f"--window {c.top},{c.left},{c.size}"
+        )
+    return 0
 
 
 # --- models ------------------------------------------------------------------
@@ -656,11 +820,21 @@ def add_lam_settings(p: argparse.ArgumentParser) -> None:
         "--kernel-size", type=_odd_int, default=9, help="blur kernel side (9)"
     )
     p.add_argument(
-        "--method",
+        "--rule",
+        dest="method",
         choices=METHODS,
         default="riemann_right",
-        help="integration rule (riemann_right = the reference's; "
+        help="LAM's integration rule (riemann_right = the reference's; "
         "riemann_middle = most exact at the same cost)",
+    )
+    # the old spelling, kept working; not shown, so it is not confused with
+    # compare's --methods (attribution methods)
+    p.add_argument(
+        "--method",
+        dest="method",
+        choices=METHODS,
+        help=argparse.SUPPRESS,
+        default=argparse.SUPPRESS,
     )
     p.add_argument("--detector", choices=DETECTORS, default="difference")
     p.add_argument(
@@ -699,14 +873,16 @@ def _add_common(p: argparse.ArgumentParser) -> None:
         help="with a factory: pad the input to a multiple of this (window attention)",
     )
     p.add_argument(
-        "--window", help="TOP,LEFT,SIZE in output pixels (default: most textured)"
+        "--window",
+        help="TOP,LEFT,SIZE in the image's own pixels, as explain and 'windows' "
+        "print them (default: the most textured, away from the border)",
     )
     p.add_argument(
         "--crop",
         default="auto",
         help="SIZE (HR pixels), none or auto (default: a 256x256 HR region "
-        "around an automatically chosen window; LAM's cost and the DI grow "
-        "with the image)",
+        "around the window, when the image is larger; LAM's cost and the DI "
+        "grow with the image)",
     )
     add_lam_settings(p)
     p.add_argument("--quiet", action="store_true", help="no progress bar or summary")
@@ -731,6 +907,20 @@ def build_parser() -> argparse.ArgumentParser:
     _add_common(explain)
     explain.add_argument("--out", default="lam.png", help="figure (.png/.pdf/.svg)")
     explain.add_argument("--json", default="lam.json", help="JSON summary")
+    explain.add_argument(
+        "--save-map",
+        metavar="FILE.npz",
+        help="the raw map, LR input, window, settings, DI and delta (numpy .npz)",
+    )
+    explain.add_argument(
+        "--list-windows",
+        nargs="?",
+        const=8,
+        type=_positive_int,
+        metavar="N",
+        help="print the N (8) most textured windows of --image and stop "
+        "(as the 'windows' command)",
+    )
     explain.set_defaults(func=cmd_explain)
 
     compare = sub.add_parser("compare", help="several models or methods on one window")
@@ -743,7 +933,37 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("--out", default="compare.png", help="grid figure")
     compare.add_argument("--csv", help="DI table as CSV")
     compare.add_argument("--json", help="DI table as JSON")
+    compare.add_argument(
+        "--save-map",
+        metavar="DIR",
+        help="folder (created) for one raw map per row, ROW.npz (see explain)",
+    )
     compare.set_defaults(func=cmd_compare)
+
+    windows = sub.add_parser(
+        "windows",
+        help="the most textured windows of an image, to give to --window",
+        description="List the most textured, non-overlapping windows of an image, "
+        "away from its border, with their content class. The first is the one "
+        "'explain' picks by itself. Coordinates are the image's own pixels.",
+    )
+    windows.add_argument(
+        "image",
+        nargs="?",
+        default=DEFAULT_IMAGE,
+        help=f"PNG/JPEG file or sample:NAME (default {DEFAULT_IMAGE})",
+    )
+    windows.add_argument(
+        "--count", type=_positive_int, default=8, help="how many windows (8)"
+    )
+    windows.add_argument(
+        "--size",
+        type=_positive_int,
+        default=DEFAULT_WINDOW_SIZE,
+        help=f"window side in pixels ({DEFAULT_WINDOW_SIZE})",
+    )
+    windows.set_defaults(func=cmd_windows, lr=False, image_option="IMAGE")
+    windows.set_defaults(list_windows=None)
 
     from ._cli_evaluate import add_evaluate_parser
 
@@ -755,8 +975,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
+    argv = sys.argv[1:] if argv is None else [str(a) for a in argv]
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.argv = argv
+    #: the exact command, for the JSON: running it again reproduces the run
+    args.command_line = shlex.join(["captum-lam", *argv])
     try:
         with warnings.catch_warnings():
             warnings.filterwarnings(

@@ -414,8 +414,11 @@ def lam_figure(
         _box(ax, box)
     if small:  # after the main panels, so that fig.axes starts with those
         context = hr if hr is not None else sr
-        tiny = [("whole image", _image_hwc(context))] if context is not None else []
-        tiny.append(("LAM, whole", panels["blend"]))
+        name = "HR" if hr is not None else "SR"
+        tiny = (
+            [(f"{name}, full view", _image_hwc(context))] if context is not None else []
+        )
+        tiny.append(("LAM, full view", panels["blend"]))
         for row, (label, img) in enumerate(tiny):
             ax = fig.add_subplot(grid[row, 0])
             _show(ax, img, label, fontsize=7)
@@ -531,7 +534,7 @@ def comparison_figure(
         labels.append(f"{label}\nDI {di:.2f} (of 100)")
     for r, (whole, region) in enumerate(regions):  # after the rows' main panels
         ax = fig.add_subplot(grid[r, 0])
-        _show(ax, whole, "whole image" if r == 0 else "", fontsize=8)
+        _show(ax, whole, "full view" if r == 0 else "", fontsize=8)
         ax.set_ylabel(labels[r], fontsize=10)
         _box(ax, window_t, linewidth=1.0)
         _box(ax, region, color="white", linewidth=1.0, linestyle="--")

@@ -113,8 +113,8 @@ def test_local_map_makes_the_zoom_the_main_view_with_the_whole_image_small():
         "LAM (KDE) on LR (zoom)",
         "SR output (zoom)",
     ]
-    assert "whole image" in titles
-    main, whole = fig.axes[0], fig.axes[titles.index("LAM, whole")]
+    assert "HR, full view" in titles
+    main, whole = fig.axes[0], fig.axes[titles.index("LAM, full view")]
     side = zoom_side(attr, window, 4)
     assert main.get_images()[0].get_array().shape[:2] == (side, side)
     assert whole.get_images()[0].get_array().shape[:2] == (256, 256)
