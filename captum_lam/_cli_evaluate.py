@@ -1,8 +1,8 @@
 """``captum-lam evaluate``: a LAM study over models, images and windows.
 
-Registered in :mod:`captum_lam.cli` by ``add_evaluate_parser(subparsers)``.
-Runs :func:`captum_lam.studies.evaluate` (resumable; sharded under ``torchrun``)
-and prints the per-model table of :func:`captum_lam.studies.aggregate`.
+Registered in `captum_lam.cli` by ``add_evaluate_parser(subparsers)``.
+Runs [`evaluate`][captum_lam.evaluate] (resumable; sharded under ``torchrun``)
+and prints the per-model table of [`aggregate`][captum_lam.aggregate].
 """
 
 from __future__ import annotations

@@ -30,9 +30,10 @@ class LAM(PathIntegratedGradients):
 
     Which input pixels did the network use to reconstruct the edges and textures of
     one window of its output? LAM integrates the gradient of
-    :class:`~captum_lam.objective.WindowObjective` (gradient magnitude of the output,
-    summed over the window) along :class:`~captum_lam.paths.ProgressiveBlurPath`,
-    from the blurred input to the input.
+    [`WindowObjective`][captum_lam.WindowObjective] (gradient magnitude of the output,
+    summed over the window) along
+    [`ProgressiveBlurPath`][captum_lam.ProgressiveBlurPath], from the blurred input to
+    the input.
 
     The defaults reproduce the LAM paper's reference code: ``sigma=1.2``,
     ``kernel_size=9``, the ``"difference"`` detector, 50 steps and

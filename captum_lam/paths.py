@@ -3,9 +3,10 @@
 A path maps an input batch ``x`` of shape (N, C, H, W) and a 1-D tensor of S
 ``alphas`` in [0, 1] to the path points ``gamma(alpha)`` and their derivatives
 ``dgamma/dalpha``, each of shape (S, N, C, H, W), on ``x``'s device and dtype.
-A new path is one small subclass that implements :meth:`Path.points` and
-:meth:`Path.derivatives`; :meth:`Path.differences` (used by the Riemann
-integration rules) defaults to ``points(ends) - points(starts)``.
+A new path is one small subclass that implements [`Path.points`][captum_lam.Path.points]
+and [`Path.derivatives`][captum_lam.Path.derivatives];
+[`Path.differences`][captum_lam.Path.differences] (used by the Riemann integration
+rules) defaults to ``points(ends) - points(starts)``.
 """
 
 from __future__ import annotations
@@ -124,7 +125,7 @@ class ProgressiveBlurPath(Path):
 
     High frequencies appear progressively, from the blurred baseline
     ``gamma(0) = blur(x, sigma)`` to the input ``gamma(1) = x``. The blur is the
-    LAM reference's (see :mod:`captum_lam.filters`).
+    LAM reference's (see `captum_lam.filters`).
 
     Parameters
     ----------

@@ -1,19 +1,19 @@
 """LAM studies at scale: many models, images and windows, as in the LAM paper.
 
-A study is a list of :class:`Case` objects (an image and a window, optionally a
-model) evaluated for several models by :func:`evaluate`, which writes one plain
-``dict`` record per (model, image, window) to a JSON Lines file, resumably, and
-shards the work over processes started by PyTorch's launcher (``torchrun``).
-:func:`aggregate` summarises the records per model (mean and median Diffusion
-Index with bootstrap confidence intervals); :func:`di_vs_psnr`,
-:func:`di_vs_receptive_field` and :func:`di_vs_content` are the paper's
+A study is a list of [`Case`][captum_lam.Case] objects (an image and a window,
+optionally a model) evaluated for several models by [`evaluate`][captum_lam.evaluate],
+which writes one plain ``dict`` record per (model, image, window) to a JSON Lines file,
+resumably, and shards the work over processes started by PyTorch's launcher
+(``torchrun``). [`aggregate`][captum_lam.aggregate] summarises the records per model
+(mean and median Diffusion Index with bootstrap confidence intervals); `di_vs_psnr`,
+`di_vs_receptive_field` and `di_vs_content` are the paper's
 analyses, each returning its numbers and a matplotlib figure.
 
 The Diffusion Index alone misleads across image sizes: it is ``1 - Gini`` of
 the map over *all* input pixels, so the same local map gets a different DI in a
-larger image. :func:`mass_area` (how many LR pixels hold half or 90% of the
-attribution) and :func:`mean_distance` (how far from the window the
-attribution lies) do not depend on the image size.
+larger image. [`mass_area`][captum_lam.mass_area] (how many LR pixels hold half or 90%
+of the attribution) and [`mean_distance`][captum_lam.mean_distance] (how far from the
+window the attribution lies) do not depend on the image size.
 """
 
 from __future__ import annotations
@@ -73,7 +73,7 @@ __all__ = [
 
 PathLike = Union[str, os.PathLike]
 
-#: The content classes of :func:`classify_content`.
+#: The content classes of [`classify_content`][captum_lam.classify_content].
 CONTENT_CLASSES = ("flat", "edge", "texture")
 #: Mean luma gradient magnitude (per HR pixel, luma in [0, 1]) below which a
 #: window is "flat".
@@ -355,13 +355,13 @@ def select_cases(
     """Windows to explain, chosen like the LAM paper: the hard ones.
 
     ``mode="hardest"`` (default) takes the ``pool * per_image`` most textured
-    non-overlapping windows of each image (:func:`~captum_lam.windows.
-    textured_windows`, highest gradient energy first) and draws ``per_image`` of
-    them with a generator seeded by ``seed`` and the image's name (so adding an
-    image does not change the others' windows); ``seed=None`` takes the top
-    ``per_image`` deterministically. ``mode="random"`` draws non-overlapping
-    windows uniformly; ``mode="stratified"`` draws ``per_image`` windows of
-    each content class of :func:`classify_content` (fewer where an image has
+    non-overlapping windows of each image
+    ([`textured_windows`][captum_lam.textured_windows], highest gradient energy first)
+    and draws ``per_image`` of them with a generator seeded by ``seed`` and the image's
+    name (so adding an image does not change the others' windows); ``seed=None`` takes
+    the top ``per_image`` deterministically. ``mode="random"`` draws non-overlapping
+    windows uniformly; ``mode="stratified"`` draws ``per_image`` windows of each content
+    class of [`classify_content`][captum_lam.classify_content] (fewer where an image has
     fewer), for the DI-vs-content analysis.
 
     Windows never overlap within an image and keep ``margin`` HR pixels from the
@@ -370,8 +370,9 @@ def select_cases(
     Parameters
     ----------
     images : mapping of name -> Tensor
-        HR images (1, 3, H, W) in [0, 1]; the names become :attr:`Case.image`
-        (``sample:NAME`` or a path, for :func:`evaluate` to load them).
+        HR images (1, 3, H, W) in [0, 1]; the names become
+        `Case.image` (``sample:NAME`` or a path, for
+        [`evaluate`][captum_lam.evaluate] to load them).
     per_image : int
         Windows per image (per class with ``mode="stratified"``).
     size : int
@@ -666,7 +667,7 @@ def evaluate(
 
     Cases with ``model=None`` are evaluated for every model; the others for their
     own model only. Cases of one (model, image) share one pass over the path
-    (:func:`~captum_lam.multiwindow.attribute_windows`).
+    ([`attribute_windows`][captum_lam.attribute_windows]).
 
     Each record is a plain dict: ``key``, ``model``, ``image``, ``top``,
     ``left``, ``size``, ``scale``, ``hr_height``, ``hr_width``, ``lr_height``,
@@ -693,17 +694,18 @@ def evaluate(
     Parameters
     ----------
     models : sequence of names, mapping of name -> model, or None
-        Names are loaded with ``load_model`` (default :func:`captum_lam.zoo.
-        load`); None: the models the cases name.
+        Names are loaded with ``load_model`` (default [`load`][captum_lam.zoo.load]);
+        None: the models the cases name.
     cases : sequence of Case
-        From :func:`select_cases` or :func:`read_cases`.
+        From [`select_cases`][captum_lam.select_cases] or
+        [`read_cases`][captum_lam.read_cases].
     images : mapping of name -> Tensor, optional
-        HR images by :attr:`Case.image`; missing ones are loaded with
-        :func:`load_image`. Cropped to a multiple of the scale.
+        HR images by `Case.image`; missing ones are loaded with
+        `load_image`. Cropped to a multiple of the scale.
     n_steps, method, sigma, kernel_size, detector, internal_batch_size
         LAM's settings (defaults: the reference's).
     reach : None, "auto" or int
-        See :func:`~captum_lam.multiwindow.attribute_windows` (exact speed-up
+        See [`attribute_windows`][captum_lam.attribute_windows] (exact speed-up
         for models with a known finite receptive field).
     out : path, optional
         JSON Lines file of the records (resumable).
@@ -1036,7 +1038,7 @@ def aggregate(
     Parameters
     ----------
     records : sequence of dict
-        From :func:`evaluate` or :func:`read_jsonl`.
+        From [`evaluate`][captum_lam.evaluate] or `read_jsonl`.
     seed : int
         Seed of the bootstrap (the same for every model).
     n_boot : int
@@ -1079,7 +1081,7 @@ def aggregate(
 
 
 def format_table(summary: Mapping[str, Mapping[str, Any]]) -> str:
-    """The :func:`aggregate` summary as a fixed-width text table."""
+    """The [`aggregate`][captum_lam.aggregate] summary as a fixed-width text table."""
 
     def num(value: Any, digits: int = 2) -> str:
         return "-" if value is None else f"{value:.{digits}f}"
@@ -1315,7 +1317,8 @@ def di_vs_content(
     """DI per content class (flat, edge, texture) of the window, per model.
 
     The paper finds regular stripes and grids more likely to be used than
-    complex semantics; here the windows are classed by :func:`classify_content`.
+    complex semantics; here the windows are classed by
+    [`classify_content`][captum_lam.classify_content].
 
     Returns
     -------

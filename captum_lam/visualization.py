@@ -1,8 +1,8 @@
 """The LAM figure: what the network looked at to reconstruct one window.
 
 Matplotlib only, without pyplot, so it draws headless. Every function returns a
-:class:`matplotlib.figure.Figure`; :func:`save_figure` writes PNG, PDF or SVG by
-the file's extension.
+`matplotlib.figure.Figure`; [`save_figure`][captum_lam.save_figure] writes PNG, PDF or
+SVG by the file's extension.
 """
 
 from __future__ import annotations
@@ -66,7 +66,8 @@ def kde_map(attribution_map: np.ndarray) -> np.ndarray:
     Parameters
     ----------
     attribution_map : ndarray
-        (H, W), non-negative, not all zero (e.g. :func:`abs_normalized_map`).
+        (H, W), non-negative, not all zero (e.g.
+        [`abs_normalized_map`][captum_lam.abs_normalized_map]).
 
     Returns
     -------
@@ -327,7 +328,7 @@ def lam_figure(
 ) -> Figure:
     """Draw the LAM paper's figure for one window, with a colorbar and full labels.
 
-    When the map is local (:func:`zoom_side`), the main panels show the region
+    When the map is local (`zoom_side`), the main panels show the region
     around the window, large, and a small column shows the whole image with the
     window and the zoomed region boxed; otherwise the main panels show the whole
     image. Main panels: the HR image (whole-image view only), the LAM map over
@@ -458,7 +459,7 @@ def comparison_figure(
     """A grid with one row per model or attribution method, the DI on each row.
 
     Every row shows the same region: around the window, large, when every map
-    is local (the widest of the rows' :func:`zoom_side`), else the whole image.
+    is local (the widest of the rows' `zoom_side`), else the whole image.
     Columns: the whole image small with the window boxed (zoomed view only), the
     map over the LR input, the KDE-smoothed map, and the row's SR output when
     ``sr`` is given. Each row is labelled with its name and DI, and one colorbar
@@ -500,7 +501,7 @@ def comparison_figure(
     window_t = _window_tuple(window)
     rows = list(attributions.items())
     sides = [zoom_side(a, window_t, scale) for _, a in rows] if zoom else [None]
-    side = None if any(s is None for s in sides) else max(sides)  # type: ignore[type-var]
+    side = None if None in sides else max(s for s in sides if s is not None)
     small = side is not None
     names = ["LAM on LR", "LAM (KDE) on LR"] + (["SR output"] if sr else [])
     widths = ([0.5] if small else []) + [1.0] * len(names) + [0.05]

@@ -145,7 +145,7 @@ def auto_windows(
     -------
     list of (top, left, size)
         In the image's pixels, at least
-        [border_margin][captum_lam.windows.border_margin] from every border.
+        ``border_margin`` from every border.
 
     Examples
     --------

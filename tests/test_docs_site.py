@@ -13,6 +13,8 @@ ROOT = Path(__file__).resolve().parents[1]
 SPHINX_ROLE = re.compile(
     r":(?:py:)?(?:class|func|meth|attr|mod|math|data|obj|exc|ref|term|doc):"
 )
+#: ``[text][captum_lam.x]`` that autorefs left as text: a target the site lacks.
+UNRESOLVED = re.compile(r"\]\[captum_lam[\w.]*\]")
 
 
 @pytest.fixture(scope="module")
@@ -46,13 +48,14 @@ def _pages(site):
     return pages
 
 
-def test_built_pages_show_no_raw_sphinx_roles(site):
+def test_built_pages_show_no_raw_sphinx_roles_or_broken_references(site):
     found = {}
     for page in _pages(site):
         text = page.read_text(encoding="utf-8")
-        roles = SPHINX_ROLE.findall(text)
-        if roles:
-            found[str(page.relative_to(site))] = len(roles)
+        # roles, and cross-references autorefs could not resolve (left as text)
+        raw = SPHINX_ROLE.findall(text) + UNRESOLVED.findall(text)
+        if raw:
+            found[str(page.relative_to(site))] = raw
     assert found == {}
 
 

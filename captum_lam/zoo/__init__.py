@@ -56,7 +56,8 @@ def names() -> list[str]:
 
 
 def info(name: str) -> ModelInfo:
-    """The :class:`ModelInfo` of model ``name`` (``ValueError`` if unknown)."""
+    """The [`ModelInfo`][captum_lam.zoo.ModelInfo] of model ``name`` (``ValueError`` if
+    unknown)."""
     catalogue = _catalogue()
     if name not in catalogue:
         raise _unknown(name, catalogue)
