@@ -21,7 +21,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 
 from captum_lam.explorer._app import create_app, make_server
 
-MODELS = ["plain-d20", "swinir-small"]
+MODELS = ["span-x4-ch48", "swinir-small"]
 WINDOW_CENTRE = (228, 180)  # x, y in image pixels: the cat's eye and fur
 
 
@@ -34,7 +34,7 @@ def main(out: str = "docs/images/explorer.png") -> None:
     options.binary_location = "/usr/bin/chromium"
     for flag in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage"):
         options.add_argument(flag)
-    options.add_argument("--window-size=1400,1180")
+    options.add_argument("--window-size=1400,1100")
     driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
     try:
         driver.get(f"http://127.0.0.1:{server.server_port}/")
@@ -65,6 +65,12 @@ def main(out: str = "docs/images/explorer.png") -> None:
                 "return [...document.querySelectorAll('.result img')]"
                 ".every(i => i.complete && i.naturalWidth > 0)"
             )
+        )
+        # the whole page, without a scroll bar
+        height = driver.execute_script("return document.body.scrollHeight")
+        inner = driver.execute_script("return window.innerHeight")
+        driver.set_window_size(
+            1400, driver.get_window_size()["height"] + height - inner
         )
         driver.execute_script("window.scrollTo(0, 0)")
         Path(out).parent.mkdir(parents=True, exist_ok=True)
