@@ -10,6 +10,22 @@ Running it needs the ``serve`` extra (Flask): ``pip install 'captum-lam[serve]'`
 Importing this package does not import Flask.
 """
 
+from __future__ import annotations
+
+from typing import Any
+
 from ._cli import add_serve_parser
 
-__all__ = ["add_serve_parser"]
+__all__ = ["add_serve_parser", "create_app"]
+
+
+def create_app(**kwargs: Any) -> Any:
+    """The explorer's Flask application (see ``captum_lam.explorer._app``).
+
+    Keyword arguments: ``models``, ``images``, ``image`` (the id of the image the
+    page opens with, e.g. ``"sample:astronaut"``) and ``selected`` (model names).
+    Serve it with any WSGI server, or test it with ``app.test_client()``.
+    """
+    from ._app import create_app as _create_app
+
+    return _create_app(**kwargs)

@@ -125,6 +125,8 @@ def _command_line_model(args: argparse.Namespace, resolve_model: ResolveModel) -
             f"--model takes package.module:factory (registry models go in "
             f"--models), got {args.model!r}"
         )
+    if args.pad_multiple < 1:
+        raise ValueError(f"--pad-multiple must be >= 1, got {args.pad_multiple}")
     model = resolve_model(args, args.model)
     explain_args = ["--model", args.model]
     if args.weights:
