@@ -32,7 +32,12 @@ def main(out: str = "docs/images/explorer.png") -> None:
     thread.start()
     options = Options()
     options.binary_location = "/usr/bin/chromium"
-    for flag in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage"):
+    for flag in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-dev-shm-usage",
+        "--hide-scrollbars",
+    ):
         options.add_argument(flag)
     options.add_argument("--window-size=1400,1100")
     driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
