@@ -148,3 +148,29 @@ def test_a_refused_window_shows_a_message_and_the_page_goes_on(browser, server_u
     assert "reaches outside the image" in message.text
     browser.execute_script("chooseWindow({top: 10, left: 10, size: 16})")
     wait.until(lambda d: card_state(d, MODELS[0]) == "done")
+
+
+def test_drag_a_square_to_choose_its_size(browser, server_url):
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    browser.get(server_url)
+    wait = WebDriverWait(browser, 120)
+    wait.until(
+        lambda d: d.find_element(By.TAG_NAME, "body").get_attribute("data-ready")
+    )
+    canvas = browser.find_element(By.ID, "picture")
+    zoom = canvas.size["width"] / 128
+    half_w, half_h = canvas.size["width"] / 2, canvas.size["height"] / 2
+    start = (round(20 * zoom - half_w), round(30 * zoom - half_h))
+    chain = ActionChains(browser).move_to_element_with_offset(canvas, *start)
+    chain.click_and_hold().perform()
+    ActionChains(browser).move_by_offset(round(24 * zoom), round(20 * zoom)).perform()
+    ActionChains(browser).release().perform()
+    text = browser.find_element(By.ID, "window-text")
+    wait.until(lambda d: text.get_attribute("data-size"))
+    window = [int(text.get_attribute(f"data-{k}")) for k in ("top", "left", "size")]
+    assert window == [30, 20, 24]  # the square of the longer side, from the corner
+    assert browser.find_element(By.ID, "size").get_attribute("value") == "24"
+    wait.until(lambda d: card_state(d, MODELS[0]) == "done")
