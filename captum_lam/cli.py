@@ -1,4 +1,4 @@
-"""The ``captum-lam`` command: explain, compare, models.
+"""The ``captum-lam`` command: explain, compare, evaluate, models, serve.
 
 ``captum-lam explain`` with no arguments runs the main job: a built-in photo, a
 real published SR network (SPAN x4) when the pretrained extra is installed (the
@@ -748,6 +748,10 @@ def build_parser() -> argparse.ArgumentParser:
     from ._cli_evaluate import add_evaluate_parser
 
     add_evaluate_parser(sub)
+
+    from .explorer import add_serve_parser
+
+    add_serve_parser(sub, _resolve_model)
 
     models = sub.add_parser("models", help="list the registered models")
     models.set_defaults(func=cmd_models)
