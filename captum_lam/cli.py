@@ -1,4 +1,4 @@
-"""The ``captum-lam`` command: explain, compare, models.
+"""The ``captum-lam`` command: explain, compare, evaluate, models, serve.
 
 ``captum-lam explain`` with no arguments runs the main job: a built-in photo, a
 real published SR network (SPAN x4) when the pretrained extra is installed (the
@@ -379,6 +379,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
             "coordinates": "the image's pixels (HR); give back as --window",
         },
         "window_option": f"--window {top},{left},{size}",
+        "window_in_image": [top, left, size],
         "region": case.crop,
         "settings": _settings(args, device),
         "diffusion_index": di,
@@ -968,6 +969,10 @@ def build_parser() -> argparse.ArgumentParser:
     from ._cli_evaluate import add_evaluate_parser
 
     add_evaluate_parser(sub)
+
+    from .explorer import add_serve_parser
+
+    add_serve_parser(sub, _resolve_model)
 
     models = sub.add_parser("models", help="list the registered models")
     models.set_defaults(func=cmd_models)
