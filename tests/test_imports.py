@@ -1,0 +1,29 @@
+"""Importing the package is cheap: torch and friends load when first needed."""
+
+import subprocess
+import sys
+
+HEAVY = ("torch", "matplotlib", "scipy", "captum")
+
+
+def _loaded_after(code: str) -> list[str]:
+    report = f"print(','.join(m for m in {HEAVY!r} if m in sys.modules))"
+    probe = f"{code}\nimport sys\n{report}"
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+    )
+    return [m for m in done.stdout.strip().split(",") if m]
+
+
+def test_import_captum_lam_loads_no_heavy_package():
+    assert _loaded_after("import captum_lam; captum_lam.__version__") == []
+
+
+def test_public_names_still_load_on_use():
+    loaded = _loaded_after(
+        "import captum_lam\n"
+        "from captum_lam import LAM, save_map\n"
+        "assert LAM.__module__ == 'captum_lam.lam'\n"
+        "assert set(captum_lam.__all__) <= set(dir(captum_lam))"
+    )
+    assert "torch" in loaded
