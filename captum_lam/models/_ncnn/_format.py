@@ -42,28 +42,49 @@ ParamValue = Union[int, float, str, list]
 
 @dataclass
 class NcnnLayerSpec:
-    """One layer line of a ``.param`` file."""
+    """One layer line of a ``.param`` file.
+
+    ``where`` is ``"file:line"``; the typed getters raise a ``ValueError`` naming it,
+    the layer and the key when a value has the wrong type.
+    """
 
     type: str
     name: str
     bottoms: list[str]
     tops: list[str]
     params: dict[int, ParamValue] = field(default_factory=dict)
+    where: str = "<param>"
 
     def get(self, key: int, default: Any = None) -> Any:
         return self.params.get(key, default)
 
+    def _bad(self, key: int, expected: str) -> ValueError:
+        return ValueError(
+            f"{self.where}: layer {self.name!r} ({self.type}) parameter {key}="
+            f"{self.params.get(key)!r} is not {expected}"
+        )
+
     def get_int(self, key: int, default: int) -> int:
         value = self.params.get(key, default)
-        return int(value)
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise self._bad(key, "an int")
+        return value
 
     def get_float(self, key: int, default: float) -> float:
         value = self.params.get(key, default)
+        if isinstance(value, (str, list)):
+            raise self._bad(key, "a number")
         return float(value)
 
     def get_array(self, key: int) -> list:
         value = self.params.get(key, [])
         return list(value) if isinstance(value, list) else [value]
+
+    def get_ints(self, key: int) -> list[int]:
+        values = self.get_array(key)
+        if not all(isinstance(v, int) and not isinstance(v, bool) for v in values):
+            raise self._bad(key, "an array of ints")
+        return values
 
 
 def _parse_scalar(text: str) -> Union[int, float, str]:
@@ -101,45 +122,66 @@ def _parse_value(key: int, text: str, where: str) -> tuple[int, ParamValue]:
 def parse_param(path: PathLike) -> list[NcnnLayerSpec]:
     """Parse a text ``.param`` file into its layer lines, in file order."""
     path = Path(path)
-    lines = [line.strip() for line in path.read_text().splitlines()]
-    lines = [line for line in lines if line]
-    if not lines or lines[0] != str(PARAM_MAGIC):
+    raw = path.read_bytes()
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ValueError(
+            f"{path}: not a text file; binary ncnn graphs (.param.bin) are not "
+            "supported, use the text .param"
+        ) from None
+    numbered = [(n, line.strip()) for n, line in enumerate(text.splitlines(), 1)]
+    numbered = [(n, line) for n, line in numbered if line]
+    if not numbered or numbered[0][1] != str(PARAM_MAGIC):
         raise ValueError(
             f"{path}: not an ncnn text param file (first line must be {PARAM_MAGIC})"
         )
     try:
-        layer_count, _blob_count = (int(v) for v in lines[1].split())
+        layer_count, _blob_count = (int(v) for v in numbered[1][1].split())
     except (IndexError, ValueError) as exc:
+        line_no = numbered[1][0] if len(numbered) > 1 else 2
         raise ValueError(
-            f"{path}: second line must be 'layer_count blob_count'"
+            f"{path}:{line_no}: second line must be 'layer_count blob_count'"
         ) from exc
-    body = lines[2:]
+    body = numbered[2:]
     if len(body) != layer_count:
         raise ValueError(
             f"{path}: header announces {layer_count} layers, file has {len(body)}"
         )
-    layers = []
-    for number, line in enumerate(body, start=3):
-        tokens = line.split()
-        where = f"{path}:{number}"
-        if len(tokens) < 4:
-            raise ValueError(f"{where}: malformed layer line {line!r}")
-        type_, name = tokens[0], tokens[1]
+    return [_parse_layer(line, f"{path}:{number}") for number, line in body]
+
+
+def _parse_layer(line: str, where: str) -> NcnnLayerSpec:
+    tokens = line.split()
+    if len(tokens) < 4:
+        raise ValueError(f"{where}: malformed layer line {line!r}")
+    type_, name = tokens[0], tokens[1]
+    try:
         n_bottoms, n_tops = int(tokens[2]), int(tokens[3])
-        blobs_end = 4 + n_bottoms + n_tops
-        if len(tokens) < blobs_end:
-            raise ValueError(f"{where}: layer {name!r} lists too few blob names")
-        bottoms = tokens[4 : 4 + n_bottoms]
-        tops = tokens[4 + n_bottoms : blobs_end]
-        params: dict[int, ParamValue] = {}
-        for token in tokens[blobs_end:]:
-            key_text, sep, value_text = token.partition("=")
-            if not sep:
-                raise ValueError(f"{where}: bad parameter {token!r} in layer {name!r}")
-            key, value = _parse_value(int(key_text), value_text, where)
-            params[key] = value
-        layers.append(NcnnLayerSpec(type_, name, bottoms, tops, params))
-    return layers
+    except ValueError:
+        raise ValueError(
+            f"{where}: layer {name!r}: blob counts {tokens[2]!r} {tokens[3]!r} are "
+            "not ints"
+        ) from None
+    if n_bottoms < 0 or n_tops < 0:
+        raise ValueError(f"{where}: layer {name!r}: negative blob count")
+    blobs_end = 4 + n_bottoms + n_tops
+    if len(tokens) < blobs_end:
+        raise ValueError(f"{where}: layer {name!r} lists too few blob names")
+    bottoms = tokens[4 : 4 + n_bottoms]
+    tops = tokens[4 + n_bottoms : blobs_end]
+    params: dict[int, ParamValue] = {}
+    for token in tokens[blobs_end:]:
+        key_text, sep, value_text = token.partition("=")
+        try:
+            key_int = int(key_text)
+        except ValueError:
+            key_int = None
+        if not sep or key_int is None:
+            raise ValueError(f"{where}: bad parameter {token!r} in layer {name!r}")
+        key, value = _parse_value(key_int, value_text, where)
+        params[key] = value
+    return NcnnLayerSpec(type_, name, bottoms, tops, params, where)
 
 
 class _BinReader:

@@ -13,10 +13,20 @@ from captum_lam.models._ncnn._format import (
     _BinReader,
     parse_param,
 )
-from captum_lam.models._ncnn._layers import _Convolution, _Layer, _MemoryData, _PReLU
+from captum_lam.models._ncnn._layers import (
+    _Convolution,
+    _Deconvolution,
+    _InnerProduct,
+    _Layer,
+    _MemoryData,
+    _Pooling,
+    _PReLU,
+    _Scale,
+)
 from captum_lam.models._ncnn._ops import (
     _BinaryOp,
     _Concat,
+    _Crop,
     _Elementwise,
     _Eltwise,
     _Interp,
@@ -35,6 +45,12 @@ _BUILDERS: dict[str, Callable[[NcnnLayerSpec, _BinReader, str], _Layer]] = {
     "Concat": _Concat,
     "Interp": _Interp,
     "PixelShuffle": _PixelShuffle,
+    "Deconvolution": _Deconvolution,
+    "DeconvolutionDepthWise": _Deconvolution,
+    "InnerProduct": _InnerProduct,
+    "Scale": _Scale,
+    "Pooling": _Pooling,
+    "Crop": _Crop,
 }
 for _name in (
     "ReLU",
@@ -162,7 +178,7 @@ def load_ncnn(
     consumed: set[str] = set()
     order: list[str] = []
     for spec in specs:
-        where = f"{param_path}: layer {spec.name!r} ({spec.type})"
+        where = f"{spec.where}: layer {spec.name!r} ({spec.type})"
         for blob in spec.bottoms:
             if blob not in produced:
                 raise ValueError(

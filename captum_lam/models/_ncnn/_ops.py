@@ -284,3 +284,93 @@ class _Elementwise(_Layer):
 
     def forward(self, x: Tensor) -> list[Tensor]:
         return [self.fn(x)]
+
+
+class _Crop(_Layer):
+    """``Crop`` in its three forms.
+
+    * two inputs: crop the first blob to the reference blob's ``w x h`` (and ``c``
+      for a 3-d reference) at offsets ``woffset`` (0), ``hoffset`` (1), ``coffset``
+      (2);
+    * ``starts`` (9), ``ends`` (10), ``axes`` (11) arrays: per axis, a negative start
+      or end counts from the end, an end of 0, -233 or beyond the size means the end;
+    * offsets with ``outw`` (3), ``outh`` (4), ``outc`` (5) and far-side offsets
+      ``woffset2`` (6), ``hoffset2`` (7), ``coffset2`` (8); an out size of 0 or -233
+      keeps everything between the offsets.
+    """
+
+    _END = 2**31 - 1
+
+    def __init__(self, spec: NcnnLayerSpec, reader: _BinReader, where: str):
+        super().__init__(spec, where)
+        self.reference = len(spec.bottoms) == 2
+        if len(spec.bottoms) not in (1, 2):
+            raise ValueError(f"{where}: Crop takes 1 or 2 input blobs")
+        self.offsets = (spec.get_int(2, 0), spec.get_int(1, 0), spec.get_int(0, 0))
+        self.out_sizes = (spec.get_int(5, 0), spec.get_int(4, 0), spec.get_int(3, 0))
+        self.far_offsets = (
+            spec.get_int(8, 0),
+            spec.get_int(7, 0),
+            spec.get_int(6, 0),
+        )
+        self.starts = spec.get_ints(9) if 9 in spec.params else []
+        self.ends = spec.get_ints(10) if 10 in spec.params else []
+        self.axes = spec.get_ints(11) if 11 in spec.params else []
+        if self.starts and not (
+            len(self.starts) == len(self.ends)
+            and (not self.axes or len(self.axes) == len(self.starts))
+        ):
+            raise ValueError(
+                f"{where}: Crop starts, ends and axes must have the same length"
+            )
+        if min(self.offsets + self.far_offsets) < 0:
+            raise ValueError(f"{where}: Crop offsets must be >= 0")
+
+    def _slices(self, shape: tuple[int, ...], ref: Optional[Tensor]) -> list[slice]:
+        dims = len(shape)  # ncnn rank, without the batch axis
+        if ref is not None:
+            ref_shape = tuple(ref.shape[1:])
+            starts = list(self.offsets[-dims:])
+            sizes = list(shape)
+            sizes[-len(ref_shape[-2:]) :] = ref_shape[-2:]
+            if len(ref_shape) == 3 and dims == 3:
+                sizes[0] = ref_shape[0]
+            return [slice(a, a + n) for a, n in zip(starts, sizes)]
+        if self.starts:
+            bounds = [[0, n] for n in shape]
+            axes = self.axes or list(range(len(self.starts)))
+            for axis, start, end in zip(axes, self.starts, self.ends):
+                axis = axis + dims if axis < 0 else axis
+                if not 0 <= axis < dims:
+                    raise ValueError(
+                        f"{self.where}: Crop axis {axis} for a {dims}-d blob"
+                    )
+                n = shape[axis]
+                begin = start + n if start < 0 else start
+                if end in (0, -233) or end >= self._END or end > n:
+                    stop = n
+                else:
+                    stop = end + n if end < 0 else end
+                bounds[axis] = [begin, stop]
+            return [slice(a, b) for a, b in bounds]
+        slices = []
+        for n, offset, far, size in zip(
+            shape,
+            self.offsets[-dims:],
+            self.far_offsets[-dims:],
+            self.out_sizes[-dims:],
+        ):
+            room = n - offset - far
+            length = room if size in (0, -233) else min(size, room)
+            slices.append(slice(offset, offset + length))
+        return slices
+
+    def forward(self, x: Tensor, ref: Optional[Tensor] = None) -> list[Tensor]:
+        slices = self._slices(tuple(x.shape[1:]), ref)
+        for s, n in zip(slices, x.shape[1:]):
+            if s.start < 0 or s.stop > n or s.stop <= s.start:
+                raise ValueError(
+                    f"{self.where}: Crop region {[(s.start, s.stop) for s in slices]} "
+                    f"does not fit a blob of shape {tuple(x.shape[1:])}"
+                )
+        return [x[(slice(None), *slices)]]
