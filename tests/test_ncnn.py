@@ -491,7 +491,9 @@ def test_synthetic_layers_match_ncnn(tmp_path, graph):
     torch.testing.assert_close(ours, theirs, atol=1e-4, rtol=1e-4)
 
 
-def _ncnn_inference(param, weights, x: torch.Tensor, output="output") -> torch.Tensor:
+def _ncnn_inference(
+    param, weights, x: torch.Tensor, output="output", input="data"
+) -> torch.Tensor:
     import ncnn
 
     net = ncnn.Net()
@@ -513,7 +515,7 @@ def _ncnn_inference(param, weights, x: torch.Tensor, output="output") -> torch.T
     for c in range(array.shape[0]):
         np.array(mat.channel(c), copy=False)[...] = array[c]
     extractor = net.create_extractor()
-    extractor.input("data", mat)
+    extractor.input(input, mat)
     status, out = extractor.extract(output)
     assert status == 0
     if out.dims == 3:  # channels are cstep apart (16-byte aligned): one at a time

