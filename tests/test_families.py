@@ -99,8 +99,9 @@ def test_equals_ncnn_inference_end_to_end(name):
 
 
 @pytest.mark.parametrize(
-    "name", ["srmd-x2", "srmd-x3", "srmd-x4", "srmdnf-x2", "srmdnf-x3", "srmdnf-x4"]
-    + ["waifu2x-upconv7-photo-x2"]
+    "name",
+    ["srmd-x2", "srmd-x3", "srmd-x4", "srmdnf-x2", "srmdnf-x3", "srmdnf-x4"]
+    + ["waifu2x-upconv7-photo-x2"],
 )
 def test_bicubic_trained_models_beat_bicubic_on_a_held_out_photo(name):
     model = _load(name)

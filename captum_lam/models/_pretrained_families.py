@@ -20,6 +20,7 @@ from captum_lam.models._ncnn_restorer import GraphIO, constant_channels
 from captum_lam.zoo._info import ModelInfo
 
 __all__ = [
+    "DENOISER_JPEG_QUALITY",
     "FAMILY_ENTRIES",
     "FamilyEntry",
     "SRMD_DEGRADATION_VECTOR",
@@ -161,6 +162,10 @@ _CUNET_FAMILY = "U-Net (two-stage CUNet) with SE channel attention"
 #: command line makes a degraded input (waifu2x trains level 0 to 3 on increasingly
 #: strong JPEG artefacts; these qualities are this project's choice, one per level).
 WAIFU2X_JPEG_QUALITY = {0: 90, 1: 75, 2: 50, 3: 30}
+#: Registry name -> JPEG quality of its degradation, for the scale-1 denoisers.
+DENOISER_JPEG_QUALITY = {
+    f"waifu2x-cunet-noise{level}-x1": q for level, q in WAIFU2X_JPEG_QUALITY.items()
+}
 _WAIFU2X_NOISE = {
     level: f"JPEG artefacts, waifu2x noise level {level} (JPEG quality {q} here)"
     for level, q in WAIFU2X_JPEG_QUALITY.items()
