@@ -429,6 +429,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
             scale=scale,
             title=title,
             di=di,
+            task=summary["task"],
         )
         save_figure(fig, out)
         summary["figure"] = str(out)
