@@ -24,7 +24,13 @@ import torch
 from torch import Tensor, nn
 
 from . import __version__
-from ._degradation import degrade, psnr_line, psnr_summary, task_summary
+from ._degradation import (
+    DENOISING_AUTO_REGION,
+    degrade,
+    psnr_line,
+    psnr_summary,
+    task_summary,
+)
 from ._images import (
     bicubic_upsample,
     crop_to_multiple,
@@ -202,8 +208,9 @@ class _Case:
         except ValueError as error:
             raise UserError(f"--window: {error}") from None
         crop = _parse_crop(args.crop, scale)
-        if args.crop == "auto" and args.window is None and min(h, w) > AUTO_CROP:
-            crop = AUTO_CROP
+        region = AUTO_CROP if scale > 1 else DENOISING_AUTO_REGION
+        if args.crop == "auto" and args.window is None and min(h, w) > region:
+            crop = region
         if crop is not None and crop < window[2]:
             raise UserError(
                 f"--crop {crop} is smaller than the window size {window[2]}"
@@ -704,8 +711,8 @@ def _add_common(p: argparse.ArgumentParser) -> None:
         "--crop",
         default="auto",
         help="SIZE (HR pixels), none or auto (default: a 256x256 HR region "
-        "around an automatically chosen window; LAM's cost and the DI grow "
-        "with the image)",
+        "around an automatically chosen window, 64x64 for a scale-1 denoiser; "
+        "LAM's cost and the DI grow with the image)",
     )
     add_lam_settings(p)
     p.add_argument("--quiet", action="store_true", help="no progress bar or summary")
