@@ -18,6 +18,7 @@ import torch
 from torch import Tensor
 
 from captum_lam._images import bicubic_downsample, bicubic_upsample, psnr_y
+from captum_lam.models._pretrained_families import DENOISER_JPEG_QUALITY
 
 __all__ = [
     "DEFAULT_JPEG_QUALITY",
@@ -47,8 +48,6 @@ def task(scale: int) -> str:
 
 def jpeg_quality(model_name: Optional[str]) -> int:
     """The JPEG quality that matches a registered denoiser's noise level."""
-    from captum_lam.models._pretrained_families import DENOISER_JPEG_QUALITY
-
     return DENOISER_JPEG_QUALITY.get(model_name or "", DEFAULT_JPEG_QUALITY)
 
 

@@ -68,3 +68,17 @@ def test_explain_a_denoiser_end_to_end(tmp_path, capsys):
     assert "degraded_psnr_y_db" in summary and "bicubic_psnr_y_db" not in summary
     assert "denoised PSNR (Y)" in stdout
     assert out.read_bytes().startswith(b"\x89PNG")
+
+
+@pytest.mark.skipif(not zoo.installed(DENOISER), reason="needs the families extra")
+def test_evaluate_a_denoiser_on_its_degradation():
+    from captum_lam.studies import Case, evaluate
+
+    images = {"sample:coffee": sample_image("coffee")[..., 100:140, 100:140]}
+    cases = [Case(DENOISER, "sample:coffee", (12, 12, 8))]
+    (record,) = evaluate([DENOISER], cases, images=images, n_steps=2)
+    assert record["task"] == "denoising" and record["scale"] == 1
+    assert "bicubic_psnr_y" not in record
+    hr = images["sample:coffee"]
+    expected = psnr_y(degrade(hr, 1, DENOISER), hr, shave=1)
+    assert record["degraded_psnr_y"] == pytest.approx(expected)
