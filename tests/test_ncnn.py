@@ -655,3 +655,32 @@ def test_animevideov3_matches_ncnn_inference():
     theirs = _ncnn_inference(param, weights, x)
     assert ours.shape == theirs.shape == (1, 3, 96, 144)
     torch.testing.assert_close(ours, theirs, atol=1e-4, rtol=1e-4)
+
+
+# ------------------------------------------------------- format errors name file:line
+
+
+def test_bad_int_names_file_and_line(tmp_path):
+    line = "Convolution conv 1 1 data out 0=3 1=3.5 6=81"
+    param, weights = write_net(tmp_path, [line], [fp32_blob(np.zeros(81))])
+    with pytest.raises(ValueError, match=rf"{param}:4: .*'conv'.* 1=3.5 is not an int"):
+        load_ncnn(param, weights)
+    param.write_text(param.read_text().replace("1 1 data out", "1 x data out"))
+    with pytest.raises(ValueError, match=rf"{param}:4: .*blob counts"):
+        load_ncnn(param, weights)
+
+
+def test_binary_param_is_refused_by_name(tmp_path):
+    param = tmp_path / "net.param.bin"
+    param.write_bytes(struct.pack("<I", 7767517) + b"\xff\xfe\x00\x80")
+    with pytest.raises(ValueError, match=r"not a text file.*\.param\.bin"):
+        parse_param(param)
+
+
+@pytest.mark.parametrize("key", ["2=0", "3=0", "12=0", "13=0"])
+def test_zero_stride_or_dilation_is_refused_at_load(tmp_path, key):
+    for layer in ("Convolution", "Deconvolution"):
+        line = f"{layer} conv 1 1 data out 0=3 1=3 6=81 {key}"
+        param, weights = write_net(tmp_path, [line], [fp32_blob(np.zeros(81))])
+        with pytest.raises(ValueError, match=rf"{param}:4: .*(stride|dilation)"):
+            load_ncnn(param, weights)

