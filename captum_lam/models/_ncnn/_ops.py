@@ -296,7 +296,8 @@ class _Crop(_Layer):
       or end counts from the end, an end of 0, -233 or beyond the size means the end;
     * offsets with ``outw`` (3), ``outh`` (4), ``outc`` (5) and far-side offsets
       ``woffset2`` (6), ``hoffset2`` (7), ``coffset2`` (8); an out size of 0 or -233
-      keeps everything between the offsets.
+      keeps everything between the offsets (ncnn 1.0.20261020 fails on those for a
+      3-d blob; the forms checked against it are the first two and explicit sizes).
     """
 
     _END = 2**31 - 1
