@@ -21,8 +21,10 @@ from .._images import (
 from ..metrics import diffusion_index, mass_area, mean_distance
 from ..models._loading import model_scale
 from ..multiwindow import attribute_windows
+from ..settings import LAMSettings
 from .cases import Case, classify_content, load_image
 from .records import (
+    SETTINGS,
     PathLike,
     check_settings,
     cut_partial_line,
@@ -54,6 +56,7 @@ def evaluate(
     kernel_size: int = 9,
     detector: str = "difference",
     internal_batch_size: Optional[int] = None,
+    settings: Optional[LAMSettings] = None,
     reach: Union[None, str, int] = "auto",
     device: Union[str, torch.device] = "cpu",
     out: Optional[PathLike] = None,
@@ -101,6 +104,8 @@ def evaluate(
         :func:`load_image`. Cropped to a multiple of the scale.
     n_steps, method, sigma, kernel_size, detector, internal_batch_size
         LAM's settings (defaults: the reference's).
+    settings : LAMSettings, optional
+        All of them at once; when given, it replaces the six arguments above.
     reach : None, "auto" or int
         See :func:`~captum_lam.multiwindow.attribute_windows` (exact speed-up
         for models with a known finite receptive field).
@@ -118,13 +123,10 @@ def evaluate(
     """
     if not cases:
         raise ValueError("cases must hold at least one Case")
-    settings = {
-        "n_steps": n_steps,
-        "method": method,
-        "sigma": float(sigma),
-        "kernel_size": kernel_size,
-        "detector": detector,
-    }
+    lam = settings or LAMSettings(
+        sigma, kernel_size, detector, n_steps, method, internal_batch_size
+    )
+    settings_record = {k: lam.record()[k] for k in SETTINGS}
     if models is None:
         names = list(dict.fromkeys(c.model for c in cases if c.model is not None))
         if len(names) == 0 or any(c.model is None for c in cases):
@@ -164,7 +166,7 @@ def evaluate(
         for source in [out_path, *rank_files(out_path)]:
             for r in read_jsonl(source):
                 done.setdefault(r["key"], r)
-        check_settings([r for k, r in done.items() if k in order], settings)
+        check_settings([r for k, r in done.items() if k in order], settings_record)
     if world > 1:
         dist.barrier()  # nobody appends before everybody has read
 
@@ -177,8 +179,7 @@ def evaluate(
         given,
         load_model,
         images,
-        settings,
-        internal_batch_size,
+        lam,
         reach,
         torch.device(device),
         own_file,
@@ -214,8 +215,7 @@ def _run_jobs(
     given: Mapping[str, Any],
     load_model: Optional[Callable[[str], nn.Module]],
     images: Optional[Mapping[str, Tensor]],
-    settings: dict,
-    internal_batch_size: Optional[int],
+    settings: LAMSettings,
     reach: Union[None, str, int],
     device: torch.device,
     own_file: Optional[Path],
@@ -242,7 +242,7 @@ def _run_jobs(
                 model = given.get(model_name)
                 if model is None:
                     if load_model is None:
-                        from . import zoo
+                        from .. import zoo
 
                         load_model = zoo.load
                     model = load_model(model_name)
@@ -260,7 +260,6 @@ def _run_jobs(
                 hr_cache[image_name],
                 [(keys[i], jobs[i][1].window) for i in members],
                 settings,
-                internal_batch_size,
                 reach,
                 device,
             ):
@@ -287,8 +286,7 @@ def _evaluate_group(
     image_name: str,
     image: Tensor,
     windows: Sequence[tuple[str, tuple[int, int, int]]],
-    settings: dict,
-    internal_batch_size: Optional[int],
+    settings: LAMSettings,
     reach: Union[None, str, int],
     device: torch.device,
 ) -> list[dict]:
@@ -316,12 +314,7 @@ def _evaluate_group(
         model,
         lr,
         [w for _, w in windows],
-        sigma=settings["sigma"],
-        kernel_size=settings["kernel_size"],
-        detector=settings["detector"],
-        n_steps=settings["n_steps"],
-        method=settings["method"],
-        internal_batch_size=internal_batch_size,
+        settings,
         return_convergence_delta=True,
         reach=reach,
     )
@@ -358,7 +351,7 @@ def _evaluate_group(
             **image_stats,
             "receptive_field": getattr(info, "receptive_field", None),
             "parameters": getattr(info, "parameters", None),
-            **settings,
+            **{k: settings.record()[k] for k in SETTINGS},
             "seconds": seconds / len(windows),
             "group_seconds": seconds,
             "group_windows": len(windows),
