@@ -545,7 +545,7 @@ def test_torchrun_shards_every_case_exactly_once(tmp_path):
 
 
 def _run_cli(capsys, *argv):
-    from captum_lam._cli_evaluate import add_evaluate_parser
+    from captum_lam.cli.evaluate import add_evaluate_parser
     from captum_lam.cli import UserError
 
     parser = argparse.ArgumentParser(prog="captum-lam")
