@@ -545,8 +545,8 @@ def test_torchrun_shards_every_case_exactly_once(tmp_path):
 
 
 def _run_cli(capsys, *argv):
-    from captum_lam.cli.evaluate import add_evaluate_parser
     from captum_lam.cli import UserError
+    from captum_lam.cli.evaluate import add_evaluate_parser
 
     parser = argparse.ArgumentParser(prog="captum-lam")
     add_evaluate_parser(parser.add_subparsers(dest="command", required=True))

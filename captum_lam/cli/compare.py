@@ -16,8 +16,8 @@ from .._images import (
     psnr_y,
 )
 from .._io import write_text_atomic
+from .._registry import model_scale
 from ..metrics import diffusion_index
-from ..models._loading import model_scale
 from ._common import (
     COMPARE_METHODS,
     CommandCase,

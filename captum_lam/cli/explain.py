@@ -17,9 +17,9 @@ from .._images import (
     psnr_y,
 )
 from .._io import write_text_atomic
+from .._registry import model_scale
 from ..lam import LAM
 from ..metrics import diffusion_index
-from ..models._loading import model_scale
 from ._common import (
     DEFAULT_PRETRAINED,
     DELTA_WARNING,
