@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 from contextlib import contextmanager
@@ -265,16 +266,19 @@ def check_writable(path: Optional[str], option: str) -> Optional[Path]:
 # --- parser ------------------------------------------------------------------
 
 
-def positive_int(text: str) -> int:
+def _number(text: str, cast: Callable[[str], Any], allowed: str, ok) -> Any:
+    """``cast(text)`` if it parses and ``ok`` accepts it, else argparse's error."""
     try:
-        value = int(text)
+        value = cast(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"expected an integer >= 1, got {text!r}"
-        ) from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text!r}")
+        raise argparse.ArgumentTypeError(f"expected {allowed}, got {text!r}") from None
+    if not ok(value):
+        raise argparse.ArgumentTypeError(f"expected {allowed}, got {text!r}")
     return value
+
+
+def positive_int(text: str) -> int:
+    return _number(text, int, "an integer >= 1", lambda v: v >= 1)
 
 
 def odd_int(text: str) -> int:
@@ -285,15 +289,7 @@ def odd_int(text: str) -> int:
 
 
 def sigma_value(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"expected a number >= 0, got {text!r}"
-        ) from None
-    if not value >= 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"expected a finite number >= 0, got {text!r}")
-    return value
+    return _number(text, float, "a finite number >= 0", lambda v: 0 <= v < math.inf)
 
 
 def add_lam_settings(p: argparse.ArgumentParser) -> None:

@@ -454,8 +454,23 @@ def load_factory(
             f"failed: {type(error).__name__}: {_first_line(error)}"
         ) from error
     source = spec if weights is None else f"{spec} with weights {weights}"
-    model.lam_info = ModelInfo(  # type: ignore[assignment]
-        name=spec,
+    model.lam_info = _user_model_info(  # type: ignore[assignment]
+        spec,
+        scale,
+        network,
+        source,
+        "factory",
+        f"{type(network).__name__} x{scale} built by {spec}",
+    )
+    return model
+
+
+def _user_model_info(
+    name: str, scale: int, network: nn.Module, source: str, kind: str, description: str
+) -> ModelInfo:
+    """What is known about a user's network: its scale and size, nothing more."""
+    return ModelInfo(
+        name=name,
         scale=scale,
         parameters=sum(p.numel() for p in network.parameters()),
         receptive_field=None,
@@ -463,10 +478,9 @@ def load_factory(
         source=source,
         license=_USER_LICENSE,
         package=None,
-        kind="factory",
-        description=f"{type(network).__name__} x{scale} built by {spec}",
+        kind=kind,
+        description=description,
     )
-    return model
 
 
 def load_checkpoint(path: PathLike) -> nn.Module:
@@ -568,16 +582,12 @@ def load_checkpoint(path: PathLike) -> nn.Module:
             f"{name} from checkpoint {path}: spandrel says scale {scale} but the "
             f"network upscales by {measured}"
         )
-    model.lam_info = ModelInfo(  # type: ignore[assignment]
-        name=name,
-        scale=scale,
-        parameters=sum(p.numel() for p in network.parameters()),
-        receptive_field=None,
-        degradation="unknown",
-        source=str(path),
-        license=_USER_LICENSE,
-        package=None,
-        kind="checkpoint",
-        description=f"{name} x{scale} ({descriptor.purpose}) from {path.name}",
+    model.lam_info = _user_model_info(  # type: ignore[assignment]
+        name,
+        scale,
+        network,
+        str(path),
+        "checkpoint",
+        f"{name} x{scale} ({descriptor.purpose}) from {path.name}",
     )
     return model
