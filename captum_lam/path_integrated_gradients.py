@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable, Literal, Optional, Union
+from typing import Any, Callable, Optional, Union
 
 import torch
 from captum._utils.common import (
@@ -21,6 +21,7 @@ from ._engine import (
     CPU_PIXELS_PER_PASS,
     METHODS,
     Gradient,
+    Method,
     _Rule,
     check_integration,
     convergence_delta,
@@ -31,14 +32,6 @@ from ._engine import (
 from .paths import Path
 
 __all__ = ["CPU_PIXELS_PER_PASS", "METHODS", "Method", "PathIntegratedGradients"]
-
-Method = Literal[
-    "riemann_right",
-    "riemann_left",
-    "riemann_middle",
-    "riemann_trapezoid",
-    "gausslegendre",
-]
 
 
 class _FiniteWatch:

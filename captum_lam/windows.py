@@ -5,7 +5,7 @@ LAM is about *hard* windows: in flat areas an SR network only interpolates.
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Optional, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -102,9 +102,15 @@ def textured_windows(
             continue
         if top + size > h - margin or left + size > w - margin:
             continue
-        if any(abs(top - t) < size and abs(left - lft) < size for t, lft, _ in chosen):
+        if overlaps(chosen, top, left, size):
             continue
         chosen.append((top, left, size))
         if len(chosen) == count:
             break
     return chosen
+
+
+def overlaps(chosen: Sequence[Sequence[int]], top: int, left: int, size: int) -> bool:
+    """Whether the square ``(top, left, size)`` overlaps one of ``chosen``
+    (windows of the same size, ``(top, left, ...)``)."""
+    return any(abs(top - t) < size and abs(left - lf) < size for t, lf, *_ in chosen)

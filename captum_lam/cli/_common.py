@@ -17,8 +17,7 @@ from .._images import (
     bicubic_downsample,
     bicubic_upsample,
     crop_to_multiple,
-    read_image,
-    sample_image,
+    read_image_spec,
 )
 from ..objective import DETECTORS, check_windows_fit
 from ..path_integrated_gradients import METHODS
@@ -106,14 +105,14 @@ def require_file(path: str, option: str) -> None:
 def read_image_option(spec: str, option: str) -> Tensor:
     """``sample:NAME`` or a PNG/JPEG path given as ``option``; UserError if bad."""
     if spec.startswith("sample:"):
-        name = spec.split(":", 1)[1]
         try:
-            return sample_image(name)
+            return read_image_spec(spec)
         except (ValueError, AttributeError):
+            name = spec.split(":", 1)[1]
             raise UserError(f"{option}: unknown built-in sample {name!r}") from None
     require_file(spec, option)
     try:
-        return read_image(spec)
+        return read_image_spec(spec)
     except Exception as error:  # PIL raises several types for bad files
         raise UserError(
             f"{option}: {spec} is not a readable PNG/JPEG image ({error})"

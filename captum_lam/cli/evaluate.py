@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
 import sys
 from pathlib import Path
 from typing import Any, Optional
@@ -18,6 +17,7 @@ from typing import Any, Optional
 from torch import Tensor
 
 from .._images import HELD_OUT_IMAGES
+from ..studies.runner import torchrun_rank
 
 DEFAULT_IMAGES = ",".join(f"sample:{name}" for name in HELD_OUT_IMAGES if name != "cat")
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
@@ -236,7 +236,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
             argparse.Namespace(model=name, checkpoint=None, weights=None), name
         )
 
-    rank = int(os.environ.get("RANK", "0"))
+    rank, _ = torchrun_rank()
     show = not args.quiet and sys.stderr.isatty()
     records = studies.evaluate(
         models,

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from .._io import text_table
+
 # --- models ------------------------------------------------------------------
 
 
@@ -32,9 +34,7 @@ def cmd_models(args: argparse.Namespace) -> int:
             )
         )
     header = ("name", "scale", "params", "RF (LR px)", "kind", "installed", "source")
-    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
-    for r in [header, *rows]:
-        print("  ".join(str(v).ljust(w) for v, w in zip(r, widths)).rstrip())
+    print(text_table(header, [[str(v) for v in r] for r in rows], right_from=99))
     return 0
 
 

@@ -7,6 +7,7 @@ from typing import Any, Callable, Iterable, Mapping, Optional, Sequence
 import numpy as np
 from scipy import stats
 
+from .._io import text_table
 from .records import to_plain
 
 # --- aggregation -----------------------------------------------------------------
@@ -159,12 +160,4 @@ def format_table(summary: Mapping[str, Mapping[str, Any]]) -> str:
                 else f"{s['relative_delta_median']:.2g}",
             )
         )
-    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
-    lines = [
-        "  ".join(
-            v.ljust(w) if i == 0 else v.rjust(w)
-            for i, (v, w) in enumerate(zip(r, widths))
-        )
-        for r in [header, *rows]
-    ]
-    return "\n".join(lines)
+    return text_table(header, rows)

@@ -12,11 +12,10 @@ from torch import Tensor
 
 from .._images import (
     crop_to_multiple,
-    read_image,
+    read_image_spec,
     rgb_to_y,
-    sample_image,
 )
-from ..windows import texture_energy, textured_windows
+from ..windows import overlaps, texture_energy, textured_windows
 
 #: The content classes of :func:`classify_content`.
 CONTENT_CLASSES = ("flat", "edge", "texture")
@@ -67,9 +66,7 @@ class Case:
 
 def load_image(spec: str) -> Tensor:
     """``sample:NAME`` or a PNG/JPEG path -> (1, 3, H, W) float32 in [0, 1]."""
-    if spec.startswith("sample:"):
-        return sample_image(spec.split(":", 1)[1])
-    return read_image(spec)
+    return read_image_spec(spec)
 
 
 def classify_content(
@@ -167,10 +164,6 @@ def _candidates(hr: Tensor, size: int, margin: int) -> list[tuple[int, int, floa
     return found
 
 
-def _disjoint(chosen: list[tuple[int, int, int]], top: int, left: int, size: int):
-    return all(abs(top - t) >= size or abs(left - lf) >= size for t, lf, _ in chosen)
-
-
 def select_cases(
     images: Mapping[str, Tensor],
     per_image: int = 4,
@@ -263,7 +256,7 @@ def select_cases(
             for i in order.tolist():
                 top, left, energy = candidates[i]
                 taken = [(t, lf, s) for t, lf, s, _ in chosen_with_energy]
-                if not _disjoint(taken, top, left, size):
+                if overlaps(taken, top, left, size):
                     continue
                 if mode == "stratified":
                     label = classify_content(hr, (top, left, size))[0]

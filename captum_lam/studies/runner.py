@@ -38,7 +38,7 @@ from .records import (
 # --- evaluation ----------------------------------------------------------------
 
 
-def _distributed() -> tuple[int, int]:
+def torchrun_rank() -> tuple[int, int]:
     """(rank, world size) from torchrun's environment variables; (0, 1) without."""
     if "RANK" in os.environ and "WORLD_SIZE" in os.environ:
         return int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"])
@@ -149,7 +149,7 @@ def evaluate(
         raise ValueError("cases repeat: each (model, image, window) must appear once")
     order = {k: i for i, k in enumerate(keys)}
 
-    rank, world = _distributed()
+    rank, world = torchrun_rank()
     group_owner = False
     if world > 1:
         import torch.distributed as dist
