@@ -21,6 +21,7 @@ from .._images import (
 )
 from ..objective import DETECTORS, check_windows_fit
 from ..path_integrated_gradients import METHODS
+from ..settings import LAMSettings
 from ..windows import textured_windows
 
 DEFAULT_PRETRAINED = "span-x4-ch48"
@@ -289,6 +290,18 @@ def odd_int(text: str) -> int:
 
 def sigma_value(text: str) -> float:
     return _number(text, float, "a finite number >= 0", lambda v: 0 <= v < math.inf)
+
+
+def lam_settings(args: argparse.Namespace) -> LAMSettings:
+    """The :class:`~captum_lam.LAMSettings` of the :func:`add_lam_settings` options."""
+    return LAMSettings(
+        sigma=args.sigma,
+        kernel_size=args.kernel_size,
+        detector=args.detector,
+        n_steps=args.steps,
+        method=args.method,
+        internal_batch_size=args.batch_size,
+    )
 
 
 def add_lam_settings(p: argparse.ArgumentParser) -> None:

@@ -18,6 +18,16 @@ from torch import Tensor
 
 from .._images import HELD_OUT_IMAGES
 from ..studies.runner import torchrun_rank
+from ._common import (
+    UserError,
+    add_lam_settings,
+    check_writable,
+    lam_settings,
+    positive_int,
+    read_image_option,
+    require_file,
+    resolve_model,
+)
 
 DEFAULT_IMAGES = ",".join(f"sample:{name}" for name in HELD_OUT_IMAGES if name != "cat")
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
@@ -25,7 +35,6 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 
 def add_evaluate_parser(subparsers: Any) -> argparse.ArgumentParser:
     """Add the ``evaluate`` command to ``subparsers`` (sets ``func``)."""
-    from ._common import add_lam_settings, positive_int
 
     p = subparsers.add_parser(
         "evaluate",
@@ -106,7 +115,6 @@ def _seed(text: str) -> Optional[int]:
 
 
 def _read_one(spec: str) -> Tensor:
-    from ._common import read_image_option
 
     return read_image_option(spec, "--images")
 
@@ -120,7 +128,6 @@ def _centre_crop(image: Tensor, size: Optional[int]) -> Tensor:
 
 
 def _image_specs(text: str) -> list[str]:
-    from ._common import UserError
 
     specs: list[str] = []
     for item in (s.strip() for s in text.split(",")):
@@ -144,7 +151,6 @@ def _image_specs(text: str) -> list[str]:
 
 def _check_models(names: list[str]) -> None:
     from .. import zoo
-    from ._common import UserError
 
     for name in names:
         if ":" in name:
@@ -178,7 +184,6 @@ def _common_scale(names: list[str]) -> int:
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from .. import studies
     from .._io import write_text_atomic
-    from ._common import UserError, check_writable, resolve_model
 
     out = check_writable(args.out, "--out")
     csv_path = check_writable(args.csv, "--csv")
@@ -188,8 +193,6 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         raise UserError(f"--figures: folder {figures} does not exist")
     models = [m.strip() for m in (args.models or "").split(",") if m.strip()]
     if args.cases:
-        from ._common import require_file
-
         require_file(args.cases, "--cases")
         try:
             cases = studies.read_cases(args.cases)
@@ -242,12 +245,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         models,
         cases,
         images=images,
-        n_steps=args.steps,
-        method=args.method,
-        sigma=args.sigma,
-        kernel_size=args.kernel_size,
-        detector=args.detector,
-        internal_batch_size=args.batch_size,
+        settings=lam_settings(args),
         device=args.device,
         out=out,
         progress=show,

@@ -27,6 +27,7 @@ from ._common import (
     UserError,
     add_common,
     check_writable,
+    lam_settings,
     model_info,
     progress_bar,
     resolve_model,
@@ -43,18 +44,15 @@ def run_lam(
     args: argparse.Namespace,
     label: str,
 ) -> tuple[Tensor, float, float]:
-    lam = LAM(
-        model, sigma=args.sigma, kernel_size=args.kernel_size, detector=args.detector
-    )
-    with progress_bar(args.steps, args.quiet, label) as update:
+    settings = lam_settings(args)
+    lam = LAM.from_settings(model, settings)
+    with progress_bar(settings.n_steps, args.quiet, label) as update:
         lam.progress_callback = update
         attr, delta = lam.attribute(
             lr,
             target=window,
-            n_steps=args.steps,
-            method=args.method,
-            internal_batch_size=args.batch_size,
             return_convergence_delta=True,
+            **settings.integration(),
         )
     change = float(attr.sum()) - float(delta)
     relative = abs(float(delta)) / abs(change) if change != 0 else float("inf")
@@ -132,15 +130,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
         },
         "window_in_image": list(case.window_in_image),
         "crop": case.crop,
-        "settings": {
-            "sigma": args.sigma,
-            "kernel_size": args.kernel_size,
-            "n_steps": args.steps,
-            "method": args.method,
-            "detector": args.detector,
-            "internal_batch_size": args.batch_size,
-            "device": str(device),
-        },
+        "settings": {**lam_settings(args).record(), "device": str(device)},
         "diffusion_index": di,
         "convergence_delta": delta,
         "relative_convergence_delta": relative,
