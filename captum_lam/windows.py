@@ -11,6 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from ._checks import check_int
 from .objective import gradient_magnitude
 
 
@@ -88,8 +89,7 @@ def textured_windows(
     >>> top >= 36 and left >= 36
     True
     """
-    if not isinstance(count, int) or count < 1:
-        raise ValueError(f"count must be an integer >= 1, got {count!r}")
+    check_int("count", count, 1)
     stride = max(1, size // 4) if stride is None else stride
     energy = texture_energy(image, size, stride)
     h, w = image.shape[-2:]

@@ -10,6 +10,7 @@ from typing import Mapping, Optional, Sequence
 import numpy as np
 from torch import Tensor
 
+from .._checks import check_int
 from .._images import (
     crop_to_multiple,
     read_image_spec,
@@ -221,14 +222,12 @@ def select_cases(
     >>> all(c.window[0] >= 36 and c.window[1] >= 36 for c in cases)
     True
     """
-    if isinstance(per_image, bool) or not isinstance(per_image, int) or per_image < 1:
-        raise ValueError(f"per_image must be an integer >= 1, got {per_image!r}")
+    check_int("per_image", per_image, 1)
     if mode not in ("hardest", "random", "stratified"):
         raise ValueError(
             f"mode must be 'hardest', 'random' or 'stratified', got {mode!r}"
         )
-    if not isinstance(pool, int) or pool < 1:
-        raise ValueError(f"pool must be an integer >= 1, got {pool!r}")
+    check_int("pool", pool, 1)
     margin = scale if margin is None else margin
     cases: list[Case] = []
     for name, image in images.items():
