@@ -1,6 +1,6 @@
 """attribute_windows on one window, LAM and the bare floor, interleaved rounds.
 
-Run:  python benchmarks/one_window.py [--model span-x4-ch48] [--rounds 3]
+Run:  PYTHONPATH=. python benchmarks/one_window.py [--model span-x4-ch48] [--rounds 3]
 Prints the best time of each and the two ratios of the issue's targets:
 attribute_windows / LAM (<= 1.15) and LAM / floor (<= 1.05), SPAN x4, LR 64x64,
 all defaults (50 steps, riemann_right, 10 points per pass on a CPU). Rounds
@@ -14,8 +14,8 @@ import time
 
 import torch
 
-from captum_lam import LAM, attribute_windows, zoo
 from benchmarks.test_performance import BATCH, WINDOW, _floor, _lr
+from captum_lam import LAM, attribute_windows, zoo
 
 
 def main() -> None:
