@@ -26,16 +26,21 @@ from .aggregation import aggregate, format_table
 from .analyses import di_vs_content, di_vs_psnr, di_vs_receptive_field
 from .cases import (
     CONTENT_CLASSES,
+    EDGE_COHERENCE,
+    FLAT_ENERGY,
     Case,
     classify_content,
     load_image,
     select_cases,
 )
-from .records import read_cases, read_jsonl, write_csv, write_jsonl
+from .records import SETTINGS, read_cases, read_jsonl, write_csv, write_jsonl
 from .runner import evaluate
 
 __all__ = [
     "CONTENT_CLASSES",
+    "EDGE_COHERENCE",
+    "FLAT_ENERGY",
+    "SETTINGS",
     "Case",
     "aggregate",
     "classify_content",
