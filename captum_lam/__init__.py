@@ -27,19 +27,24 @@ if TYPE_CHECKING:  # what static readers (type checkers, the API docs) see
         gaussian_kernel2d_derivative,
     )
     from .lam import LAM
-    from .mapfile import load_map, save_map
-    from .metrics import abs_normalized_map, diffusion_index, gini
+    from .mapfile import load_map, map_file_name, save_map
+    from .metrics import (
+        abs_normalized_map,
+        diffusion_index,
+        gini,
+        mass_area,
+        mean_distance,
+    )
     from .multiwindow import attribute_windows, di_map, di_map_figure
     from .objective import WindowObjective, format_windows, gradient_magnitude
     from .path_integrated_gradients import METHODS, PathIntegratedGradients
     from .paths import LinearPath, Path, ProgressiveBlurPath
+    from .settings import LAMSettings
     from .studies import (
         Case,
         aggregate,
         classify_content,
         evaluate,
-        mass_area,
-        mean_distance,
         read_cases,
         select_cases,
     )
@@ -53,6 +58,7 @@ _EXPORTS: dict[str, tuple[str, str]] = {
     "Case": ("studies", "Case"),
     "GaussianBlur2d": ("filters", "GaussianBlur2d"),
     "LAM": ("lam", "LAM"),
+    "LAMSettings": ("settings", "LAMSettings"),
     "LinearPath": ("paths", "LinearPath"),
     "METHODS": ("path_integrated_gradients", "METHODS"),
     "Path": ("paths", "Path"),
@@ -83,8 +89,9 @@ _EXPORTS: dict[str, tuple[str, str]] = {
     "lam_figure": ("visualization", "lam_figure"),
     "list_windows": ("window_list", "list_windows"),
     "load_map": ("mapfile", "load_map"),
-    "mass_area": ("studies", "mass_area"),
-    "mean_distance": ("studies", "mean_distance"),
+    "map_file_name": ("mapfile", "map_file_name"),
+    "mass_area": ("metrics", "mass_area"),
+    "mean_distance": ("metrics", "mean_distance"),
     "psnr_y": ("_images", "psnr_y"),
     "read_cases": ("studies", "read_cases"),
     "read_image": ("_images", "read_image"),
@@ -115,6 +122,7 @@ __all__ = [
     "auto_windows",
     "list_windows",
     "load_map",
+    "map_file_name",
     "save_map",
     "Case",
     "aggregate",
@@ -128,6 +136,7 @@ __all__ = [
     "read_cases",
     "select_cases",
     "LAM",
+    "LAMSettings",
     "METHODS",
     "GaussianBlur2d",
     "LinearPath",

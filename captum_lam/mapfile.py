@@ -63,6 +63,20 @@ def _chw(value: Union[Tensor, np.ndarray], name: str) -> np.ndarray:
     return array
 
 
+def map_file_name(label: str) -> str:
+    """A file name for a map from a label (a model, a method, a study's case key).
+
+    Letters, digits, ``-`` and ``_`` only, then ``.npz``.
+
+    Examples
+    --------
+    >>> map_file_name("plain-d4|sample:astronaut|52,52,16")
+    'plain-d4-sample-astronaut-52-52-16.npz'
+    """
+    cleaned = "".join(c if c.isalnum() or c in "-_" else "-" for c in label)
+    return ("-".join(part for part in cleaned.split("-") if part) or "map") + ".npz"
+
+
 def save_map(
     path: Union[str, os.PathLike],
     attributions: Union[Tensor, np.ndarray],

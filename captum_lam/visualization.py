@@ -17,6 +17,7 @@ from matplotlib.patches import Rectangle
 from scipy.signal import fftconvolve
 from torch import Tensor
 
+from ._io import atomic_path
 from .metrics import abs_normalized_map, diffusion_index
 from .objective import Window
 
@@ -325,6 +326,7 @@ def lam_figure(
     origin: tuple[int, int] = (0, 0),
     n_steps: Optional[int] = None,
     method: Optional[str] = None,
+    task: str = "super-resolution",
 ) -> Figure:
     """Draw the LAM paper's figure for one window, with a colorbar and full labels.
 
@@ -363,6 +365,9 @@ def lam_figure(
         pixels.
     n_steps, method : optional
         LAM's settings, for the title.
+    task : str
+        ``"super-resolution"`` (panels HR, LR, SR output) or ``"denoising"``
+        (clean, degraded input, denoised output).
 
     Returns
     -------
@@ -381,16 +386,28 @@ def lam_figure(
     if scale is None:
         ref = sr if sr is not None else hr
         scale = 1 if ref is None else _image_hwc(ref).shape[0] // lr_img.shape[0]
+    if task not in ("super-resolution", "denoising"):
+        raise ValueError(
+            f"task must be 'super-resolution' or 'denoising', got {task!r}"
+        )
+    clean, given, output = (
+        ("clean", "input", "denoised output")
+        if task == "denoising"
+        else ("HR", "LR", "SR output")
+    )
     panels = lam_panels(attributions, lr, scale)
     di = float(diffusion_index(_map_2d(attributions))) if di is None else float(di)
     side = zoom_side(attributions, window_t, scale) if zoom else None
 
     main: list[tuple[str, np.ndarray]] = []
     if side is None and hr is not None:
-        main.append(("HR", _image_hwc(hr)))
-    main += [("LAM on LR", panels["blend"]), ("LAM (KDE) on LR", panels["kde_blend"])]
+        main.append((clean, _image_hwc(hr)))
+    main += [
+        (f"LAM on {given}", panels["blend"]),
+        (f"LAM (KDE) on {given}", panels["kde_blend"]),
+    ]
     if sr is not None:
-        main.append(("SR output", _image_hwc(sr)))
+        main.append((output, _image_hwc(sr)))
     box = window_t
     if side is not None:
         r0, c0, side = _zoom_region(panels["blend"].shape, window_t, side)
@@ -415,7 +432,7 @@ def lam_figure(
         _box(ax, box)
     if small:  # after the main panels, so that fig.axes starts with those
         context = hr if hr is not None else sr
-        name = "HR" if hr is not None else "SR"
+        name = clean if hr is not None else output
         tiny = (
             [(f"{name}, full view", _image_hwc(context))] if context is not None else []
         )
@@ -574,11 +591,6 @@ def save_figure(fig: Figure, path: Union[str, os.PathLike], dpi: int = 150) -> P
     suffix = target.suffix.lower()
     if suffix not in (".png", ".pdf", ".svg"):
         raise ValueError(f"path must end in .png, .pdf or .svg, got {target.name!r}")
-    tmp = target.with_name(f".{target.name}.tmp{os.getpid()}{suffix}")
-    try:
+    with atomic_path(target, suffix) as tmp:
         fig.savefig(tmp, dpi=dpi, format=suffix[1:])
-        os.replace(tmp, target)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
     return target

@@ -485,3 +485,43 @@ def test_evaluate_creates_the_figures_folder(tmp_path, hr_png, capsys):
     )
     assert code == 0, err
     assert sorted(p.suffix for p in figures.iterdir()) == [".png"] * 3
+
+
+def test_evaluate_saves_one_map_per_case_equal_to_lam(tmp_path, hr_png, capsys):
+    from captum_lam import LAM, load_map, map_file_name
+
+    code, _, err = run(
+        capsys,
+        "evaluate",
+        "--models",
+        ZOO_MODEL,
+        "--images",
+        hr_png,
+        "--per-image",
+        2,
+        "--steps",
+        3,
+        "--out",
+        tmp_path / "e.jsonl",
+        "--save-map",
+        tmp_path / "maps",
+        "--quiet",
+    )
+    assert code == 0, err
+    records = [
+        json.loads(line) for line in (tmp_path / "e.jsonl").read_text().splitlines()
+    ]
+    assert sorted(p.name for p in (tmp_path / "maps").iterdir()) == sorted(
+        map_file_name(r["key"]) for r in records
+    )
+    for record in records:
+        saved = load_map(record["map"])
+        window = (record["top"], record["left"], record["size"])
+        assert saved["window"] == window
+        assert saved["diffusion_index"] == pytest.approx(record["di"])
+        expected = LAM(zoo.load(ZOO_MODEL)).attribute(
+            torch.from_numpy(saved["lr"])[None], target=window, n_steps=3
+        )
+        np.testing.assert_allclose(
+            saved["attribution"], expected[0].numpy(), rtol=1e-4, atol=1e-6
+        )

@@ -27,3 +27,22 @@ def test_public_names_still_load_on_use():
         "assert set(captum_lam.__all__) <= set(dir(captum_lam))"
     )
     assert "torch" in loaded
+
+
+def test_top_level_help_lists_every_command_without_importing_torch():
+    loaded = _loaded_after(
+        "import contextlib, io\n"
+        "from captum_lam.cli import build_parser, main\n"
+        "out = io.StringIO()\n"
+        "with contextlib.redirect_stdout(out):\n"
+        "    try:\n"
+        "        main(['--help'])\n"
+        "    except SystemExit as done:\n"
+        "        assert done.code == 0\n"
+        "import sys\n"
+        "assert 'torch' not in sys.modules, 'help imported torch'\n"
+        "full = build_parser()._subparsers._group_actions[0].choices\n"
+        "for name in full:\n"
+        "    assert name in out.getvalue(), name"
+    )
+    assert "torch" in loaded  # the full parser (built last) does load the commands

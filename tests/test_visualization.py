@@ -113,7 +113,7 @@ def test_local_map_makes_the_zoom_the_main_view_with_the_whole_image_small():
         "LAM (KDE) on LR (zoom)",
         "SR output (zoom)",
     ]
-    assert "SR, full view" in titles  # no HR given: the SR output, small
+    assert "SR output, full view" in titles  # no HR given: the SR output, small
     main, whole = fig.axes[0], fig.axes[titles.index("LAM, full view")]
     side = zoom_side(attr, window, 4)
     assert main.get_images()[0].get_array().shape[:2] == (side, side)
@@ -207,3 +207,17 @@ def test_zoom_panel_crops_around_the_window_and_moves_the_box():
     assert crop.shape == (40, 40, 3) and size == 8
     assert crop[top : top + size, left : left + size].min() == 1.0
     assert crop.sum() == image.sum()  # the whole window is inside the crop
+
+
+def test_denoising_panels_are_named_for_the_task():
+    attr, lr = torch.randn(1, 3, 16, 16), torch.rand(1, 3, 16, 16)
+    fig = lam_figure(attr, lr, (4, 4, 8), hr=lr, sr=lr, scale=1, task="denoising")
+    titles = [ax.get_title() for ax in fig.axes]
+    assert titles[:4] == [
+        "clean",
+        "LAM on input",
+        "LAM (KDE) on input",
+        "denoised output",
+    ]
+    with pytest.raises(ValueError, match="task must be 'super-resolution' or"):
+        lam_figure(attr, lr, (4, 4, 8), scale=1, task="deblurring")

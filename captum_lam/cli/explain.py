@@ -1,0 +1,211 @@
+"""``captum-lam explain``: the LAM of one window, a figure and a JSON summary."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from .. import __version__
+from .._commands import COMMANDS
+from .._degradation import psnr_line, psnr_summary, task_summary
+from .._io import write_text_atomic
+from .._registry import model_scale
+from ..lam import LAM
+from ..metrics import diffusion_index
+from ._common import (
+    DEFAULT_PRETRAINED,
+    CommandCase,
+    UserError,
+    add_common,
+    check_writable,
+    describe_case,
+    lam_settings,
+    model_info,
+    positive_int,
+    progress_bar,
+    report_completeness,
+    resolve_model,
+    say,
+)
+
+# --- explain -----------------------------------------------------------------
+
+
+def run_lam(
+    model: nn.Module,
+    lr: Tensor,
+    window: tuple[int, int, int],
+    args: argparse.Namespace,
+    label: str,
+) -> tuple[Tensor, float, float]:
+    settings = lam_settings(args)
+    lam = LAM.from_settings(model, settings)
+    with progress_bar(settings.n_steps, args.quiet, label) as update:
+        lam.progress_callback = update
+        attr, delta = lam.attribute(
+            lr,
+            target=window,
+            return_convergence_delta=True,
+            **settings.integration(),
+        )
+    change = float(attr.sum()) - float(delta)
+    relative = abs(float(delta)) / abs(change) if change != 0 else float("inf")
+    return attr, float(delta), relative
+
+
+def cmd_explain(args: argparse.Namespace) -> int:
+    from ..visualization import lam_figure, save_figure
+
+    out = check_writable(args.out, "--out")
+    json_path = check_writable(args.json, "--json")
+    if out is not None and out.suffix.lower() not in (".png", ".pdf", ".svg"):
+        raise UserError(f"--out must end in .png, .pdf or .svg, got {args.out!r}")
+    map_path = check_writable(args.save_map, "--save-map")
+    if map_path is not None and map_path.suffix.lower() != ".npz":
+        raise UserError(f"--save-map must end in .npz, got {args.save_map!r}")
+    if args.list_windows is not None:
+        from .windows import cmd_windows
+
+        return cmd_windows(args)
+    device = torch.device(args.device)
+    started = time.perf_counter()
+    model = resolve_model(args).to(device).eval()
+    info = model_info(model)
+    fallback = (
+        args.model is None and not args.checkpoint and info.get("kind") == "trained"
+    )
+    scale = model_scale(model, 3, device)
+    case = CommandCase(args, scale, device, info.get("name"))
+    lr, hr, source, window = case.lr, case.hr, case.source, case.window
+    with torch.no_grad():
+        sr = model(lr)
+    if sr.ndim != 4:
+        raise UserError(f"the model returned shape {tuple(sr.shape)}, not (N, C, H, W)")
+    load_time = time.perf_counter() - started
+
+    say(args, f"model: {info.get('name')}  ({info.get('source', 'user model')})")
+    if fallback:
+        say(
+            args,
+            f"note: {DEFAULT_PRETRAINED} is not installed (pip install "
+            "'captum-lam[pretrained]'); using the trained zoo model "
+            f"{info.get('name')} instead",
+        )
+    describe_case(args, case, scale)
+
+    t0 = time.perf_counter()
+    attr, delta, relative = run_lam(model, lr, window, args, "LAM")
+    lam_time = time.perf_counter() - t0
+    di = float(diffusion_index(attr[0]))
+
+    top, left, size = case.window_in_image
+    summary: dict[str, Any] = {
+        "command": args.command_line,
+        "model": info,
+        "default_model_fallback": fallback,
+        "image": source,
+        "image_size": list(case.image_size),
+        "lr_size": [int(lr.shape[-2]), int(lr.shape[-1])],
+        "scale": scale,
+        **task_summary(scale, info.get("name"), args.lr),
+        "window": {
+            "top": top,
+            "left": left,
+            "size": size,
+            "chosen": case.window_how,
+            "coordinates": "the image's pixels (HR); give back as --window",
+        },
+        "window_option": f"--window {top},{left},{size}",
+        "window_in_image": [top, left, size],
+        "region": case.crop,
+        "settings": {**lam_settings(args).record(), "device": str(device)},
+        "diffusion_index": di,
+        "convergence_delta": delta,
+        "relative_convergence_delta": relative,
+        "timing_s": {"load": round(load_time, 3), "lam": round(lam_time, 3)},
+        "captum_lam_version": __version__,
+    }
+    if hr is not None:
+        summary.update(psnr_summary(sr, lr, hr, scale))
+
+    say(args, f"Diffusion Index: {di:.2f}")
+    report_completeness(args, delta, relative)
+    if hr is not None:
+        say(args, psnr_line(summary))
+    say(args, f"LAM took {lam_time:.1f} s")
+
+    if out is not None:
+        fig = lam_figure(
+            attr.cpu(),
+            lr.cpu(),
+            window,
+            hr=None if hr is None else hr.cpu(),
+            sr=sr.cpu(),
+            scale=scale,
+            title=f"{info.get('name')} ({summary['task']})",
+            di=di,
+            image=source,
+            origin=case.origin,
+            n_steps=args.steps,
+            method=args.method,
+            task=summary["task"],
+        )
+        save_figure(fig, out)
+        summary["figure"] = str(out)
+        say(args, f"wrote {out}")
+    if map_path is not None:
+        from ..mapfile import save_map
+
+        save_map(
+            map_path,
+            attr.cpu(),
+            lr.cpu(),
+            case.window_in_image,
+            scale=scale,
+            origin=case.origin,
+            settings={
+                **summary["settings"],
+                "model": info.get("name"),
+                "image": source,
+                "command": args.command_line,
+            },
+            convergence_delta=delta,
+        )
+        summary["map"] = str(map_path)
+        say(args, f"wrote {map_path}")
+    if json_path is not None:
+        write_text_atomic(json_path, json.dumps(summary, indent=2) + "\n")
+        say(args, f"wrote {json_path}")
+    return 0
+
+
+def add_explain_parser(sub: Any) -> argparse.ArgumentParser:
+    """The ``explain`` sub-command."""
+    explain = sub.add_parser("explain", help=COMMANDS["explain"])
+    explain.add_argument(
+        "--model", help="registry name (see 'models') or package.module:factory"
+    )
+    add_common(explain)
+    explain.add_argument("--out", default="lam.png", help="figure (.png/.pdf/.svg)")
+    explain.add_argument("--json", default="lam.json", help="JSON summary")
+    explain.add_argument(
+        "--save-map",
+        metavar="FILE.npz",
+        help="the raw map, LR input, window, settings, DI and delta (numpy .npz)",
+    )
+    explain.add_argument(
+        "--list-windows",
+        nargs="?",
+        const=8,
+        type=positive_int,
+        metavar="N",
+        help="print the N (8) most textured windows of --image and stop "
+        "(as the 'windows' command)",
+    )
+    explain.set_defaults(func=cmd_explain)
+    return explain
