@@ -121,7 +121,7 @@ def main_figures() -> None:
                 "plain-d4,edsr-small",
                 "--images",
                 "sample:astronaut",
-                "--crop",
+                "--centre-crop",
                 "128",
                 "--per-image",
                 "2",
