@@ -525,3 +525,27 @@ def test_evaluate_saves_one_map_per_case_equal_to_lam(tmp_path, hr_png, capsys):
         np.testing.assert_allclose(
             saved["attribution"], expected[0].numpy(), rtol=1e-4, atol=1e-6
         )
+
+
+@pytest.mark.parametrize(
+    "argv, warned",
+    [
+        ([], False),  # the defaults: the reference's scheme, stated as information
+        (["--steps", "3"], True),
+        (["--rule=riemann_left"], True),
+        (["--method", "riemann_right"], True),  # the old spelling counts too
+        (["--sigma", "2"], False),  # not a setting completeness depends on
+    ],
+)
+def test_completeness_warns_only_for_what_the_user_chose(capsys, argv, warned):
+    import argparse
+
+    from captum_lam.cli._common import report_completeness
+
+    args = argparse.Namespace(argv=argv, method="riemann_right", steps=50, quiet=False)
+    report_completeness(args, delta=0.3, relative=0.016)  # 1.6%: over 1%
+    out, err = capsys.readouterr()
+    text = err if warned else out
+    assert "completeness: the map sums to the objective's change within 1.6%" in text
+    assert "riemann_middle" in text
+    assert ("warning:" in err) is warned and (err == "") is not warned
