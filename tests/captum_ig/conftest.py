@@ -41,15 +41,21 @@ def pytest_runtest_makereport(item, call):
     report = outcome.get_result()
     if item.get_closest_marker("captum_case") is None:
         return
-    if report.when == "call" or report.outcome != "passed":
+    if hasattr(report, "wasxfail"):
+        _outcomes[item.nodeid] = "cannot run"
+    elif report.when == "call" or report.outcome != "passed":
         _outcomes[item.nodeid] = report.outcome
 
 
 def pytest_terminal_summary(terminalreporter):
     if not _outcomes:
         return
-    passed = sum(1 for o in _outcomes.values() if o == "passed")
+    counts = {
+        o: sum(1 for v in _outcomes.values() if v == o) for o in set(_outcomes.values())
+    }
     terminalreporter.write_line(
-        f"Captum IG cases through PathIntegratedGradients: {passed} of "
-        f"{len(_outcomes)} passed"
+        f"Captum IG cases through PathIntegratedGradients: {counts.get('passed', 0)} "
+        f"of {len(_outcomes)} passed, {counts.get('failed', 0)} failed, "
+        f"{counts.get('cannot run', 0)} cannot run (torch.jit.trace refuses the "
+        "case's arguments, with Captum's IntegratedGradients as well)"
     )
