@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 from captum.attr import NoiseTunnel
-from captum.attr.visualization import visualize_image_attr
+from captum.attr import visualization as viz
 from captum.metrics import infidelity, sensitivity_max
 
 from captum_lam import LAM, ProgressiveBlurPath, WindowObjective, channels_last
@@ -155,7 +155,7 @@ def test_channels_last_feeds_visualize_image_attr(model, x):
     hwc = channels_last(attr)
     assert hwc.shape == (10, 10, 3) and isinstance(hwc, np.ndarray)
     np.testing.assert_array_equal(hwc[..., 1], attr[0, 1].numpy())
-    fig, _ = visualize_image_attr(
+    fig, _ = viz.visualize_image_attr(
         hwc, channels_last(x[:1]), method="blended_heat_map", use_pyplot=False
     )
     assert fig.axes[0].images[-1].get_array().shape[:2] == (10, 10)
