@@ -13,6 +13,7 @@ from typing import Any, Sequence, Union
 import torch
 from torch import Tensor
 
+from ._checks import check_float_tensor
 from .paths import Alphas, Path
 
 Inputs = Union[Tensor, tuple[Tensor, ...]]
@@ -31,21 +32,9 @@ def format_inputs(inputs: Any) -> tuple[tuple[Tensor, ...], bool]:
                 "inputs must be a torch.Tensor of shape (N, ...) or a tuple of them, "
                 f"got {type(t).__name__}" + (f" for {name}" if is_tuple else "")
             )
-        if t.ndim == 0 or t.numel() == 0:
-            raise ValueError(
-                f"{name} must have a batch dimension and values, shape (N, ...), got "
-                f"shape {tuple(t.shape)}"
-            )
-        if not t.is_floating_point():
-            raise TypeError(f"{name} must be a floating-point tensor, got {t.dtype}")
-        if t.dtype in (torch.float16, torch.bfloat16):
-            raise TypeError(
-                f"{name} of dtype {t.dtype} is not supported: use float32 or float64 "
-                "(the path's small differences and the sum over steps need at least "
-                "float32 precision)"
-            )
-        if not torch.isfinite(t).all():
-            raise ValueError(f"{name} contains NaN or Inf values")
+        if t.ndim == 0:
+            raise ValueError(f"{name} must have a batch dimension, shape (N, ...)")
+        check_float_tensor(t, name)
     first = tensors[0]
     for i, t in enumerate(tensors[1:], start=1):
         if t.shape[0] != first.shape[0]:
