@@ -113,3 +113,31 @@ def test_blur_path_refuses_a_non_image_input_before_any_work():
     with pytest.raises(ValueError, match=r"ProgressiveBlurPath blurs images"):
         PathIntegratedGradients(f, ProgressiveBlurPath()).attribute(torch.rand(2, 5))
     assert calls == []
+
+
+@pytest.mark.parametrize(
+    "inputs, error, match",
+    [
+        ((torch.rand(2, 3), torch.rand(3, 3)), ValueError, "same batch size N"),
+        (
+            (torch.rand(2, 3), torch.rand(2, 3, dtype=torch.float64)),
+            ValueError,
+            "same dtype and device",
+        ),
+        ((torch.rand(2, 3), "x"), TypeError, r"for inputs\[1\]"),
+        (torch.ones(2, 3, dtype=torch.int64), TypeError, "floating-point"),
+        (torch.tensor(1.0), ValueError, "batch dimension"),
+        ((), ValueError, "empty tuple"),
+        ((torch.rand(2, 3), torch.full((2, 1), float("nan"))), ValueError, "NaN"),
+    ],
+)
+def test_bad_inputs_are_named_before_any_forward(inputs, error, match):
+    calls = []
+
+    def f(*xs):
+        calls.append(1)
+        return xs[0].sum(dim=1)
+
+    with pytest.raises(error, match=match):
+        PathIntegratedGradients(f, LinearPath()).attribute(inputs)
+    assert calls == []
