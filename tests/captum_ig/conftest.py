@@ -1,17 +1,18 @@
 """Captum's Integrated Gradients cases, run through PathIntegratedGradients.
 
-The cases come from Captum 0.9's own test suite (https://github.com/pytorch/captum,
+The cases come from Captum's own test suite (https://github.com/pytorch/captum,
 BSD 3-Clause licence, Copyright (c) 2019-present, Facebook, Inc. and its
-affiliates): ``tests/attr/test_integrated_gradients_basic.py``,
-``test_integrated_gradients_classification.py``, ``test_targets.py``,
-``test_hook_removal.py``, ``test_jit.py`` and the IG cases of
-``tests/metrics/test_infidelity.py`` and ``test_sensitivity.py``. They are
-re-expressed here as pytest functions: the same models (from the installed
-``captum.testing``), inputs, baselines, arguments, tolerances and expected
-values, with ``IntegratedGradients`` replaced by :mod:`.adapter`'s class, which
-builds ``PathIntegratedGradients(f, LinearPath(baselines))`` for every call.
-The config-driven files (targets, hook removal, JIT) iterate over the installed
-``captum.testing.attr.helpers.test_config``.
+affiliates): ``tests/attr/test_integrated_gradients_basic.py`` (33 cases, with
+``test_futures_not_implemented``), ``test_integrated_gradients_classification.py``
+(12), ``test_targets.py`` (16), ``test_hook_removal.py`` (2), ``test_jit.py`` (32:
+the 16 IG entries of the config, traced and scripted, on a CPU) and the IG cases
+of ``tests/metrics/test_infidelity.py`` (7) and ``test_sensitivity.py`` (1): 103
+in all. They are re-expressed here as pytest functions: the same models (from the
+installed ``captum.testing``), inputs, baselines, arguments, tolerances and
+expected values, with ``IntegratedGradients`` replaced by :mod:`.adapter`'s
+class, which builds ``PathIntegratedGradients(f, LinearPath(baselines))`` for
+every call. The config-driven files (targets, hook removal, JIT) iterate over
+the installed Captum 0.9 ``captum.testing.attr.helpers.test_config``.
 
 Every case is marked ``captum_case``; the terminal summary reports how many
 ran and passed (``python -m pytest tests/captum_ig``).
