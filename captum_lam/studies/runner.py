@@ -18,8 +18,8 @@ from .._images import (
     psnr_y,
     ssim_y,
 )
+from .._registry import model_scale
 from ..metrics import diffusion_index, mass_area, mean_distance
-from ..models._loading import model_scale
 from ..multiwindow import attribute_windows
 from ..settings import LAMSettings
 from .cases import Case, classify_content, load_image
