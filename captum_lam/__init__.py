@@ -48,7 +48,13 @@ if TYPE_CHECKING:  # what static readers (type checkers, the API docs) see
         read_cases,
         select_cases,
     )
-    from .visualization import comparison_figure, kde_map, lam_figure, save_figure
+    from .visualization import (
+        channels_last,
+        comparison_figure,
+        kde_map,
+        lam_figure,
+        save_figure,
+    )
     from .window_list import WindowCandidate, list_windows
     from .windows import auto_windows, textured_windows
 
@@ -72,6 +78,7 @@ _EXPORTS: dict[str, tuple[str, str]] = {
     "auto_windows": ("windows", "auto_windows"),
     "bicubic_downsample": ("_images", "bicubic_downsample"),
     "bicubic_upsample": ("_images", "bicubic_upsample"),
+    "channels_last": ("visualization", "channels_last"),
     "classify_content": ("studies", "classify_content"),
     "comparison_figure": ("visualization", "comparison_figure"),
     "di_map": ("multiwindow", "di_map"),
@@ -147,6 +154,7 @@ __all__ = [
     "abs_normalized_map",
     "bicubic_downsample",
     "bicubic_upsample",
+    "channels_last",
     "comparison_figure",
     "kde_map",
     "lam_figure",

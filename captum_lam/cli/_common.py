@@ -408,9 +408,9 @@ def describe_case(args: argparse.Namespace, case: CommandCase, scale: int) -> No
     say(
         args,
         f"image: {case.source}, {h}x{w} pixels (height x width), scale x{scale}, "
-        f"LR input {lr_h}x{lr_w}"
+        f"{'LR input' if scale > 1 else 'input'} {lr_h}x{lr_w}"
         + (
-            f" (bicubic of the {region['height']}x{region['width']} region at "
+            f" (made from the {region['height']}x{region['width']} region at "
             f"top={region['top']} left={region['left']}, --region {args.region})"
             if cut
             else ""
