@@ -549,3 +549,13 @@ def test_completeness_warns_only_for_what_the_user_chose(capsys, argv, warned):
     assert "completeness: the map sums to the objective's change within 1.6%" in text
     assert "riemann_middle" in text
     assert ("warning:" in err) is warned and (err == "") is not warned
+
+
+def test_python_dash_m_captum_lam_cli_runs_the_command():
+    """The form the studies page gives to torchrun."""
+    result = subprocess.run(
+        [sys.executable, "-m", "captum_lam.cli", "--version"],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0 and result.stdout.startswith("captum-lam ")
