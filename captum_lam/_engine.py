@@ -1,18 +1,18 @@
 """The integration engine: gradient times path velocity, summed over path points.
 
 Every path method of the package (``PathIntegratedGradients``, ``LAM`` cropped
-or not, the multi-window pass) calls :func:`integrate`. It owns
+or not, the multi-window pass) calls `integrate`. It owns
 
-* the integration rule (:class:`_Rule`: where gradients are taken and what they
+* the integration rule (`_Rule`: where gradients are taken and what they
   are multiplied by),
-* the batching policy (:func:`steps_per_pass`, the CPU pixel rule),
-* the path chunks (:func:`path_chunks`),
+* the batching policy (`steps_per_pass`, the CPU pixel rule),
+* the path chunks (`path_chunks`),
 * the finite checks (a NaN/Inf output or gradient names its alpha),
-* the convergence delta (:func:`convergence_delta`).
+* the convergence delta (`convergence_delta`).
 
 What it does not own is how a gradient is obtained: the caller passes a
 ``gradients(points, steps)`` function that runs the network on a chunk of path
-points and yields one or more :class:`Gradient` records (one per backward
+points and yields one or more `Gradient` records (one per backward
 pass). The engine then multiplies each by the path's velocity and adds it to
 the maps the record names. The points are any-rank tensors (N, ...) and a
 ``region`` is a tuple of slices over their trailing dimensions.
@@ -118,7 +118,7 @@ def steps_per_pass(
     """Path points per forward/backward pass.
 
     ``internal_batch_size`` counts examples (points times the N examples of a
-    point). None: on a CPU, passes of about :data:`CPU_PIXELS_PER_PASS` input
+    point). None: on a CPU, passes of about `CPU_PIXELS_PER_PASS` input
     pixels (at least one point); elsewhere all steps at once, as Captum.
     """
     num_examples = inputs.shape[0] if examples_per_point is None else examples_per_point
@@ -198,12 +198,12 @@ def integrate(
     gradients : callable
         ``gradients(points, steps)`` with ``points`` of shape (S * N, ...) (the
         path points of the steps in ``steps``, cut to ``region``, step-major,
-        requiring grad) yields :class:`Gradient` records.
+        requiring grad) yields `Gradient` records.
     path, inputs
         The path and the inputs (N, ...) it is built on (the whole input).
     rule : _Rule
     per_pass : int
-        Steps per forward pass (:func:`steps_per_pass`).
+        Steps per forward pass (`steps_per_pass`).
     num_maps : int, optional
         Number of attribution maps; default N.
     region : tuple of slices

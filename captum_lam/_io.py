@@ -24,7 +24,7 @@ def atomic_path(path: Path, suffix: str = "") -> Iterator[Path]:
 
 
 def write_text_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through :func:`atomic_path`."""
+    """Write ``text`` to ``path`` through `atomic_path`."""
     with atomic_path(path) as tmp:
         tmp.write_text(text)
 

@@ -2,7 +2,7 @@
 
 The integration engine works on one tensor. A tuple of input tensors is packed
 into one (N, D) tensor (each tensor flattened after its batch dimension, then
-concatenated), integrated along :class:`PackedPath` (each tensor along its own
+concatenated), integrated along `PackedPath` (each tensor along its own
 path), and unpacked into the caller's form.
 """
 

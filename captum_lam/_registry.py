@@ -1,11 +1,11 @@
 """The model registry: name -> what is known about the model + how to load it.
 
 In the spirit of spandrel's registry: every network the package can explain is
-described by a :class:`ModelInfo` and comes from a :class:`Source` (a
+described by a [`ModelInfo`][captum_lam.zoo.ModelInfo] and comes from a `Source` (a
 catalogue of names with a loader and an "is it installed here" test). The
 trained zoo (``captum_lam.zoo._trained``) and the published networks
-(``captum_lam.models._pretrained``) are the two sources; :mod:`captum_lam.zoo`
-puts them in one :class:`Registry`. :func:`model_scale` is the one place that
+(``captum_lam.models._pretrained``) are the two sources; `captum_lam.zoo`
+puts them in one `Registry`. `model_scale` is the one place that
 tells a model's upscaling factor.
 
 This module imports neither source, so both can import it.

@@ -1,8 +1,8 @@
 """Differentiable Gaussian blur with the LAM reference's exact semantics.
 
-A functional form (:func:`gaussian_kernel2d`, :func:`filter2d`,
-:func:`gaussian_blur2d`) and a module form (:class:`GaussianBlur2d`), in the
-manner of kornia.
+A functional form ([`gaussian_kernel2d`][captum_lam.gaussian_kernel2d],
+[`filter2d`][captum_lam.filter2d], [`gaussian_blur2d`][captum_lam.gaussian_blur2d]) and
+a module form ([`GaussianBlur2d`][captum_lam.GaussianBlur2d]), in the manner of kornia.
 
 The kernel is the reference's: for integer offsets ``x, y`` in
 ``[-(l // 2), l // 2]``::
@@ -97,7 +97,8 @@ def gaussian_kernel2d_derivative(
     dtype: torch.dtype = torch.float64,
     device: Union[str, torch.device, None] = None,
 ) -> Tensor:
-    """Exact derivative of :func:`gaussian_kernel2d` with respect to sigma.
+    """Exact derivative of [`gaussian_kernel2d`][captum_lam.gaussian_kernel2d] with
+    respect to sigma.
 
     For ``k = g / sum(g)`` with ``g = exp(-r^2 / (2 (s + eps)^2))``::
 
@@ -198,7 +199,7 @@ def gaussian_blur2d(image: Tensor, sigma: float, kernel_size: int = 9) -> Tensor
 
 
 class GaussianBlur2d(nn.Module):
-    """Module form of :func:`gaussian_blur2d`.
+    """Module form of [`gaussian_blur2d`][captum_lam.gaussian_blur2d].
 
     Examples
     --------

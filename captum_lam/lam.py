@@ -38,9 +38,10 @@ class LAM(PathIntegratedGradients):
 
     Which input pixels did the network use to reconstruct the edges and textures of
     one window of its output? LAM integrates the gradient of
-    :class:`~captum_lam.objective.WindowObjective` (gradient magnitude of the output,
-    summed over the window) along :class:`~captum_lam.paths.ProgressiveBlurPath`,
-    from the blurred input to the input.
+    [`WindowObjective`][captum_lam.WindowObjective] (gradient magnitude of the output,
+    summed over the window) along
+    [`ProgressiveBlurPath`][captum_lam.ProgressiveBlurPath], from the blurred input to
+    the input.
 
     The defaults reproduce the LAM paper's reference code: ``sigma=1.2``,
     ``kernel_size=9``, the ``"difference"`` detector, 50 steps and
@@ -93,7 +94,7 @@ class LAM(PathIntegratedGradients):
     @classmethod
     def from_settings(cls, model: Any, settings: LAMSettings) -> LAM:
         """LAM with the path and detector of ``settings``; pass
-        ``**settings.integration()`` to :meth:`attribute` for the rest."""
+        ``**settings.integration()`` to `attribute` for the rest."""
         return cls(model, settings.sigma, settings.kernel_size, settings.detector)
 
     @property
@@ -248,7 +249,7 @@ class LAM(PathIntegratedGradients):
         r"""``sum(attributions) - (D(F(end)) - D(F(start)))`` per example.
 
         As Captum's, with the window read from ``target`` (every form
-        :meth:`attribute` takes); tensors or 1-tuples of them.
+        `attribute` takes); tensors or 1-tuples of them.
 
         Parameters
         ----------

@@ -99,7 +99,8 @@ def diffusion_index(attributions: ArrayLike) -> Union[float, np.ndarray]:
     """Diffusion Index ``DI = (1 - Gini(|attribution map|)) * 100``.
 
     High DI: the network used many input pixels; low DI: few. Reference semantics:
-    the map is ``|sum over channels|`` normalised by its maximum, then :func:`gini`.
+    the map is ``|sum over channels|`` normalised by its maximum, then
+    [`gini`][captum_lam.gini].
 
     Parameters
     ----------

@@ -1,10 +1,11 @@
 """Many windows of one image in one pass over the LAM path.
 
-:func:`attribute_windows` gives the LAM maps of K windows of one input image at
-the cost of one forward pass per path point plus K backward passes (instead of
-K forward and K backward passes with ``LAM(model).attribute`` on the expanded
-batch). :func:`di_map` uses it for the Diffusion Index of a whole grid of
-windows, and :func:`di_map_figure` draws that grid over the image.
+[`attribute_windows`][captum_lam.attribute_windows] gives the LAM maps of K windows of
+one input image at the cost of one forward pass per path point plus K backward passes
+(instead of K forward and K backward passes with ``LAM(model).attribute`` on the
+expanded batch). [`di_map`][captum_lam.di_map] uses it for the Diffusion Index of a
+whole grid of windows, and [`di_map_figure`][captum_lam.di_map_figure] draws that grid
+over the image.
 """
 
 from __future__ import annotations
@@ -80,15 +81,15 @@ def attribute_windows(
         ``kernel_size``, ``detector``, ``n_steps``, ``method`` and
         ``internal_batch_size``.
     sigma, kernel_size, detector
-        As for :class:`~captum_lam.LAM` (defaults: the reference's).
+        As for [`LAM`][captum_lam.LAM] (defaults: the reference's).
     n_steps, method, internal_batch_size
-        As for :meth:`captum_lam.LAM.attribute`; ``internal_batch_size`` is the
-        number of path points per forward pass (default: as LAM).
+        As for [`LAM.attribute`][captum_lam.LAM.attribute]; ``internal_batch_size`` is
+        the number of path points per forward pass (default: as LAM).
     return_convergence_delta : bool
         Also return, per window, ``sum(attr) - (D(F(x)) - D(F(baseline)))``.
     reach : None, "auto" or int
-        As for :meth:`captum_lam.LAM.attribute`: LR pixels the network reaches
-        beyond a pixel. Here windows whose reaches do not overlap share one
+        As for [`LAM.attribute`][captum_lam.LAM.attribute]: LR pixels the network
+        reaches beyond a pixel. Here windows whose reaches do not overlap share one
         backward pass: the gradient of one window's objective is exactly zero
         outside its reach, so the sum of their gradients splits exactly.
         Default None: one backward pass per window.
@@ -274,8 +275,8 @@ def di_map(
         Windows attributed together (one pass over the path each); bounds the
         memory of the maps, (windows_per_pass, C, h, w).
     **lam_kwargs
-        Passed to :func:`attribute_windows`: ``sigma``, ``kernel_size``,
-        ``detector``, ``n_steps``, ``method``, ``internal_batch_size``,
+        Passed to [`attribute_windows`][captum_lam.attribute_windows]: ``sigma``,
+        ``kernel_size``, ``detector``, ``n_steps``, ``method``, ``internal_batch_size``,
         ``reach`` (``"auto"`` speeds up zoo models with a finite receptive
         field).
 
@@ -327,8 +328,8 @@ def di_map_figure(
     image : Tensor or ndarray
         The image in output pixels (HR or SR output), (1, 3, H, W) in [0, 1].
     grid, di_grid
-        From :func:`di_map`. With a stride smaller than the window, each cell is
-        drawn ``stride`` pixels wide around its window's centre.
+        From [`di_map`][captum_lam.di_map]. With a stride smaller than the window, each
+        cell is drawn ``stride`` pixels wide around its window's centre.
     title : str
         Usually the model's name.
 

@@ -264,9 +264,9 @@ class WindowObjective(nn.Module):
     """Forward wrapper: image-to-image model -> one LAM objective value per example.
 
     ``forward(x)`` returns ``sum over window and channels of D(model(x))`` where
-    ``D`` is :func:`gradient_magnitude`. Use it as the forward function of any
-    Captum method with ``target=None``, to compare LAM with saliency, Integrated
-    Gradients and others on the same objective.
+    ``D`` is [`gradient_magnitude`][captum_lam.gradient_magnitude]. Use it as the
+    forward function of any Captum method with ``target=None``, to compare LAM with
+    saliency, Integrated Gradients and others on the same objective.
 
     Parameters
     ----------

@@ -1,4 +1,4 @@
-"""Path-integrated gradients along any :class:`~captum_lam.paths.Path`."""
+"""Path-integrated gradients along any [`Path`][captum_lam.Path]."""
 
 from __future__ import annotations
 
@@ -108,14 +108,14 @@ def _check_target(target: Any) -> None:
 class PathIntegratedGradients(GradientAttribution):
     r"""Integrated gradients along an arbitrary path.
 
-    For a path :math:`\gamma` from a baseline (:math:`\alpha = 0`) to the input
-    (:math:`\alpha = 1`) and a forward function :math:`f` with one scalar per
+    For a path $\gamma$ from a baseline ($\alpha = 0$) to the input
+    ($\alpha = 1$) and a forward function $f$ with one scalar per
     example::
 
         attr_i = integral_0^1  df(gamma(alpha))/dgamma_i * dgamma_i/dalpha  dalpha
 
-    which sums to :math:`f(\gamma(1)) - f(\gamma(0))` (completeness). With
-    :class:`~captum_lam.paths.LinearPath` this is Captum's ``IntegratedGradients``.
+    which sums to $f(\gamma(1)) - f(\gamma(0))$ (completeness). With
+    [`LinearPath`][captum_lam.LinearPath] this is Captum's ``IntegratedGradients``.
 
     Integration rules (``method``), with Captum's names:
 
@@ -140,7 +140,7 @@ class PathIntegratedGradients(GradientAttribution):
         True (default): the path integral above. False: the gradients integrated
         along the path without the velocity, ``sum_k w_k grad f(gamma(alpha_k))``
         (``w_k`` the rule's step weights, ``1/n`` for the Riemann rules); for
-        :class:`~captum_lam.paths.LinearPath` this is Captum's IG with
+        [`LinearPath`][captum_lam.LinearPath] this is Captum's IG with
         ``multiply_by_inputs=False``, the attributions divided by
         ``x - baseline``. Completeness then does not hold, so the delta is not
         meaningful.

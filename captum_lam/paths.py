@@ -3,10 +3,11 @@
 A path maps an input batch ``x`` of shape (N, ...) and a 1-D tensor of S
 ``alphas`` in [0, 1] to the path points ``gamma(alpha)`` and their derivatives
 ``dgamma/dalpha``, each of shape (S, N, ...), on ``x``'s device and dtype.
-A new path is one small subclass that implements :meth:`Path.points` and
-:meth:`Path.derivatives`; :meth:`Path.differences` (used by the Riemann
-integration rules) defaults to ``points(ends) - points(starts)``. For a tuple
-of input tensors, :meth:`Path.for_inputs` gives the path of each tensor.
+A new path is one small subclass that implements [`Path.points`][captum_lam.Path.points]
+and [`Path.derivatives`][captum_lam.Path.derivatives];
+[`Path.differences`][captum_lam.Path.differences] (used by the Riemann integration
+rules) defaults to ``points(ends) - points(starts)``. For a tuple of input tensors,
+[`Path.for_inputs`][captum_lam.Path.for_inputs] gives the path of each tensor.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from .filters import (
 )
 
 Alphas = Union[Tensor, Sequence[float]]
-#: One baseline: a number or a tensor (see :class:`LinearPath`).
+#: One baseline: a number or a tensor (see [`LinearPath`][captum_lam.LinearPath]).
 Baseline = Union[None, int, float, Tensor]
 
 
@@ -76,8 +77,8 @@ class Path(ABC):
     def for_inputs(self, count: int) -> tuple[Path, ...]:
         """The path of each tensor of a tuple of ``count`` input tensors.
 
-        Default: this path for every tensor. :class:`LinearPath` with a tuple of
-        baselines gives one path per baseline.
+        Default: this path for every tensor. [`LinearPath`][captum_lam.LinearPath] with
+        a tuple of baselines gives one path per baseline.
         """
         return (self,) * count
 
@@ -221,7 +222,7 @@ class ProgressiveBlurPath(Path):
 
     High frequencies appear progressively, from the blurred baseline
     ``gamma(0) = blur(x, sigma)`` to the input ``gamma(1) = x``. The blur is the
-    LAM reference's (see :mod:`captum_lam.filters`).
+    LAM reference's (see `captum_lam.filters`).
 
     Parameters
     ----------

@@ -26,7 +26,7 @@ class LAMSettings:
     n_steps : int
         Gradient evaluations along the path, >= 1. Default 50.
     method : str
-        Integration rule (:data:`captum_lam.METHODS`). Default ``"riemann_right"``.
+        Integration rule (`METHODS`). Default ``"riemann_right"``.
     internal_batch_size : int, optional
         Path points per forward/backward pass; None: sized by input pixels on a
         CPU, all at once elsewhere.

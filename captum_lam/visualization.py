@@ -1,8 +1,8 @@
 """The LAM figure: what the network looked at to reconstruct one window.
 
 Matplotlib only, without pyplot, so it draws headless. Every function returns a
-:class:`matplotlib.figure.Figure`; :func:`save_figure` writes PNG, PDF or SVG by
-the file's extension.
+`matplotlib.figure.Figure`; [`save_figure`][captum_lam.save_figure] writes PNG, PDF or
+SVG by the file's extension.
 """
 
 from __future__ import annotations
@@ -108,7 +108,8 @@ def kde_map(attribution_map: np.ndarray) -> np.ndarray:
     Parameters
     ----------
     attribution_map : ndarray
-        (H, W), non-negative, not all zero (e.g. :func:`abs_normalized_map`).
+        (H, W), non-negative, not all zero (e.g.
+        [`abs_normalized_map`][captum_lam.abs_normalized_map]).
 
     Returns
     -------
@@ -145,6 +146,17 @@ def kde_map(attribution_map: np.ndarray) -> np.ndarray:
     return density / density.max()
 
 
+#: The colours of the map: the upper half of ``seismic`` (white -> dark red), so
+#: that a value ``m`` in [0, 1] gets the reference's colour ``seismic(0.5 + m / 2)``.
+def _map_colormap():
+    from matplotlib import colormaps
+    from matplotlib.colors import ListedColormap
+
+    return ListedColormap(
+        colormaps["seismic"](np.linspace(0.5, 1.0, 256)), name="lam_magnitude"
+    )
+
+
 def _colorize(normalized_map: np.ndarray) -> np.ndarray:
     """The reference's colouring: seismic at ``map * 0.5 + 0.5`` -> (H, W, 3)."""
     from matplotlib import colormaps
@@ -165,6 +177,19 @@ def _upscale(image: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     return np.clip(out[0].numpy().transpose(1, 2, 0), 0.0, 1.0)
 
 
+def _overlay(background: np.ndarray, values: np.ndarray, opacity: float) -> np.ndarray:
+    """``values`` in [0, 1] coloured over ``background``, opaque where they are high.
+
+    Where the map is 0 the background shows at full contrast (only half
+    desaturated, so the red reads), instead of being washed out by a white map.
+    """
+    luma = background @ np.array([0.299, 0.587, 0.114])
+    base = 0.5 * background + 0.5 * luma[..., None]
+    colors = _colorize(values)
+    weight = opacity * np.sqrt(np.clip(values, 0.0, 1.0))[..., None]
+    return np.clip(base * (1.0 - weight) + colors * weight, 0.0, 1.0)
+
+
 def _window_tuple(window: Window) -> tuple[int, int, int]:
     if isinstance(window, Tensor):
         window = window.reshape(-1, 3)[0].tolist()
@@ -172,7 +197,11 @@ def _window_tuple(window: Window) -> tuple[int, int, int]:
     return top, left, size
 
 
-def _box(ax, window: tuple[int, int, int], color: str = "red") -> None:
+#: The window's box: blue, which the white-to-red map never uses.
+BOX_COLOR = "#1f77ff"
+
+
+def _box(ax, window: tuple[int, int, int], color: str = BOX_COLOR, **kwargs) -> None:
     top, left, size = window
     ax.add_patch(
         Rectangle(
@@ -181,7 +210,8 @@ def _box(ax, window: tuple[int, int, int], color: str = "red") -> None:
             size,
             fill=False,
             edgecolor=color,
-            linewidth=1.5,
+            linewidth=kwargs.pop("linewidth", 1.5),
+            **kwargs,
         )
     )
 
@@ -191,11 +221,66 @@ def _zoom(
 ) -> tuple[np.ndarray, tuple[int, int, int]]:
     """Crop ``image`` (output pixels) to ``widths`` window sizes around the window."""
     top, left, size = window
-    h, w = image.shape[:2]
-    side = min(size * widths, h, w)
+    side = size * widths
+    r0, c0, side = _zoom_region(image.shape[:2], window, side)
+    return image[r0 : r0 + side, c0 : c0 + side], (top - r0, left - c0, size)
+
+
+def _zoom_region(
+    shape: tuple[int, ...], window: tuple[int, int, int], side: int
+) -> tuple[int, int, int]:
+    """Top, left and side of a square of ``side`` centred on the window, inside."""
+    top, left, size = window
+    h, w = shape[:2]
+    side = min(side, h, w)
     r0 = min(max(top + size // 2 - side // 2, 0), h - side)
     c0 = min(max(left + size // 2 - side // 2, 0), w - side)
-    return image[r0 : r0 + side, c0 : c0 + side], (top - r0, left - c0, size)
+    return r0, c0, side
+
+
+#: Share of the map's mass the zoom panels must hold.
+ZOOM_MASS = 0.95
+#: The zoom becomes the main view only when it is at most this part of the image.
+ZOOM_LIMIT = 0.6
+
+
+def zoom_side(
+    attributions: ArrayLike, window: Window, scale: int, *, minimum: int = 5
+) -> Optional[int]:
+    """Side (output pixels) of the square around the window that holds the map.
+
+    The smallest square centred on the window, at least ``minimum`` window sizes
+    wide, that holds ``ZOOM_MASS`` (95%) of the map's mass (the map as the DI
+    uses it). None when the map is not local: that square would cover more than
+    ``ZOOM_LIMIT`` (60%) of the image's shorter side, so the whole image is the
+    right view.
+
+    Examples
+    --------
+    >>> import torch
+    >>> attr = torch.zeros(1, 3, 64, 64); attr[..., 30:34, 30:34] = 1.0
+    >>> zoom_side(attr, (124, 124, 8), scale=4)
+    40
+    >>> zoom_side(torch.ones(1, 3, 64, 64), (124, 124, 8), scale=4) is None
+    True
+    """
+    top, left, size = _window_tuple(window)
+    values = _map_2d(attributions)
+    h, w = values.shape
+    ys, xs = np.mgrid[0:h, 0:w]
+    # Chebyshev distance (output pixels) from each LR pixel's centre to the window
+    cy = (ys + 0.5) * scale
+    cx = (xs + 0.5) * scale
+    dy = np.maximum(np.maximum(top - cy, cy - (top + size)), 0.0)
+    dx = np.maximum(np.maximum(left - cx, cx - (left + size)), 0.0)
+    reach = np.maximum(dy, dx).ravel()
+    order = np.argsort(reach, kind="stable")
+    mass = np.cumsum(values.ravel()[order])
+    needed = reach[order][np.searchsorted(mass, ZOOM_MASS * mass[-1])]
+    side = int(max(minimum * size, size + 2 * np.ceil(needed + scale)))
+    if side > ZOOM_LIMIT * min(h, w) * scale:
+        return None
+    return side
 
 
 def lam_panels(
@@ -204,20 +289,66 @@ def lam_panels(
     """The images of the LAM figure, as (H*scale, W*scale, 3) arrays in [0, 1].
 
     Returns a dict with ``"map"`` (the colour-mapped |attribution|, nearest
-    zoom), ``"blend"`` (that map over the bicubic-upscaled LR input) and
-    ``"kde_blend"`` (the KDE-smoothed map blended the same way).
+    zoom, on white), ``"blend"`` (that map over the bicubic-upscaled LR input,
+    opaque where the map is high, so the input keeps its contrast where the map
+    is low) and ``"kde_blend"`` (the KDE-smoothed map over the input the same
+    way). ``alpha`` is how much of the input shows through the map's highest
+    values (0.5: half).
     """
     lr_img = _image_hwc(lr)
     attribution_map = _map_2d(attributions)
     zoom = max(int(scale), 1)
-    colored = _zoom_nearest(_colorize(attribution_map), zoom)
-    lr_up = _upscale(lr_img, colored.shape[:2])
-    kde = _upscale(_colorize(kde_map(attribution_map)), colored.shape[:2])
+    values = _zoom_nearest(attribution_map[..., None], zoom)[..., 0]
+    lr_up = _upscale(lr_img, values.shape)
+    kde = _upscale(kde_map(attribution_map)[..., None], values.shape)[..., 0]
     return {
-        "map": colored,
-        "blend": colored * (1 - alpha) + lr_up * alpha,
-        "kde_blend": kde * (1 - alpha) + lr_up * alpha,
+        "map": _colorize(values),
+        "blend": _overlay(lr_up, values, 1.0 - alpha / 2),
+        "kde_blend": _overlay(lr_up, kde, 1.0 - alpha / 2),
     }
+
+
+def _heading(
+    title: str,
+    di: Optional[float],
+    *,
+    image: Optional[str],
+    window: tuple[int, int, int],
+    origin: tuple[int, int],
+    n_steps: Optional[int],
+    method: Optional[str],
+) -> str:
+    """Two lines: model and DI; image, window (image pixels), steps and method."""
+    first = [title] if title else []
+    if di is not None:
+        first.append(f"DI {di:.2f} (of 100)")
+    top, left, size = window
+    second = [f"image {image}"] if image else []
+    second.append(
+        f"window top={top + origin[0]} left={left + origin[1]} size={size}"
+        + (" (image pixels)" if image else "")
+    )
+    if n_steps is not None:
+        second.append(f"{n_steps} steps")
+    if method:
+        second.append(method)
+    return "  —  ".join(first) + "\n" + ", ".join(second)
+
+
+def _colorbar(fig: Figure, cax) -> None:
+    from matplotlib.cm import ScalarMappable
+    from matplotlib.colors import Normalize
+
+    bar = fig.colorbar(ScalarMappable(Normalize(0.0, 1.0), _map_colormap()), cax=cax)
+    bar.set_label("|attribution| / max  (the map the DI uses)", fontsize=8)
+    bar.ax.tick_params(labelsize=7)
+
+
+def _show(ax, image: np.ndarray, label: str, fontsize: float = 9) -> None:
+    ax.imshow(image, interpolation="nearest")
+    ax.set_title(label, fontsize=fontsize)
+    ax.set_xticks([])
+    ax.set_yticks([])
 
 
 def lam_figure(
@@ -232,34 +363,49 @@ def lam_figure(
     di: Optional[float] = None,
     zoom: bool = True,
     panel_size: float = 2.6,
+    image: Optional[str] = None,
+    origin: tuple[int, int] = (0, 0),
+    n_steps: Optional[int] = None,
+    method: Optional[str] = None,
     task: str = "super-resolution",
 ) -> Figure:
-    """Draw the LAM paper's figure for one window.
+    """Draw the LAM paper's figure for one window, with a colorbar and full labels.
 
-    Panels, left to right: the HR image (or the SR output if no HR) with the
-    window boxed; the LAM map (|sum over channels|, normalised, colour-mapped);
-    the map blended over the upscaled LR input; the kernel-density-smoothed map
-    blended the same way; the SR output with the window boxed.
+    When the map is local (`zoom_side`), the main panels show the region
+    around the window, large, and a small column shows the whole image with the
+    window and the zoomed region boxed; otherwise the main panels show the whole
+    image. Main panels: the HR image (whole-image view only), the LAM map over
+    the LR input, the kernel-density-smoothed map over the LR input, and the SR
+    output. Every panel boxes the window; the colorbar gives the map's values
+    (|sum over channels| / max, the map the DI is computed from).
 
     Parameters
     ----------
     attributions : Tensor or ndarray
-        (1, C, h, w) or (C, h, w), e.g. from :meth:`captum_lam.LAM.attribute`.
+        (1, C, h, w) or (C, h, w), e.g. from
+        [LAM.attribute][captum_lam.LAM.attribute].
     lr : Tensor or ndarray
         The LR input, (1, C, h, w), (C, h, w) or (h, w, C), values in [0, 1].
     window : tuple or Tensor
-        ``(top, left, size)`` in output pixels.
+        ``(top, left, size)`` in output pixels of ``lr``'s upscaled grid.
     hr, sr : Tensor or ndarray, optional
         The HR ground truth and the network's output, (1, C, H, W) in [0, 1].
     scale : int, optional
         Upscaling factor; inferred from ``sr`` or ``hr`` when omitted.
     title : str
-        Usually the model's name; the DI is appended.
+        Usually the model's name; the DI follows it.
     di : float, optional
         Diffusion Index to show; computed from ``attributions`` when omitted.
     zoom : bool
-        Add a panel with the map over the LR input around the window (five window
-        sizes wide), where local maps are readable.
+        Make the region around the window the main view when the map is local.
+    image : str, optional
+        The image's name, for the title.
+    origin : (int, int)
+        Where ``lr``'s upscaled grid starts in the image (output pixels), when
+        ``lr`` is a region of it: the title gives the window in the image's
+        pixels.
+    n_steps, method : optional
+        LAM's settings, for the title.
     task : str
         ``"super-resolution"`` (panels HR, LR, SR output) or ``"denoising"``
         (clean, degraded input, denoised output).
@@ -273,17 +419,14 @@ def lam_figure(
     >>> import torch
     >>> lr = torch.rand(1, 3, 16, 16); attr = torch.randn(1, 3, 16, 16)
     >>> fig = lam_figure(attr, lr, (8, 8, 8), scale=2, title="demo")
-    >>> [ax.get_title() for ax in fig.axes]
-    ['LAM', 'LAM on LR', 'LAM (KDE) on LR', 'LAM on LR (zoom)']
+    >>> [ax.get_title() for ax in fig.axes][:2]
+    ['LAM on LR', 'LAM (KDE) on LR']
     """
     lr_img = _image_hwc(lr)
     window_t = _window_tuple(window)
     if scale is None:
         ref = sr if sr is not None else hr
         scale = 1 if ref is None else _image_hwc(ref).shape[0] // lr_img.shape[0]
-    panels = lam_panels(attributions, lr, scale)
-    di = float(diffusion_index(_map_2d(attributions))) if di is None else float(di)
-
     if task not in ("super-resolution", "denoising"):
         raise ValueError(
             f"task must be 'super-resolution' or 'denoising', got {task!r}"
@@ -293,34 +436,66 @@ def lam_figure(
         if task == "denoising"
         else ("HR", "LR", "SR output")
     )
-    columns: list[tuple[str, np.ndarray, bool]] = []
-    if hr is not None:
-        columns.append((clean, _image_hwc(hr), True))
-    columns += [
-        ("LAM", panels["map"], False),
-        (f"LAM on {given}", panels["blend"], True),
-        (f"LAM (KDE) on {given}", panels["kde_blend"], True),
-    ]
-    boxes = {label: window_t for label, _, boxed in columns if boxed}
-    if zoom:
-        image, box = _zoom(panels["blend"], window_t)
-        columns.append((f"LAM on {given} (zoom)", image, True))
-        boxes[f"LAM on {given} (zoom)"] = box
-    if sr is not None:
-        columns.append((output, _image_hwc(sr), True))
-        boxes[output] = window_t
+    panels = lam_panels(attributions, lr, scale)
+    di = float(diffusion_index(_map_2d(attributions))) if di is None else float(di)
+    side = zoom_side(attributions, window_t, scale) if zoom else None
 
-    fig = Figure(figsize=(panel_size * len(columns), panel_size + 0.5), dpi=100)
-    axes = fig.subplots(1, len(columns), squeeze=False)[0]
-    for ax, (label, image, boxed) in zip(axes, columns):
-        ax.imshow(image, interpolation="nearest")
-        ax.set_title(label, fontsize=9)
-        ax.set_axis_off()
-        if boxed:
-            _box(ax, boxes[label])
-    heading = f"{title}  —  DI {di:.2f}" if title else f"DI {di:.2f}"
-    fig.suptitle(heading, fontsize=11)
-    fig.tight_layout()
+    main: list[tuple[str, np.ndarray]] = []
+    if side is None and hr is not None:
+        main.append((clean, _image_hwc(hr)))
+    main += [
+        (f"LAM on {given}", panels["blend"]),
+        (f"LAM (KDE) on {given}", panels["kde_blend"]),
+    ]
+    if sr is not None:
+        main.append((output, _image_hwc(sr)))
+    box = window_t
+    if side is not None:
+        r0, c0, side = _zoom_region(panels["blend"].shape, window_t, side)
+        main = [
+            (f"{label} (zoom)", img[r0 : r0 + side, c0 : c0 + side])
+            for label, img in main
+        ]
+        box = (window_t[0] - r0, window_t[1] - c0, window_t[2])
+
+    small = side is not None
+    widths = ([0.5] if small else []) + [1.0] * len(main) + [0.05]
+    fig = Figure(
+        figsize=(panel_size * (sum(widths) + 0.25), panel_size + 0.9),
+        dpi=100,
+        layout="constrained",
+    )
+    grid = fig.add_gridspec(2, len(widths), width_ratios=widths)
+    offset = 1 if small else 0
+    for i, (label, img) in enumerate(main):
+        ax = fig.add_subplot(grid[:, offset + i])
+        _show(ax, img, label)
+        _box(ax, box)
+    if small:  # after the main panels, so that fig.axes starts with those
+        context = hr if hr is not None else sr
+        name = clean if hr is not None else output
+        tiny = (
+            [(f"{name}, full view", _image_hwc(context))] if context is not None else []
+        )
+        tiny.append(("LAM, full view", panels["blend"]))
+        for row, (label, img) in enumerate(tiny):
+            ax = fig.add_subplot(grid[row, 0])
+            _show(ax, img, label, fontsize=7)
+            _box(ax, window_t, linewidth=1.0)
+            _box(ax, (r0, c0, side), color="white", linewidth=1.0, linestyle="--")
+    _colorbar(fig, fig.add_subplot(grid[:, -1]))
+    fig.suptitle(
+        _heading(
+            title,
+            di,
+            image=image,
+            window=window_t,
+            origin=origin,
+            n_steps=n_steps,
+            method=method,
+        ),
+        fontsize=10,
+    )
     return fig
 
 
@@ -333,8 +508,20 @@ def comparison_figure(
     sr: Optional[Mapping[str, ArrayLike]] = None,
     title: str = "",
     panel_size: float = 2.4,
+    zoom: bool = True,
+    image: Optional[str] = None,
+    origin: tuple[int, int] = (0, 0),
+    n_steps: Optional[int] = None,
+    method: Optional[str] = None,
 ) -> Figure:
     """A grid with one row per model or attribution method, the DI on each row.
+
+    Every row shows the same region: around the window, large, when every map
+    is local (the widest of the rows' `zoom_side`), else the whole image.
+    Columns: the whole image small with the window boxed (zoomed view only), the
+    map over the LR input, the KDE-smoothed map, and the row's SR output when
+    ``sr`` is given. Each row is labelled with its name and DI, and one colorbar
+    serves all rows.
 
     Parameters
     ----------
@@ -349,6 +536,10 @@ def comparison_figure(
         Upscaling factor.
     sr : mapping of label -> image, optional
         Per-row SR outputs (comparing models): adds a column with the window boxed.
+    title : str
+        First line of the heading (e.g. the model, comparing methods).
+    zoom, image, origin, n_steps, method
+        As for [lam_figure][captum_lam.lam_figure].
 
     Returns
     -------
@@ -359,39 +550,66 @@ def comparison_figure(
     >>> import torch
     >>> lr = torch.rand(1, 3, 8, 8)
     >>> maps = {"Saliency": torch.randn(1, 3, 8, 8), "LAM": torch.randn(1, 3, 8, 8)}
-    >>> len(comparison_figure(maps, lr, (2, 2, 8), scale=2).axes)
-    6
+    >>> fig = comparison_figure(maps, lr, (2, 2, 8), scale=2)
+    >>> [ax.get_ylabel().splitlines()[0] for ax in fig.axes[:4:2]]
+    ['Saliency', 'LAM']
     """
     if not attributions:
         raise ValueError("attributions must hold at least one labelled map")
     window_t = _window_tuple(window)
-    n_cols = 3 + (1 if sr else 0)
     rows = list(attributions.items())
+    sides = [zoom_side(a, window_t, scale) for _, a in rows] if zoom else [None]
+    side = None if None in sides else max(s for s in sides if s is not None)
+    small = side is not None
+    names = ["LAM on LR", "LAM (KDE) on LR"] + (["SR output"] if sr else [])
+    widths = ([0.5] if small else []) + [1.0] * len(names) + [0.05]
     fig = Figure(
-        figsize=(panel_size * n_cols + 1.2, panel_size * len(rows) + 0.6), dpi=100
+        figsize=(panel_size * (sum(widths) + 0.45), panel_size * len(rows) + 0.9),
+        dpi=100,
+        layout="constrained",
     )
-    axes = fig.subplots(len(rows), n_cols, squeeze=False)
+    grid = fig.add_gridspec(len(rows), len(widths), width_ratios=widths)
+    regions, labels = [], []
     for r, (label, attr) in enumerate(rows):
         panels = lam_panels(attr, lr, scale)
         di = float(diffusion_index(_map_2d(attr)))
-        images = [panels["map"], panels["blend"], panels["kde_blend"]]
-        names = ["map", "on LR", "KDE on LR"]
+        images = [panels["blend"], panels["kde_blend"]]
         if sr:
             images.append(_image_hwc(sr[label]))
-            names.append("output")
-        for c, (image, name) in enumerate(zip(images, names)):
-            ax = axes[r, c]
-            ax.imshow(image, interpolation="nearest")
-            ax.set_xticks([])
-            ax.set_yticks([])
-            if c > 0:
-                _box(ax, window_t)
+        box = window_t
+        if small:
+            r0, c0, side = _zoom_region(panels["blend"].shape, window_t, side)
+            images = [img[r0 : r0 + side, c0 : c0 + side] for img in images]
+            box = (window_t[0] - r0, window_t[1] - c0, window_t[2])
+            regions.append((panels["blend"], (r0, c0, side)))
+        for c, (img, name) in enumerate(zip(images, names)):
+            ax = fig.add_subplot(grid[r, c + (1 if small else 0)])
+            _show(ax, img, "")
+            _box(ax, box)
             if r == 0:
-                ax.set_title(name, fontsize=9)
-        axes[r, 0].set_ylabel(f"{label}\nDI {di:.2f}", fontsize=9)
-    if title:
-        fig.suptitle(title, fontsize=11)
-    fig.tight_layout()
+                ax.set_title(name + (" (zoom)" if small else ""), fontsize=9)
+            if c == 0 and not small:
+                ax.set_ylabel(f"{label}\nDI {di:.2f} (of 100)", fontsize=10)
+        labels.append(f"{label}\nDI {di:.2f} (of 100)")
+    for r, (whole, region) in enumerate(regions):  # after the rows' main panels
+        ax = fig.add_subplot(grid[r, 0])
+        _show(ax, whole, "full view" if r == 0 else "", fontsize=8)
+        ax.set_ylabel(labels[r], fontsize=10)
+        _box(ax, window_t, linewidth=1.0)
+        _box(ax, region, color="white", linewidth=1.0, linestyle="--")
+    _colorbar(fig, fig.add_subplot(grid[:, -1]))
+    fig.suptitle(
+        _heading(
+            title,
+            None,
+            image=image,
+            window=window_t,
+            origin=origin,
+            n_steps=n_steps,
+            method=method,
+        ),
+        fontsize=10,
+    )
     return fig
 
 

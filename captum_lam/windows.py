@@ -114,3 +114,56 @@ def overlaps(chosen: Sequence[Sequence[int]], top: int, left: int, size: int) ->
     """Whether the square ``(top, left, size)`` overlaps one of ``chosen``
     (windows of the same size, ``(top, left, ...)``)."""
     return any(abs(top - t) < size and abs(left - lf) < size for t, lf, *_ in chosen)
+
+
+def border_margin(height: int, width: int, size: int) -> int:
+    """How far from the border an automatic window stays: four window sizes.
+
+    A window at the border cuts its map off (the network reads pixels beyond
+    it), so automatic windows keep ``4 * size`` output pixels from every border,
+    or as much as the image allows.
+
+    Examples
+    --------
+    >>> border_margin(300, 451, 16), border_margin(40, 40, 16)
+    (64, 12)
+    """
+    return max(0, min(4 * size, (min(height, width) - size) // 2))
+
+
+def auto_windows(
+    image: Tensor, size: int = 16, count: int = 1
+) -> list[tuple[int, int, int]]:
+    """The ``count`` most textured, non-overlapping windows away from the border.
+
+    The first is what ``captum-lam explain`` picks by itself.
+
+    Parameters
+    ----------
+    image : Tensor
+        (1, C, H, W) or (C, H, W), the HR image, in output pixels.
+    size : int
+        Window side; at most the image's shorter side.
+    count : int
+        How many windows (fewer if the image has no room for more).
+
+    Returns
+    -------
+    list of (top, left, size)
+        In the image's pixels, at least
+        ``border_margin`` from every border.
+
+    Examples
+    --------
+    >>> img = torch.zeros(1, 3, 160, 160); img[..., :16, :16] = torch.rand(16, 16)
+    >>> img[..., 70:90, 70:90] = 0.5 * torch.rand(20, 20)
+    >>> top, left, size = auto_windows(img, 16)[0]  # not the sharper corner
+    >>> 64 <= top <= 80 and 64 <= left <= 80
+    True
+    """
+    h, w = image.shape[-2:]
+    margin = border_margin(h, w, size)
+    stride = max(1, size // 4)
+    if margin % stride:  # that grid would miss windows right at the margin
+        stride = 1
+    return textured_windows(image, size=size, count=count, margin=margin, stride=stride)

@@ -1,10 +1,12 @@
 """The command line as a user runs it: exit codes, files written, one-line errors."""
 
 import json
+import shlex
 import subprocess
 import sys
 
 import matplotlib.image
+import numpy as np
 import pytest
 import torch
 from skimage.data import rocket
@@ -88,7 +90,8 @@ def test_explain_given_window_and_lr_input(tmp_path, hr_png, capsys):
     assert code == 0
     summary = json.loads(js.read_text())
     assert summary["lr_size"] == [64, 72]
-    assert summary["window"] == {"top": 100, "left": 120, "size": 24, "chosen": "given"}
+    window = {k: summary["window"][k] for k in ("top", "left", "size", "chosen")}
+    assert window == {"top": 100, "left": 120, "size": 24, "chosen": "given"}
     assert "psnr_y_db" not in summary
 
 
@@ -109,7 +112,7 @@ def test_reference_method_warns_about_completeness(tmp_path, hr_png, capsys):
         tmp_path / "a.json",
     )
     assert code == 0
-    assert "warning: LAM misses completeness" in err and "riemann_middle" in err
+    assert "warning: completeness" in err and "riemann_middle" in err
 
 
 @pytest.mark.parametrize(
@@ -300,3 +303,259 @@ def test_default_model_falls_back_to_the_trained_zoo(
     assert summary["model"]["name"] == cli.DEFAULT_TRAINED
     assert summary["model"]["kind"] == "trained"
     assert "is not installed" in out and "pip install" in out
+
+
+ZOO_MODEL = "plain-d4"  # ships with the package: these tests always run
+
+
+@pytest.fixture
+def big_png(tmp_path):
+    """300x320 HR: larger than the 256 px region that --crop auto cuts."""
+    path = tmp_path / "big.png"
+    matplotlib.image.imsave(path, rocket()[50:350, 150:470])
+    return path
+
+
+def test_printed_window_given_back_explains_the_same(tmp_path, big_png, capsys):
+    common = ["explain", "--image", big_png, "--model", ZOO_MODEL, "--steps", 3]
+    argv = [*common, "--out", tmp_path / "a.png", "--json", tmp_path / "a.json"]
+    code, out, _ = run(capsys, *argv)
+    assert code == 0
+    first = json.loads((tmp_path / "a.json").read_text())
+    assert first["command"] == shlex.join(["captum-lam", *map(str, argv)])
+    window = first["window"]
+    top, left, size = window["top"], window["left"], window["size"]
+    assert first["window_option"] == f"--window {top},{left},{size}"
+    assert f"--window {top},{left},{size}" in out  # printed as it is accepted
+    assert first["region"]["height"] == 256 and first["lr_size"] == [64, 64]
+    assert "LR input 64x64" in out and "300x320 pixels (height x width)" in out
+    # the window lies in the image, away from its border (4 window sizes)
+    assert 64 <= top <= 300 - 64 - 16 and 64 <= left <= 320 - 64 - 16
+
+    code, _, _ = run(
+        capsys,
+        *common,
+        "--window",
+        f"{top},{left},{size}",
+        "--out",
+        tmp_path / "b.png",
+        "--json",
+        tmp_path / "b.json",
+    )
+    assert code == 0
+    again = json.loads((tmp_path / "b.json").read_text())
+    assert again["window"]["top"] == top and again["window"]["left"] == left
+    assert again["region"] == first["region"]
+    assert again["diffusion_index"] == first["diffusion_index"]
+
+    code, out, _ = run(capsys, "windows", big_png, "--count", 3)
+    assert code == 0
+    rows = [line.split() for line in out.splitlines()[2:]]
+    assert len(rows) == 3 and [r[0] for r in rows] == ["1", "2", "3"]
+    assert rows[0][1:3] == [str(top), str(left)]  # explain's own choice first
+    assert all(r[4] in ("flat", "edge", "texture") for r in rows)
+    assert rows[0][-1] == f"{top},{left},{size}"
+
+
+def test_save_map_equals_lam_attribute(tmp_path, big_png, capsys):
+    from captum_lam import LAM, load_map
+
+    path = tmp_path / "m.npz"
+    code, _, err = run(
+        capsys,
+        "explain",
+        "--image",
+        big_png,
+        "--model",
+        ZOO_MODEL,
+        "--window",
+        "120,150,16",
+        "--steps",
+        4,
+        "--rule",
+        "riemann_middle",
+        "--out",
+        tmp_path / "m.png",
+        "--json",
+        tmp_path / "m.json",
+        "--save-map",
+        path,
+        "--quiet",
+    )
+    assert code == 0, err
+    saved = load_map(path)
+    summary = json.loads((tmp_path / "m.json").read_text())
+    assert saved["window"] == (120, 150, 16)
+    top0, left0 = saved["origin"]
+    assert (top0, left0) == (summary["region"]["top"], summary["region"]["left"])
+    lr = torch.from_numpy(saved["lr"])[None]
+    expected = LAM(zoo.load(ZOO_MODEL)).attribute(
+        lr, target=(120 - top0, 150 - left0, 16), n_steps=4, method="riemann_middle"
+    )
+    np.testing.assert_allclose(saved["attribution"], expected[0].numpy(), atol=1e-6)
+    assert saved["diffusion_index"] == pytest.approx(summary["diffusion_index"])
+    assert saved["convergence_delta"] == pytest.approx(summary["convergence_delta"])
+    assert saved["settings"]["method"] == "riemann_middle"
+    assert saved["settings"]["model"] == ZOO_MODEL
+
+
+def test_default_settings_state_completeness_without_a_warning(
+    tmp_path, hr_png, capsys
+):
+    code, out, err = run(
+        capsys,
+        "explain",
+        "--image",
+        hr_png,
+        "--model",
+        ZOO_MODEL,
+        "--out",
+        tmp_path / "d.png",
+        "--json",
+        tmp_path / "d.json",
+    )
+    assert code == 0
+    assert err == ""
+    assert "completeness: the map sums to the objective's change within" in out
+
+
+def test_compare_says_what_it_ran_and_saves_one_map_per_row(tmp_path, hr_png, capsys):
+    argv = [
+        "compare",
+        "--image",
+        hr_png,
+        "--models",
+        "plain-d4,plain-d8",
+        "--steps",
+        3,
+        "--out",
+        tmp_path / "c.png",
+        "--json",
+        tmp_path / "c.json",
+        "--save-map",
+        tmp_path / "maps",
+    ]
+    code, out, _ = run(capsys, *argv, "--rule", "riemann_middle")
+    assert code == 0
+    payload = json.loads((tmp_path / "c.json").read_text())
+    for text in (
+        "models: plain-d4, plain-d8",
+        "window: top=",
+        "rule riemann_middle, 3 steps",
+        "completeness error",
+    ):
+        assert text in out, text
+    assert payload["settings"]["method"] == "riemann_middle"
+    assert all(r["relative_convergence_delta"] < 0.5 for r in payload["rows"])
+    assert sorted(p.name for p in (tmp_path / "maps").iterdir()) == [
+        "plain-d4.npz",
+        "plain-d8.npz",
+    ]
+    assert (
+        np.load(tmp_path / "maps" / "plain-d4.npz")["window"].tolist()
+        == (payload["window"])
+    )
+    # the old spelling still works and means the same
+    code, _, _ = run(capsys, *argv, "--method", "riemann_middle", "--quiet")
+    assert code == 0
+    rows = json.loads((tmp_path / "c.json").read_text())["rows"]
+    assert [r["diffusion_index"] for r in rows] == [
+        r["diffusion_index"] for r in payload["rows"]
+    ]
+
+
+def test_evaluate_creates_the_figures_folder(tmp_path, hr_png, capsys):
+    figures = tmp_path / "new" / "figures"
+    code, _, err = run(
+        capsys,
+        "evaluate",
+        "--models",
+        ZOO_MODEL,
+        "--images",
+        hr_png,
+        "--per-image",
+        1,
+        "--steps",
+        2,
+        "--out",
+        tmp_path / "e.jsonl",
+        "--figures",
+        figures,
+        "--quiet",
+    )
+    assert code == 0, err
+    assert sorted(p.suffix for p in figures.iterdir()) == [".png"] * 3
+
+
+def test_evaluate_saves_one_map_per_case_equal_to_lam(tmp_path, hr_png, capsys):
+    from captum_lam import LAM, load_map, map_file_name
+
+    code, _, err = run(
+        capsys,
+        "evaluate",
+        "--models",
+        ZOO_MODEL,
+        "--images",
+        hr_png,
+        "--per-image",
+        2,
+        "--steps",
+        3,
+        "--out",
+        tmp_path / "e.jsonl",
+        "--save-map",
+        tmp_path / "maps",
+        "--quiet",
+    )
+    assert code == 0, err
+    records = [
+        json.loads(line) for line in (tmp_path / "e.jsonl").read_text().splitlines()
+    ]
+    assert sorted(p.name for p in (tmp_path / "maps").iterdir()) == sorted(
+        map_file_name(r["key"]) for r in records
+    )
+    for record in records:
+        saved = load_map(record["map"])
+        window = (record["top"], record["left"], record["size"])
+        assert saved["window"] == window
+        assert saved["diffusion_index"] == pytest.approx(record["di"])
+        expected = LAM(zoo.load(ZOO_MODEL)).attribute(
+            torch.from_numpy(saved["lr"])[None], target=window, n_steps=3
+        )
+        np.testing.assert_allclose(
+            saved["attribution"], expected[0].numpy(), rtol=1e-4, atol=1e-6
+        )
+
+
+@pytest.mark.parametrize(
+    "argv, warned",
+    [
+        ([], False),  # the defaults: the reference's scheme, stated as information
+        (["--steps", "3"], True),
+        (["--rule=riemann_left"], True),
+        (["--method", "riemann_right"], True),  # the old spelling counts too
+        (["--sigma", "2"], False),  # not a setting completeness depends on
+    ],
+)
+def test_completeness_warns_only_for_what_the_user_chose(capsys, argv, warned):
+    import argparse
+
+    from captum_lam.cli._common import report_completeness
+
+    args = argparse.Namespace(argv=argv, method="riemann_right", steps=50, quiet=False)
+    report_completeness(args, delta=0.3, relative=0.016)  # 1.6%: over 1%
+    out, err = capsys.readouterr()
+    text = err if warned else out
+    assert "completeness: the map sums to the objective's change within 1.6%" in text
+    assert "riemann_middle" in text
+    assert ("warning:" in err) is warned and (err == "") is not warned
+
+
+def test_python_dash_m_captum_lam_cli_runs_the_command():
+    """The form the studies page gives to torchrun."""
+    result = subprocess.run(
+        [sys.executable, "-m", "captum_lam.cli", "--version"],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0 and result.stdout.startswith("captum-lam ")

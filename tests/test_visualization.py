@@ -9,6 +9,7 @@ from captum_lam.visualization import (
     lam_figure,
     lam_panels,
     save_figure,
+    zoom_side,
 )
 
 
@@ -37,7 +38,18 @@ def _rendered(fig):
     return np.asarray(canvas.buffer_rgba())[..., :3].astype(int)
 
 
-def test_lam_figure_draws_the_window_box_and_a_map():
+def _pixel(fig, pixels, ax, x, y):
+    """The rendered colour at data point (x, y) of ``ax``."""
+    dx, dy = ax.transData.transform((x, y))
+    return pixels[int(round(pixels.shape[0] - dy)), int(round(dx))]
+
+
+def _is_box_blue(rgb):
+    r, g, b = rgb
+    return b > 200 and r < 80 and g < 160
+
+
+def test_whole_image_figure_boxes_every_panel_and_has_a_colorbar():
     torch.manual_seed(0)
     lr = torch.rand(1, 3, 16, 16) * 0.2 + 0.4  # grey-ish, so red stands out
     attr = torch.zeros(1, 3, 16, 16)
@@ -45,33 +57,88 @@ def test_lam_figure_draws_the_window_box_and_a_map():
     hr = torch.full((1, 3, 32, 32), 0.5)
     window = (10, 12, 8)
     fig = lam_figure(attr, lr, window, hr=hr, sr=hr, scale=2, title="net", di=12.5)
-    assert [ax.get_title() for ax in fig.axes] == [
-        "HR",
-        "LAM",
-        "LAM on LR",
-        "LAM (KDE) on LR",
-        "LAM on LR (zoom)",
-        "SR output",
-    ]
-    assert "net" in fig._suptitle.get_text() and "12.50" in fig._suptitle.get_text()
+    titles = [ax.get_title() for ax in fig.axes]
+    # 32x32 output: the map is not local in so small an image, so no zoom
+    assert titles[:4] == ["HR", "LAM on LR", "LAM (KDE) on LR", "SR output"]
+    heading = fig._suptitle.get_text()
+    assert "net" in heading and "DI 12.50 (of 100)" in heading
+    colorbar = fig.axes[4]
+    assert "DI" in colorbar.get_ylabel() and colorbar.get_ylim() == (0.0, 1.0)
     pixels = _rendered(fig)
-    height = pixels.shape[0]
-    assert pixels.shape[:2] == (int((2.6 + 0.5) * 100), int(2.6 * 6 * 100))
-    hr_ax = fig.axes[0]
-    # the box's left edge, half way down, in display pixels (origin bottom-left)
-    x, y = hr_ax.transData.transform((window[1] - 0.5, window[0] + window[2] / 2))
-    r, g, b = pixels[int(round(height - y)), int(round(x))]
-    assert r > 200 and g < 80 and b < 80
-    # the map panel is not blank: the hot region is red
-    map_ax = fig.axes[1]
-    x, y = map_ax.transData.transform((13, 13))
-    r, g, b = pixels[int(round(height - y)), int(round(x))]
+    for ax in fig.axes[:4]:  # the box's left edge, half way down
+        rgb = _pixel(fig, pixels, ax, window[1] - 0.5, window[0] + window[2] / 2)
+        assert _is_box_blue(rgb), (ax.get_title(), rgb)
+    # the map is red where it is hot, and the LR input shows (grey) where it is 0
+    r, g, b = _pixel(fig, pixels, fig.axes[1], 13, 13)
     assert r > 100 and g < 60 and b < 60
-    # the zoom panel shows the window (32x32 output, so the whole image) boxed too
-    zoom_ax = fig.axes[4]
-    x, y = zoom_ax.transData.transform((window[1] - 0.5, window[0] + window[2] / 2))
-    r, g, b = pixels[int(round(height - y)), int(round(x))]
-    assert r > 200 and g < 80 and b < 80
+    r, g, b = _pixel(fig, pixels, fig.axes[1], 28, 3)
+    assert abs(r - g) < 15 and 80 < r < 150  # not washed out to white
+
+
+def test_title_names_image_model_window_in_image_pixels_steps_and_method():
+    attr = torch.randn(1, 3, 8, 8)
+    fig = lam_figure(
+        attr,
+        torch.rand(1, 3, 8, 8),
+        (4, 4, 8),
+        scale=2,
+        title="span-x4",
+        di=0.87,
+        image="sample:chelsea",
+        origin=(100, 40),
+        n_steps=50,
+        method="riemann_right",
+    )
+    heading = fig._suptitle.get_text()
+    for part in (
+        "span-x4",
+        "DI 0.87 (of 100)",
+        "sample:chelsea",
+        "top=104 left=44 size=8",
+        "50 steps",
+        "riemann_right",
+    ):
+        assert part in heading, (part, heading)
+
+
+def test_local_map_makes_the_zoom_the_main_view_with_the_whole_image_small():
+    lr = torch.rand(1, 3, 64, 64)
+    attr = torch.zeros(1, 3, 64, 64)
+    attr[..., 30:34, 30:34] = 1.0
+    window = (124, 124, 8)
+    fig = lam_figure(attr, lr, window, sr=torch.rand(1, 3, 256, 256), scale=4)
+    titles = [ax.get_title() for ax in fig.axes]
+    assert titles[:3] == [
+        "LAM on LR (zoom)",
+        "LAM (KDE) on LR (zoom)",
+        "SR output (zoom)",
+    ]
+    assert "SR output, full view" in titles  # no HR given: the SR output, small
+    main, whole = fig.axes[0], fig.axes[titles.index("LAM, full view")]
+    side = zoom_side(attr, window, 4)
+    assert main.get_images()[0].get_array().shape[:2] == (side, side)
+    assert whole.get_images()[0].get_array().shape[:2] == (256, 256)
+    assert main.get_position().width > 1.8 * whole.get_position().width
+    pixels = _rendered(fig)
+    for ax in fig.axes[:3]:  # the box moved with the zoom
+        box = [p for p in ax.patches if p.get_edgecolor()[2] > 0.9][0]
+        x, y = box.get_xy()
+        assert _is_box_blue(_pixel(fig, pixels, ax, x, y + box.get_height() / 2))
+
+
+def test_zoom_side_holds_the_map_and_is_none_for_a_global_map():
+    attr = torch.zeros(1, 3, 64, 64)
+    attr[..., 20:44, 30:34] = 1.0  # reaches 12 LR px = 48 HR px above and below
+    side = zoom_side(attr, (124, 124, 8), 4)
+    hr_map = attr[0, 0].repeat_interleave(4, 0).repeat_interleave(4, 1)
+
+    def held(side):
+        r0 = 128 - side // 2
+        return hr_map[r0 : r0 + side, r0 : r0 + side].sum() / hr_map.sum()
+
+    assert held(side) >= 0.95 and held(side - 16) < 0.95  # holds 95%, not much more
+    assert side < 256 * 0.6
+    assert zoom_side(torch.ones(1, 3, 64, 64), (124, 124, 8), 4) is None
 
 
 def test_panels_have_output_size():
@@ -106,9 +173,29 @@ def test_comparison_grid_one_row_per_method_with_di():
     lr = torch.rand(1, 3, 8, 8)
     maps = {"Saliency": torch.randn(1, 3, 8, 8), "LAM": torch.randn(1, 3, 8, 8)}
     fig = comparison_figure(maps, lr, (2, 2, 8), scale=2)
-    assert len(fig.axes) == 6
-    labels = [fig.axes[0].get_ylabel(), fig.axes[3].get_ylabel()]
+    assert len(fig.axes) == 5  # 2 rows x 2 panels, one colorbar
+    labels = [fig.axes[0].get_ylabel(), fig.axes[2].get_ylabel()]
     assert labels[0].startswith("Saliency\nDI ") and labels[1].startswith("LAM\nDI ")
+    assert labels[0].endswith("(of 100)")
+
+
+def test_comparison_rows_share_one_zoom_and_each_names_its_model():
+    lr = torch.rand(1, 3, 64, 64)
+    narrow, wide = torch.zeros(1, 3, 64, 64), torch.zeros(1, 3, 64, 64)
+    narrow[..., 31:33, 31:33] = 1.0
+    wide[..., 24:40, 24:40] = 1.0
+    names = [f"model-{i}" for i in range(6)]
+    maps = {name: (narrow if i % 2 else wide) for i, name in enumerate(names)}
+    srs = {name: torch.rand(1, 3, 256, 256) for name in names}
+    window = (124, 124, 8)
+    fig = comparison_figure(maps, lr, window, scale=4, sr=srs)
+    main = [ax for ax in fig.axes if ax.get_images()][: 6 * 3]
+    shapes = {ax.get_images()[0].get_array().shape[:2] for ax in main}
+    side = zoom_side(wide, window, 4)
+    assert shapes == {(side, side)}  # the widest row's zoom, on every row
+    whole = [ax for ax in fig.axes if ax.get_images()][6 * 3 :]
+    assert [ax.get_ylabel().splitlines()[0] for ax in whole] == names
+    assert fig.get_size_inches()[1] < 20  # six rows stay on one screen-ish page
 
 
 def test_zoom_panel_crops_around_the_window_and_moves_the_box():
@@ -120,3 +207,17 @@ def test_zoom_panel_crops_around_the_window_and_moves_the_box():
     assert crop.shape == (40, 40, 3) and size == 8
     assert crop[top : top + size, left : left + size].min() == 1.0
     assert crop.sum() == image.sum()  # the whole window is inside the crop
+
+
+def test_denoising_panels_are_named_for_the_task():
+    attr, lr = torch.randn(1, 3, 16, 16), torch.rand(1, 3, 16, 16)
+    fig = lam_figure(attr, lr, (4, 4, 8), hr=lr, sr=lr, scale=1, task="denoising")
+    titles = [ax.get_title() for ax in fig.axes]
+    assert titles[:4] == [
+        "clean",
+        "LAM on input",
+        "LAM (KDE) on input",
+        "denoised output",
+    ]
+    with pytest.raises(ValueError, match="task must be 'super-resolution' or"):
+        lam_figure(attr, lr, (4, 4, 8), scale=1, task="deblurring")

@@ -29,3 +29,35 @@ def test_energy_shape_and_errors():
         texture_energy(torch.rand(3, 20, 30), 25)
     with pytest.raises(ValueError, match="count"):
         textured_windows(torch.rand(3, 20, 30), 4, count=0)
+
+
+def test_automatic_window_keeps_away_from_the_border():
+    from captum_lam.windows import auto_windows, border_margin
+
+    torch.manual_seed(0)
+    img = torch.rand(1, 3, 120, 200) * 0.05
+    img[..., :16, :16] = torch.rand(3, 16, 16)  # the most textured spot: a corner
+    top, left, size = auto_windows(img, 16)[0]
+    margin = border_margin(120, 200, 16)
+    assert margin == 52
+    assert margin <= top <= 120 - 16 - margin and margin <= left <= 200 - 16 - margin
+    # without the margin the corner would win
+    assert textured_windows(img, 16)[0] == (0, 0, 16)
+
+
+def test_listed_windows_start_with_the_automatic_one_and_name_their_content():
+    from captum_lam import auto_windows, list_windows
+
+    torch.manual_seed(0)
+    img = torch.zeros(1, 3, 256, 256)
+    img[..., 128:] = 1.0  # a vertical edge ...
+    img[..., 150:190, 70:110] = torch.rand(3, 40, 40)  # ... and a textured patch
+    listed = list_windows(img, count=12, size=16)
+    assert (listed[0].top, listed[0].left, listed[0].size) == auto_windows(img, 16)[0]
+    first = listed[0]
+    assert first.content == "texture"
+    assert 150 - 16 < first.top < 190 and 70 - 16 < first.left < 110
+    assert "edge" in [w.content for w in listed]
+    energies = [w.energy for w in listed]
+    assert energies == sorted(energies, reverse=True)
+    assert all(64 <= w.top <= 176 and 64 <= w.left <= 176 for w in listed)

@@ -1,54 +1,89 @@
-"""The ``captum-lam`` command: explain, compare, evaluate, models, serve.
+"""The ``captum-lam`` command: explain, windows, compare, evaluate, models, serve.
 
 ``captum-lam explain`` with no arguments runs the main job: a built-in photo, a
 real published SR network (SPAN x4) when the pretrained extra is installed (the
 best trained zoo model otherwise), the most textured window, and writes
 ``lam.png`` and ``lam.json``.
 
-One module per command (:mod:`.explain`, :mod:`.compare`, :mod:`.evaluate`,
-:mod:`.models`; ``serve`` lives in :mod:`captum_lam.explorer`), each adding its
-sub-parser; :mod:`._common` holds what they share. This module builds the parser
-and runs a command.
+One module per command (`explain`, `windows`, `compare`, `evaluate`, `models`;
+`serve` lives in `captum_lam.explorer`), each adding its sub-parser; `_common`
+holds what they share. This module builds the parser (importing the command
+modules only when a command runs, so that `--help` is fast) and runs a command.
 """
 
 from __future__ import annotations
 
 import argparse
+import shlex
 import sys
 import warnings
-from typing import Optional, Sequence
+from typing import Any, Optional, Sequence
 
 from .. import __version__
-from ..explorer import add_serve_parser
-from ._common import DEFAULT_PRETRAINED, DEFAULT_TRAINED, UserError, resolve_model
-from .compare import add_compare_parser
-from .evaluate import add_evaluate_parser
-from .explain import add_explain_parser
-from .models import add_models_parser
+from .._commands import COMMANDS
 
 __all__ = ["DEFAULT_PRETRAINED", "DEFAULT_TRAINED", "UserError", "build_parser", "main"]
 
+DESCRIPTION = "Local Attribution Maps for super-resolution networks."
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="captum-lam",
-        description="Local Attribution Maps for super-resolution networks.",
-    )
+
+def __getattr__(name: str) -> Any:
+    # the shared names load with the commands (and torch) only when asked for
+    if name in ("DEFAULT_PRETRAINED", "DEFAULT_TRAINED", "UserError"):
+        from . import _common
+
+        return getattr(_common, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def _top_parser() -> tuple[argparse.ArgumentParser, Any]:
+    parser = argparse.ArgumentParser(prog="captum-lam", description=DESCRIPTION)
     parser.add_argument(
         "--version", action="version", version=f"captum-lam {__version__}"
     )
-    sub = parser.add_subparsers(dest="command", required=True)
+    return parser, parser.add_subparsers(dest="command", required=True)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The whole parser (imports every command's module, and torch with them)."""
+    from ..explorer import add_serve_parser
+    from ._common import resolve_model
+    from .compare import add_compare_parser
+    from .evaluate import add_evaluate_parser
+    from .explain import add_explain_parser
+    from .models import add_models_parser
+    from .windows import add_windows_parser
+
+    parser, sub = _top_parser()
     add_explain_parser(sub)
+    add_windows_parser(sub)
     add_compare_parser(sub)
     add_evaluate_parser(sub)
-    add_serve_parser(sub, resolve_model)
     add_models_parser(sub)
+    add_serve_parser(sub, resolve_model)
     return parser
 
 
+def _answer_without_commands(argv: Sequence[str]) -> None:
+    """``captum-lam``, ``--help`` and ``--version`` from the command names alone,
+    in well under a second: argparse prints and exits."""
+    parser, sub = _top_parser()
+    for name, text in COMMANDS.items():
+        sub.add_parser(name, help=text)
+    parser.parse_args(argv)
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
+    argv = sys.argv[1:] if argv is None else [str(a) for a in argv]
+    if not argv or argv[0] in ("-h", "--help", "--version"):
+        _answer_without_commands(argv)
+    from ._common import UserError
+
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.argv = argv
+    #: the exact command, for the JSON: running it again reproduces the run
+    args.command_line = shlex.join(["captum-lam", *argv])
     try:
         with warnings.catch_warnings():
             warnings.filterwarnings(

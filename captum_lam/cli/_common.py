@@ -22,7 +22,7 @@ from .._images import (
 from ..objective import DETECTORS, check_windows_fit
 from ..path_integrated_gradients import METHODS
 from ..settings import LAMSettings
-from ..windows import textured_windows
+from ..windows import auto_windows
 
 DEFAULT_PRETRAINED = "span-x4-ch48"
 DEFAULT_TRAINED = "edsr-small"  # the zoo model with the best held-out PSNR
@@ -127,7 +127,7 @@ def parse_window(text: Optional[str]) -> Optional[tuple[int, int, int]]:
         top, left, size = (int(v) for v in text.split(","))
     except ValueError:
         raise UserError(
-            "--window must be TOP,LEFT,SIZE (three integers, output pixels), "
+            "--window must be TOP,LEFT,SIZE (three integers, the image's pixels), "
             f"got {text!r}"
         ) from None
     if size < 1 or top < 0 or left < 0:
@@ -163,6 +163,7 @@ class CommandCase:
     ) -> None:
         image, self.source = read_image_option(args.image, "--image"), args.image
         image = image.to(device)
+        self.image_size = (int(image.shape[-2]), int(image.shape[-1]))
         if args.lr:
             lr_full = image
             reference = bicubic_upsample(lr_full, scale)
@@ -177,8 +178,8 @@ class CommandCase:
         window = parse_window(args.window)
         if window is None:
             size = min(DEFAULT_WINDOW_SIZE, h, w)
-            window = textured_windows(reference, size=size, count=1)[0]
-            self.window_how = "most textured (automatic)"
+            window = auto_windows(reference, size=size)[0]
+            self.window_how = "the most textured, chosen automatically"
         else:
             self.window_how = "given"
         try:
@@ -187,7 +188,13 @@ class CommandCase:
             raise UserError(f"--window: {error}") from None
         crop = parse_region(args.region, scale)
         auto_region = AUTO_CROP if scale > 1 else DENOISING_AUTO_REGION
-        if args.region == "auto" and args.window is None and min(h, w) > auto_region:
+        # the region depends on the window only, whether it was chosen or given,
+        # so that a printed window given back to --window explains the same thing
+        if (
+            args.region == "auto"
+            and min(h, w) > auto_region
+            and window[2] <= auto_region
+        ):
             crop = auto_region
         if crop is not None and crop < window[2]:
             raise UserError(
@@ -204,6 +211,8 @@ class CommandCase:
             "height": int(reference.shape[-2]),
             "width": int(reference.shape[-1]),
         }
+        self.origin = (top0, left0)
+        #: in the region's pixels (what LAM sees) and in the image's (what users see)
         self.window = (window[0] - top0, window[1] - left0, window[2])
         self.window_in_image = window
         if args.lr:
@@ -298,7 +307,7 @@ def sigma_value(text: str) -> float:
 
 
 def lam_settings(args: argparse.Namespace) -> LAMSettings:
-    """The :class:`~captum_lam.LAMSettings` of the :func:`add_lam_settings` options."""
+    """The [`LAMSettings`][captum_lam.LAMSettings] of the `add_lam_settings` options."""
     return LAMSettings(
         sigma=args.sigma,
         kernel_size=args.kernel_size,
@@ -319,11 +328,21 @@ def add_lam_settings(p: argparse.ArgumentParser) -> None:
         "--kernel-size", type=odd_int, default=9, help="blur kernel side (9)"
     )
     p.add_argument(
-        "--method",
+        "--rule",
+        dest="method",
         choices=METHODS,
         default="riemann_right",
-        help="integration rule (riemann_right = the reference's; "
+        help="LAM's integration rule (riemann_right = the reference's; "
         "riemann_middle = most exact at the same cost)",
+    )
+    # the old spelling, kept working; not shown, so it is not confused with
+    # compare's --methods (attribution methods)
+    p.add_argument(
+        "--method",
+        dest="method",
+        choices=METHODS,
+        help=argparse.SUPPRESS,
+        default=argparse.SUPPRESS,
     )
     p.add_argument("--detector", choices=DETECTORS, default="difference")
     p.add_argument(
@@ -362,7 +381,9 @@ def add_common(p: argparse.ArgumentParser) -> None:
         help="with a factory: pad the input to a multiple of this (window attention)",
     )
     p.add_argument(
-        "--window", help="TOP,LEFT,SIZE in output pixels (default: most textured)"
+        "--window",
+        help="TOP,LEFT,SIZE in the image's own pixels, as explain and 'windows' "
+        "print them (default: the most textured, away from the border)",
     )
     p.add_argument(
         "--region",
@@ -370,12 +391,61 @@ def add_common(p: argparse.ArgumentParser) -> None:
         dest="region",
         default="auto",
         help="side of the HR region around the window that is explained: SIZE "
-        "(HR pixels), none (the whole image) or auto (default: 256x256 around an "
-        "automatically chosen window; LAM's cost and the DI grow with the image). "
+        "(HR pixels), none (the whole image) or auto (default: 256x256 around the "
+        "window, when the image is larger; LAM's cost and the DI grow with the image). "
         "--crop is its old name",
     )
     add_lam_settings(p)
     p.add_argument("--quiet", action="store_true", help="no progress bar or summary")
+
+
+def describe_case(args: argparse.Namespace, case: CommandCase, scale: int) -> None:
+    """Image, LR size and window, all in the image's own pixels, height x width."""
+    h, w = case.image_size
+    lr_h, lr_w = case.lr.shape[-2:]
+    region = case.crop
+    cut = region["height"] < h or region["width"] < w
+    say(
+        args,
+        f"image: {case.source}, {h}x{w} pixels (height x width), scale x{scale}, "
+        f"{'LR input' if scale > 1 else 'input'} {lr_h}x{lr_w}"
+        + (
+            f" (made from the {region['height']}x{region['width']} region at "
+            f"top={region['top']} left={region['left']}, --region {args.region})"
+            if cut
+            else ""
+        ),
+    )
+    top, left, size = case.window_in_image
+    say(
+        args,
+        f"window: top={top} left={left} size={size} in the image's pixels "
+        f"({case.window_how}; give it back as --window {top},{left},{size})",
+    )
+
+
+def given(args: argparse.Namespace, *options: str) -> bool:
+    """Whether the user typed one of ``options`` (not left it to its default)."""
+    return any(a == o or a.startswith(o + "=") for a in args.argv for o in options)
+
+
+def report_completeness(
+    args: argparse.Namespace, delta: float, relative: float
+) -> None:
+    """Completeness as information; a warning only for settings the user chose."""
+    text = (
+        f"completeness: the map sums to the objective's change within "
+        f"{100 * relative:.2g}% (delta {delta:.4g}; rule {args.method}, "
+        f"{args.steps} steps)"
+    )
+    if relative <= DELTA_WARNING:
+        say(args, text)
+        return
+    fix = "--rule riemann_middle (same cost) or more --steps makes it exact"
+    if given(args, "--rule", "--method", "--steps"):
+        print(f"warning: {text}; {fix}", file=sys.stderr)
+    else:
+        say(args, f"{text}: the reference's scheme, as published; {fix}")
 
 
 def print_table(rows: Sequence[dict[str, Any]], quiet: bool) -> None:
@@ -383,9 +453,15 @@ def print_table(rows: Sequence[dict[str, Any]], quiet: bool) -> None:
         return
     width = max(len(r["label"]) for r in rows)
     psnr = any("psnr_y_db" in r for r in rows)
-    print(f"{'':<{width}}  {'DI':>7}" + ("  PSNR-Y" if psnr else "") + "  seconds")
+    print(
+        f"{'':<{width}}  {'DI':>7}"
+        + ("  PSNR-Y" if psnr else "")
+        + "  completeness error  seconds"
+    )
     for r in rows:
         line = f"{r['label']:<{width}}  {r['diffusion_index']:7.2f}"
         if psnr:
             line += f"  {r.get('psnr_y_db', float('nan')):6.2f}"
-        print(line + f"  {r['seconds']:7.2f}")
+        relative = r.get("relative_convergence_delta")
+        done = "-" if relative is None else f"{100 * relative:.2g}%"
+        print(line + f"  {done:>18}  {r['seconds']:7.2f}")

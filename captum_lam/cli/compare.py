@@ -7,11 +7,13 @@ import csv
 import io
 import json
 import time
-from typing import Any
+from pathlib import Path
+from typing import Any, Optional
 
 import torch
 from torch import Tensor, nn
 
+from .._commands import COMMANDS
 from .._images import (
     psnr_y,
 )
@@ -24,6 +26,8 @@ from ._common import (
     UserError,
     add_common,
     check_writable,
+    describe_case,
+    lam_settings,
     model_info,
     print_table,
     resolve_model,
@@ -40,25 +44,29 @@ def _method_attribution(
     lr: Tensor,
     window: tuple[int, int, int],
     args: argparse.Namespace,
-) -> Tensor:
+) -> tuple[Tensor, Optional[float]]:
+    """The attribution and, for LAM, its relative completeness error."""
     from captum.attr import IntegratedGradients, Saliency
 
     from ..filters import gaussian_blur2d
     from ..objective import WindowObjective
 
     if method == "lam":
-        return run_lam(model, lr, window, args, "LAM")[0]
+        attr, _, relative = run_lam(model, lr, window, args, "LAM")
+        return attr, relative
     objective = WindowObjective(model, window=window, detector=args.detector)
     if method == "saliency":
-        return Saliency(objective).attribute(lr.clone().requires_grad_(), abs=False)
+        saliency = Saliency(objective)
+        return saliency.attribute(lr.clone().requires_grad_(), abs=False), None
     baseline = (
         torch.zeros_like(lr)
         if method == "ig"
         else gaussian_blur2d(lr, args.sigma, args.kernel_size)
     )
-    return IntegratedGradients(objective).attribute(
+    ig = IntegratedGradients(objective).attribute(
         lr, baselines=baseline, n_steps=args.steps, internal_batch_size=args.batch_size
     )
+    return ig, None
 
 
 _METHOD_LABELS = {
@@ -75,6 +83,9 @@ def cmd_compare(args: argparse.Namespace) -> int:
     out = check_writable(args.out, "--out")
     csv_path = check_writable(args.csv, "--csv")
     json_path = check_writable(args.json, "--json")
+    map_dir = Path(args.save_map) if args.save_map else None
+    if map_dir is not None and map_dir.exists() and not map_dir.is_dir():
+        raise UserError(f"--save-map: {map_dir} is not a folder")
     device = torch.device(args.device)
     model_names = [m for m in (args.models or "").split(",") if m]
     methods = [m for m in (args.methods or "lam").split(",") if m]
@@ -100,6 +111,19 @@ def cmd_compare(args: argparse.Namespace) -> int:
     lr, hr, source, window = case.lr, case.hr, case.source, case.window
     with torch.no_grad():
         outputs = [m(lr) for m in models]
+    names = [str(model_info(m).get("name")) for m in models]
+    say(args, f"model{'s' if len(names) > 1 else ''}: {', '.join(names)}")
+    describe_case(args, case, scale)
+    say(
+        args,
+        f"methods: {', '.join(methods)}"
+        + (
+            f"; LAM: rule {args.method}, {args.steps} steps, sigma {args.sigma}"
+            if "lam" in methods
+            else ""
+        ),
+    )
+    settings = {**lam_settings(args).record(), "device": str(device)}
 
     attributions: dict[str, Tensor] = {}
     srs: dict[str, Tensor] = {}
@@ -109,7 +133,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
         for method in methods:
             label = name if len(models) > 1 else _METHOD_LABELS[method]
             t0 = time.perf_counter()
-            attr = _method_attribution(method, model, lr, window, args).detach()
+            attr, relative = _method_attribution(method, model, lr, window, args)
+            attr = attr.detach()
             seconds = time.perf_counter() - t0
             attributions[label] = attr.cpu()
             srs[label] = sr.cpu()
@@ -118,13 +143,37 @@ def cmd_compare(args: argparse.Namespace) -> int:
                 "model": name,
                 "method": method,
                 "diffusion_index": float(diffusion_index(attr[0])),
+                "relative_convergence_delta": relative,
                 "seconds": round(seconds, 3),
             }
             if hr is not None:
                 row["psnr_y_db"] = psnr_y(sr.cpu(), hr.cpu(), shave=scale)
+            if map_dir is not None:
+                from ..mapfile import map_file_name, save_map
+
+                map_dir.mkdir(parents=True, exist_ok=True)
+                row["map"] = str(
+                    save_map(
+                        map_dir / map_file_name(label),
+                        attr.cpu(),
+                        lr.cpu(),
+                        case.window_in_image,
+                        scale=scale,
+                        origin=case.origin,
+                        settings={
+                            **settings,
+                            "model": name,
+                            "attribution_method": method,
+                            "image": source,
+                            "command": args.command_line,
+                        },
+                    )
+                )
             rows.append(row)
 
     print_table(rows, args.quiet)
+    if map_dir is not None:
+        say(args, f"wrote {len(rows)} maps to {map_dir}")
     if out is not None:
         fig = comparison_figure(
             attributions,
@@ -132,8 +181,11 @@ def cmd_compare(args: argparse.Namespace) -> int:
             window,
             scale=scale,
             sr=srs if len(models) > 1 else None,
-            title=f"window top={window[0]} left={window[1]} size={window[2]}"
-            f" — {source}",
+            title=names[0] if len(models) == 1 else "",
+            image=source,
+            origin=case.origin,
+            n_steps=args.steps,
+            method=args.method if "lam" in methods else None,
         )
         save_figure(fig, out)
         say(args, f"wrote {out}")
@@ -146,9 +198,13 @@ def cmd_compare(args: argparse.Namespace) -> int:
         say(args, f"wrote {csv_path}")
     if json_path is not None:
         payload = {
+            "command": args.command_line,
             "image": source,
-            "window": list(window),
+            "window": list(case.window_in_image),
+            "window_coordinates": "the image's pixels (HR); give back as --window",
+            "region": case.crop,
             "scale": scale,
+            "settings": settings,
             "rows": rows,
         }
         write_text_atomic(json_path, json.dumps(payload, indent=2) + "\n")
@@ -158,7 +214,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 def add_compare_parser(sub: Any) -> argparse.ArgumentParser:
     """The ``compare`` sub-command."""
-    compare = sub.add_parser("compare", help="several models or methods on one window")
+    compare = sub.add_parser("compare", help=COMMANDS["compare"])
     compare.add_argument("--models", help="comma-separated registry names")
     compare.add_argument("--model", help="the model for --methods")
     compare.add_argument(
@@ -168,5 +224,10 @@ def add_compare_parser(sub: Any) -> argparse.ArgumentParser:
     compare.add_argument("--out", default="compare.png", help="grid figure")
     compare.add_argument("--csv", help="DI table as CSV")
     compare.add_argument("--json", help="DI table as JSON")
+    compare.add_argument(
+        "--save-map",
+        metavar="DIR",
+        help="folder (created) for one raw map per row, ROW.npz (see explain)",
+    )
     compare.set_defaults(func=cmd_compare)
     return compare

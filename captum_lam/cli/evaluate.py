@@ -1,8 +1,8 @@
 """``captum-lam evaluate``: a LAM study over models, images and windows.
 
-Registered in :mod:`captum_lam.cli` by ``add_evaluate_parser(subparsers)``.
-Runs :func:`captum_lam.studies.evaluate` (resumable; sharded under ``torchrun``)
-and prints the per-model table of :func:`captum_lam.studies.aggregate`.
+Registered in `captum_lam.cli` by ``add_evaluate_parser(subparsers)``.
+Runs [`evaluate`][captum_lam.evaluate] (resumable; sharded under ``torchrun``)
+and prints the per-model table of [`aggregate`][captum_lam.aggregate].
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from typing import Any, Optional
 
 from torch import Tensor
 
+from .._commands import COMMANDS
 from .._images import HELD_OUT_IMAGES
 from ..studies.runner import torchrun_rank
 from ._common import (
@@ -38,7 +39,7 @@ def add_evaluate_parser(subparsers: Any) -> argparse.ArgumentParser:
 
     p = subparsers.add_parser(
         "evaluate",
-        help="a LAM study: DI and its companions over models, images and windows",
+        help=COMMANDS["evaluate"],
         description="Evaluate LAM for every (model, image, window) case; results "
         "go to a JSON Lines file, one line per case, resumable (rerun the same "
         "command to finish an interrupted study). Under torchrun the cases are "
@@ -96,7 +97,13 @@ def add_evaluate_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--summary", help="per-model summary and analyses as JSON")
     p.add_argument(
         "--figures",
-        help="folder for the analyses' figures (DI vs PSNR, receptive field, content)",
+        help="folder (created) for the analyses' figures (DI vs PSNR, receptive "
+        "field, content)",
+    )
+    p.add_argument(
+        "--save-map",
+        metavar="DIR",
+        help="folder (created) for one raw map per case, KEY.npz (see explain)",
     )
     p.add_argument("--quiet", action="store_true", help="no progress bar or table")
     p.set_defaults(func=cmd_evaluate)
@@ -189,8 +196,11 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     csv_path = check_writable(args.csv, "--csv")
     summary_path = check_writable(args.summary, "--summary")
     figures = Path(args.figures) if args.figures else None
-    if figures is not None and not figures.is_dir():
-        raise UserError(f"--figures: folder {figures} does not exist")
+    if figures is not None and figures.exists() and not figures.is_dir():
+        raise UserError(f"--figures: {figures} is not a folder")
+    maps = Path(args.save_map) if args.save_map else None
+    if maps is not None and maps.exists() and not maps.is_dir():
+        raise UserError(f"--save-map: {maps} is not a folder")
     models = [m.strip() for m in (args.models or "").split(",") if m.strip()]
     if args.cases:
         require_file(args.cases, "--cases")
@@ -250,6 +260,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         out=out,
         progress=show,
         load_model=load_model,
+        save_maps=maps,
     )
     if rank != 0:
         return 0
@@ -265,6 +276,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     if summary_path is not None or figures is not None:
         from ..visualization import save_figure
 
+        if figures is not None:
+            figures.mkdir(parents=True, exist_ok=True)
         for name, analysis in (
             ("di_vs_psnr", studies.di_vs_psnr),
             ("di_vs_receptive_field", studies.di_vs_receptive_field),

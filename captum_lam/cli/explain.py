@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 from typing import Any
 
@@ -12,6 +11,7 @@ import torch
 from torch import Tensor, nn
 
 from .. import __version__
+from .._commands import COMMANDS
 from .._degradation import psnr_line, psnr_summary, task_summary
 from .._io import write_text_atomic
 from .._registry import model_scale
@@ -19,14 +19,16 @@ from ..lam import LAM
 from ..metrics import diffusion_index
 from ._common import (
     DEFAULT_PRETRAINED,
-    DELTA_WARNING,
     CommandCase,
     UserError,
     add_common,
     check_writable,
+    describe_case,
     lam_settings,
     model_info,
+    positive_int,
     progress_bar,
+    report_completeness,
     resolve_model,
     say,
 )
@@ -63,6 +65,13 @@ def cmd_explain(args: argparse.Namespace) -> int:
     json_path = check_writable(args.json, "--json")
     if out is not None and out.suffix.lower() not in (".png", ".pdf", ".svg"):
         raise UserError(f"--out must end in .png, .pdf or .svg, got {args.out!r}")
+    map_path = check_writable(args.save_map, "--save-map")
+    if map_path is not None and map_path.suffix.lower() != ".npz":
+        raise UserError(f"--save-map must end in .npz, got {args.save_map!r}")
+    if args.list_windows is not None:
+        from .windows import cmd_windows
+
+        return cmd_windows(args)
     device = torch.device(args.device)
     started = time.perf_counter()
     model = resolve_model(args).to(device).eval()
@@ -72,13 +81,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
     )
     scale = model_scale(model, 3, device)
     case = CommandCase(args, scale, device, info.get("name"))
-    lr, hr, source, window, window_how = (
-        case.lr,
-        case.hr,
-        case.source,
-        case.window,
-        case.window_how,
-    )
+    lr, hr, source, window = case.lr, case.hr, case.source, case.window
     with torch.no_grad():
         sr = model(lr)
     if sr.ndim != 4:
@@ -93,41 +96,33 @@ def cmd_explain(args: argparse.Namespace) -> int:
             "'captum-lam[pretrained]'); using the trained zoo model "
             f"{info.get('name')} instead",
         )
-    crop = case.crop
-    say(
-        args,
-        f"image: {source}, LR {lr.shape[-1]}x{lr.shape[-2]}, scale x{scale}"
-        + (
-            f", region top={crop['top']} left={crop['left']} of the image"
-            if crop["top"] or crop["left"]
-            else ""
-        ),
-    )
-    say(
-        args,
-        f"window: top={window[0]} left={window[1]} size={window[2]} ({window_how})",
-    )
+    describe_case(args, case, scale)
 
     t0 = time.perf_counter()
     attr, delta, relative = run_lam(model, lr, window, args, "LAM")
     lam_time = time.perf_counter() - t0
     di = float(diffusion_index(attr[0]))
 
+    top, left, size = case.window_in_image
     summary: dict[str, Any] = {
+        "command": args.command_line,
         "model": info,
         "default_model_fallback": fallback,
         "image": source,
+        "image_size": list(case.image_size),
         "lr_size": [int(lr.shape[-2]), int(lr.shape[-1])],
         "scale": scale,
         **task_summary(scale, info.get("name"), args.lr),
         "window": {
-            "top": window[0],
-            "left": window[1],
-            "size": window[2],
-            "chosen": window_how,
+            "top": top,
+            "left": left,
+            "size": size,
+            "chosen": case.window_how,
+            "coordinates": "the image's pixels (HR); give back as --window",
         },
-        "window_in_image": list(case.window_in_image),
-        "crop": case.crop,
+        "window_option": f"--window {top},{left},{size}",
+        "window_in_image": [top, left, size],
+        "region": case.crop,
         "settings": {**lam_settings(args).record(), "device": str(device)},
         "diffusion_index": di,
         "convergence_delta": delta,
@@ -139,24 +134,12 @@ def cmd_explain(args: argparse.Namespace) -> int:
         summary.update(psnr_summary(sr, lr, hr, scale))
 
     say(args, f"Diffusion Index: {di:.2f}")
-    say(
-        args,
-        f"convergence delta: {delta:.4g} "
-        f"({100 * relative:.3g}% of the objective's change)",
-    )
-    if relative > DELTA_WARNING:
-        print(
-            f"warning: LAM misses completeness by {100 * relative:.2g}% of the "
-            f"objective's change (method {args.method}, {args.steps} steps); "
-            "--method riemann_middle (same cost) or more --steps makes it exact",
-            file=sys.stderr,
-        )
+    report_completeness(args, delta, relative)
     if hr is not None:
         say(args, psnr_line(summary))
     say(args, f"LAM took {lam_time:.1f} s")
 
     if out is not None:
-        title = f"{info.get('name')} ({summary['task']})"
         fig = lam_figure(
             attr.cpu(),
             lr.cpu(),
@@ -164,13 +147,37 @@ def cmd_explain(args: argparse.Namespace) -> int:
             hr=None if hr is None else hr.cpu(),
             sr=sr.cpu(),
             scale=scale,
-            title=title,
+            title=f"{info.get('name')} ({summary['task']})",
             di=di,
+            image=source,
+            origin=case.origin,
+            n_steps=args.steps,
+            method=args.method,
             task=summary["task"],
         )
         save_figure(fig, out)
         summary["figure"] = str(out)
         say(args, f"wrote {out}")
+    if map_path is not None:
+        from ..mapfile import save_map
+
+        save_map(
+            map_path,
+            attr.cpu(),
+            lr.cpu(),
+            case.window_in_image,
+            scale=scale,
+            origin=case.origin,
+            settings={
+                **summary["settings"],
+                "model": info.get("name"),
+                "image": source,
+                "command": args.command_line,
+            },
+            convergence_delta=delta,
+        )
+        summary["map"] = str(map_path)
+        say(args, f"wrote {map_path}")
     if json_path is not None:
         write_text_atomic(json_path, json.dumps(summary, indent=2) + "\n")
         say(args, f"wrote {json_path}")
@@ -179,14 +186,26 @@ def cmd_explain(args: argparse.Namespace) -> int:
 
 def add_explain_parser(sub: Any) -> argparse.ArgumentParser:
     """The ``explain`` sub-command."""
-    explain = sub.add_parser(
-        "explain", help="LAM of one window: figure and JSON summary"
-    )
+    explain = sub.add_parser("explain", help=COMMANDS["explain"])
     explain.add_argument(
         "--model", help="registry name (see 'models') or package.module:factory"
     )
     add_common(explain)
     explain.add_argument("--out", default="lam.png", help="figure (.png/.pdf/.svg)")
     explain.add_argument("--json", default="lam.json", help="JSON summary")
+    explain.add_argument(
+        "--save-map",
+        metavar="FILE.npz",
+        help="the raw map, LR input, window, settings, DI and delta (numpy .npz)",
+    )
+    explain.add_argument(
+        "--list-windows",
+        nargs="?",
+        const=8,
+        type=positive_int,
+        metavar="N",
+        help="print the N (8) most textured windows of --image and stop "
+        "(as the 'windows' command)",
+    )
     explain.set_defaults(func=cmd_explain)
     return explain

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from .._commands import COMMANDS
 from .._io import text_table
 
 # --- models ------------------------------------------------------------------
@@ -40,6 +41,6 @@ def cmd_models(args: argparse.Namespace) -> int:
 
 def add_models_parser(sub: Any) -> argparse.ArgumentParser:
     """The ``models`` sub-command."""
-    models = sub.add_parser("models", help="list the registered models")
+    models = sub.add_parser("models", help=COMMANDS["models"])
     models.set_defaults(func=cmd_models)
     return models

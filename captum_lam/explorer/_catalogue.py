@@ -224,7 +224,7 @@ class Images:
         return entry
 
     def add_upload(self, filename: str, data: bytes) -> ImageEntry:
-        """Check and read an uploaded PNG/JPEG; :class:`RequestError` if refused."""
+        """Check and read an uploaded PNG/JPEG; `RequestError` if refused."""
         if len(data) > UPLOAD_MAX_BYTES:
             raise RequestError(
                 413,

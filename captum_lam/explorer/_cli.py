@@ -7,6 +7,8 @@ import sys
 from pathlib import Path
 from typing import Any, Callable
 
+from .._commands import COMMANDS
+
 #: ``resolve_model(args, name)``: the command line's model loader (explain's),
 #: passed in by the CLI so that this package does not import it.
 ResolveModel = Callable[[argparse.Namespace, Any], Any]
@@ -19,7 +21,7 @@ def add_serve_parser(subparsers: Any, resolve_model: ResolveModel) -> None:
     """Add ``serve`` to the ``captum-lam`` subcommands."""
     serve = subparsers.add_parser(
         "serve",
-        help="explore LAM in a browser: click a window, compare networks",
+        help=COMMANDS["serve"],
         description="A local web page: the image with how textured each window "
         "is, click a window, see the LAM of each selected network side by side.",
     )

@@ -2,7 +2,7 @@
 
 The numbers are ``captum-lam explain``'s for the same window and settings: the
 same LR input (the image cropped to a multiple of the scale, bicubic-downsampled),
-the same :class:`captum_lam.LAM` call on the whole image. For models with a known,
+the same [`LAM`][captum_lam.LAM] call on the whole image. For models with a known,
 finite receptive field the network runs only where the window can see
 (``crop="auto"``), which gives the same map to float rounding, much faster.
 """
@@ -86,7 +86,7 @@ def parse_settings(payload: Any) -> dict[str, Any]:
 
 
 def parse_request(payload: Any, models: Models, images: Images) -> Request:
-    """A :class:`Request` from the page's JSON; :class:`RequestError` if bad."""
+    """A `Request` from the page's JSON; `RequestError` if bad."""
     if not isinstance(payload, dict):
         raise RequestError(400, "the request body must be a JSON object")
     for name in ("model", "image", "window"):

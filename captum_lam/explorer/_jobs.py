@@ -76,13 +76,13 @@ class _Lane:
 
 
 class JobRunner:
-    """Runs :class:`Request` s through ``compute``, one at a time per model.
+    """Runs `Request` s through ``compute``, one at a time per model.
 
     Parameters
     ----------
     compute : callable
         ``compute(request, progress) -> result``; it calls ``progress(done, total)``
-        after each pass, which raises :class:`Cancelled` once the job is superseded.
+        after each pass, which raises `Cancelled` once the job is superseded.
     cache_size : int
         Finished results kept (least recently used dropped first).
     """

@@ -128,13 +128,8 @@ def _around(start: int, size: int, extent: int) -> tuple[int, int]:
 
 
 def figure_png(result: LamResult) -> bytes:
-    """The library's LAM figure (:func:`captum_lam.lam_figure`) as PNG bytes."""
-    top, left, size = result.request.window
+    """The library's LAM figure ([`lam_figure`][captum_lam.lam_figure]) as PNG bytes."""
     settings = result.settings
-    title = (
-        f"{result.request.model} — {result.image.name}, window top={top} "
-        f"left={left} size={size}, {settings['steps']} steps {settings['method']}"
-    )
     fig = lam_figure(
         result.attribution,
         result.lr,
@@ -142,8 +137,11 @@ def figure_png(result: LamResult) -> bytes:
         hr=result.hr,
         sr=result.sr,
         scale=result.scale,
-        title=title,
+        title=result.request.model,
         di=result.diffusion_index,
+        image=result.image.name,
+        n_steps=settings["steps"],
+        method=settings["method"],
     )
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=120)
@@ -196,7 +194,7 @@ def explain_command(
         "none",
         "--steps",
         str(settings["steps"]),
-        "--method",
+        "--rule",
         settings["method"],
         "--sigma",
         f"{settings['sigma']:g}",
@@ -220,9 +218,8 @@ def colorbar_stops(count: int = 11) -> list[str]:
 def texture_overlay(image: ImageEntry, size: int) -> bytes:
     """How textured the ``size`` window centred on each pixel is, as an RGBA PNG.
 
-    The mean gradient magnitude of the window (:func:`captum_lam.windows.
-    texture_energy`), normalised by its 99th percentile, in the ``magma``
-    colours, transparent where flat.
+    The mean gradient magnitude of the window (`texture_energy`), normalised by its 99th
+    percentile, in the ``magma`` colours, transparent where flat.
     """
     from matplotlib import colormaps
 

@@ -2,17 +2,18 @@
 
 Two ways in:
 
-* :func:`load_factory` -- you have the network's code: ``"package.module:factory"``
+* `load_factory` -- you have the network's code: ``"package.module:factory"``
   builds it, a checkpoint file fills it (strictly).
-* :func:`load_checkpoint` -- you have only a checkpoint of a published architecture
+* `load_checkpoint` -- you have only a checkpoint of a published architecture
   (SwinIR, HAT, ESRGAN/RRDBNet, Real-ESRGAN compact, RCAN, SPAN, ...): the optional
   package ``spandrel`` recognises the architecture from the weights and builds it.
 
 Both return an ``nn.Module`` in eval mode that maps RGB ``(N, C, H, W)`` in [0, 1] to
 the network's output in [0, 1], with the attribute ``lam_info``
-(:class:`~captum_lam.zoo.ModelInfo`). :class:`ModelAdapter` is the glue: value
-range, mean, padding to a multiple of the window size, and a copy of the input for
-networks that modify it in place.
+([`ModelInfo`][captum_lam.zoo.ModelInfo]).
+[`ModelAdapter`][captum_lam.models.ModelAdapter] is the glue: value range, mean, padding
+to a multiple of the window size, and a copy of the input for networks that modify it in
+place.
 
 >>> import torch
 >>> net = torch.nn.Sequential(torch.nn.Conv2d(3, 12, 3, padding=1),
@@ -405,11 +406,11 @@ def load_factory(
         ``"package.module:factory"``: ``factory(**kwargs)`` must return an
         ``nn.Module`` (a class works too). The module must be importable.
     weights : str or Path, optional
-        Checkpoint read with :func:`read_state_dict` and loaded strictly. Without
+        Checkpoint read with `read_state_dict` and loaded strictly. Without
         it the network keeps the factory's initialisation.
     input_range, mean, pad_multiple
-        Wrap the network in :class:`ModelAdapter` with these where any differs
-        from the default.
+        Wrap the network in [`ModelAdapter`][captum_lam.models.ModelAdapter] with these
+        where any differs from the default.
     **kwargs
         Passed to the factory.
 
@@ -417,7 +418,7 @@ def load_factory(
     -------
     nn.Module
         In eval mode; maps (N, 3, H, W) in [0, 1] to (N, C', s*H, s*W). Its
-        attribute ``lam_info`` is a :class:`~captum_lam.zoo.ModelInfo` with
+        attribute ``lam_info`` is a [`ModelInfo`][captum_lam.zoo.ModelInfo] with
         ``kind="factory"`` and the scale measured by one forward of a 16x16 image.
 
     Raises
@@ -504,7 +505,7 @@ def load_checkpoint(path: PathLike) -> nn.Module:
         input to the architecture's size requirements (e.g. a multiple of SwinIR's
         window) and cropping the output, and giving the network a copy of its
         input (spandrel's RCAN scales its input in place). Its attribute
-        ``lam_info`` is a :class:`~captum_lam.zoo.ModelInfo` with
+        ``lam_info`` is a [`ModelInfo`][captum_lam.zoo.ModelInfo] with
         ``kind="checkpoint"`` and the architecture's name.
 
     Notes

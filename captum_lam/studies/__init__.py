@@ -1,24 +1,25 @@
 """LAM studies at scale: many models, images and windows, as in the LAM paper.
 
-A study is a list of :class:`Case` objects (an image and a window, optionally a
-model) evaluated for several models by :func:`evaluate`, which writes one plain
-``dict`` record per (model, image, window) to a JSON Lines file, resumably, and
-shards the work over processes started by PyTorch's launcher (``torchrun``).
-:func:`aggregate` summarises the records per model (mean and median Diffusion
-Index with bootstrap confidence intervals); :func:`di_vs_psnr`,
-:func:`di_vs_receptive_field` and :func:`di_vs_content` are the paper's
+A study is a list of [`Case`][captum_lam.Case] objects (an image and a window,
+optionally a model) evaluated for several models by [`evaluate`][captum_lam.evaluate],
+which writes one plain ``dict`` record per (model, image, window) to a JSON Lines file,
+resumably, and shards the work over processes started by PyTorch's launcher
+(``torchrun``). [`aggregate`][captum_lam.aggregate] summarises the records per model
+(mean and median Diffusion Index with bootstrap confidence intervals); `di_vs_psnr`,
+`di_vs_receptive_field` and `di_vs_content` are the paper's
 analyses, each returning its numbers and a matplotlib figure.
 
 The modules, in the order data flows through them:
 
-* :mod:`~captum_lam.studies.cases`: cases, window choice, content classes;
-* :mod:`~captum_lam.studies.records`: JSON Lines / CSV and the resumable store;
-* :mod:`~captum_lam.studies.runner`: :func:`evaluate` and the sharding;
-* :mod:`~captum_lam.studies.aggregation`: :func:`aggregate`, :func:`format_table`;
-* :mod:`~captum_lam.studies.analyses`: the paper's three analyses and figures.
+* `captum_lam.studies.cases`: cases, window choice, content classes;
+* `captum_lam.studies.records`: JSON Lines / CSV and the resumable store;
+* `captum_lam.studies.runner`: [`evaluate`][captum_lam.evaluate] and the sharding;
+* `captum_lam.studies.aggregation`: [`aggregate`][captum_lam.aggregate], `format_table`;
+* `captum_lam.studies.analyses`: the paper's three analyses and figures.
 
-The size-robust companions of the Diffusion Index, :func:`mass_area` and
-:func:`mean_distance`, live in :mod:`captum_lam.metrics` (re-exported here).
+The size-robust companions of the Diffusion Index, [`mass_area`][captum_lam.mass_area]
+and [`mean_distance`][captum_lam.mean_distance], live in `captum_lam.metrics`
+(re-exported here).
 """
 
 from ..metrics import mass_area, mean_distance

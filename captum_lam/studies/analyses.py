@@ -202,7 +202,8 @@ def di_vs_content(
     """DI per content class (flat, edge, texture) of the window, per model.
 
     The paper finds regular stripes and grids more likely to be used than
-    complex semantics; here the windows are classed by :func:`classify_content`.
+    complex semantics; here the windows are classed by
+    [`classify_content`][captum_lam.classify_content].
 
     Returns
     -------

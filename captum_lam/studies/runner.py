@@ -62,12 +62,13 @@ def evaluate(
     progress: bool = False,
     load_model: Optional[Callable[[str], nn.Module]] = None,
     on_record: Optional[Callable[[dict], None]] = None,
+    save_maps: Optional[PathLike] = None,
 ) -> list[dict[str, Any]]:
     """LAM of every (model, image, window) case: DI, its companions, PSNR, timing.
 
     Cases with ``model=None`` are evaluated for every model; the others for their
     own model only. Cases of one (model, image) share one pass over the path
-    (:func:`~captum_lam.multiwindow.attribute_windows`).
+    ([`attribute_windows`][captum_lam.attribute_windows]).
 
     Each record is a plain dict: ``key``, ``model``, ``image``, ``top``,
     ``left``, ``size``, ``scale``, ``hr_height``, ``hr_width``, ``lr_height``,
@@ -96,24 +97,28 @@ def evaluate(
     Parameters
     ----------
     models : sequence of names, mapping of name -> model, or None
-        Names are loaded with ``load_model`` (default :func:`captum_lam.zoo.
-        load`); None: the models the cases name.
+        Names are loaded with ``load_model`` (default [`load`][captum_lam.zoo.load]);
+        None: the models the cases name.
     cases : sequence of Case
-        From :func:`select_cases` or :func:`read_cases`.
+        From [`select_cases`][captum_lam.select_cases] or
+        [`read_cases`][captum_lam.read_cases].
     images : mapping of name -> Tensor, optional
-        HR images by :attr:`Case.image`; missing ones are loaded with
-        :func:`load_image`. Cropped to a multiple of the scale.
+        HR images by `Case.image`; missing ones are loaded with
+        `load_image`. Cropped to a multiple of the scale.
     n_steps, method, sigma, kernel_size, detector, internal_batch_size
         LAM's settings (defaults: the reference's).
     settings : LAMSettings, optional
         All of them at once; when given, it replaces the six arguments above.
     reach : None, "auto" or int
-        See :func:`~captum_lam.multiwindow.attribute_windows` (exact speed-up
+        See [`attribute_windows`][captum_lam.attribute_windows] (exact speed-up
         for models with a known finite receptive field).
     out : path, optional
         JSON Lines file of the records (resumable).
     progress : bool
         A tqdm bar over the cases (rank 0 only).
+    save_maps : str or PathLike, optional
+        Folder (created) for one raw map per case, named by its key (see
+        [`save_map`][captum_lam.save_map]); the record's ``map`` gives the file.
     on_record : callable, optional
         Called with every new record once it is written.
 
@@ -186,6 +191,7 @@ def evaluate(
         own_file,
         progress and rank == 0,
         on_record,
+        None if save_maps is None else Path(save_maps),
     )
 
     if world > 1:
@@ -222,6 +228,7 @@ def _run_jobs(
     own_file: Optional[Path],
     progress: bool,
     on_record: Optional[Callable[[dict], None]],
+    save_maps: Optional[Path] = None,
 ) -> list[dict]:
     groups: dict[tuple[str, str], list[int]] = {}
     for i in pending:
@@ -263,6 +270,7 @@ def _run_jobs(
                 settings,
                 reach,
                 device,
+                save_maps,
             ):
                 if handle is not None:
                     handle.write(json.dumps(record, allow_nan=False) + "\n")
@@ -290,6 +298,7 @@ def _evaluate_group(
     settings: LAMSettings,
     reach: Union[None, str, int],
     device: torch.device,
+    save_maps: Optional[Path] = None,
 ) -> list[dict]:
     """Records of the windows of one (model, image)."""
     scale = model_scale(model, image.shape[1], device)
@@ -359,5 +368,24 @@ def _evaluate_group(
             "group_seconds": seconds,
             "group_windows": len(windows),
         }
+        if save_maps is not None:
+            from ..mapfile import map_file_name, save_map
+
+            save_maps.mkdir(parents=True, exist_ok=True)
+            record["map"] = str(
+                save_map(
+                    save_maps / map_file_name(key),
+                    one,
+                    lr[0].cpu(),
+                    window,
+                    scale=scale,
+                    settings={
+                        **settings.record(),
+                        "model": model_name,
+                        "image": image_name,
+                    },
+                    convergence_delta=float(delta[k]),
+                )
+            )
         records.append({k: to_plain(v) for k, v in record.items()})
     return records

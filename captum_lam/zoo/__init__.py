@@ -68,7 +68,8 @@ def names() -> list[str]:
 
 
 def info(name: str) -> ModelInfo:
-    """The :class:`ModelInfo` of model ``name`` (``ValueError`` if unknown)."""
+    """The [`ModelInfo`][captum_lam.zoo.ModelInfo] of model ``name`` (``ValueError`` if
+    unknown)."""
     return REGISTRY.info(name)
 
 

@@ -7,12 +7,12 @@ convolution is zero-initialised) starts out as bicubic interpolation.
 
 The families vary one thing at a time:
 
-* :class:`PlainSR`: a plain stack of 3x3 convolutions with ReLU; depth sets the
+* `PlainSR`: a plain stack of 3x3 convolutions with ReLU; depth sets the
   receptive field exactly (``2 * depth + 1`` LR pixels).
-* :class:`EDSRSmall`: EDSR-like residual blocks (a finite receptive field).
-* :class:`RCANSmall`: RCAN-like residual channel-attention blocks; the channel
+* `EDSRSmall`: EDSR-like residual blocks (a finite receptive field).
+* `RCANSmall`: RCAN-like residual channel-attention blocks; the channel
   attention pools globally, so every input pixel reaches every output pixel.
-* :class:`SwinIRSmall`: SwinIR-like shifted-window self-attention (window 8).
+* `SwinIRSmall`: SwinIR-like shifted-window self-attention (window 8).
 
 The bicubic skip reads LR pixels within 2 of the output pixel's LR position
 (``i - 2 .. i + 2``), which never widens the receptive field of a network with

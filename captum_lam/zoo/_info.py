@@ -1,4 +1,5 @@
-"""Old home of :class:`ModelInfo`; it lives in :mod:`captum_lam._registry`."""
+"""Old home of [`ModelInfo`][captum_lam.zoo.ModelInfo]; it lives in
+`captum_lam._registry`."""
 
 from captum_lam._registry import ModelInfo
 

@@ -114,8 +114,8 @@ def load_trained(name: str) -> nn.Module:
     """Trained zoo network ``name`` in eval mode, float32, weights frozen.
 
     The parameters have ``requires_grad=False`` (attribution needs gradients
-    with respect to the input only); the :class:`ModelInfo` is attached as
-    the attribute ``lam_info``.
+    with respect to the input only); the [`ModelInfo`][captum_lam.zoo.ModelInfo] is
+    attached as the attribute ``lam_info``.
 
     Raises
     ------

@@ -11,6 +11,9 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import os
+import shlex
+import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -28,6 +31,19 @@ def run(*argv: str) -> None:
         sys.exit(f"captum-lam {' '.join(argv)} failed with exit code {code}")
 
 
+def example(name: str, *argv: str) -> None:
+    """Run ``captum-lam ARGV`` in a scratch folder and keep what it printed.
+
+    Writes docs/generated/cli_NAME.md (the command and its output) for the CLI
+    page, so its worked examples are what the command really prints.
+    """
+    buffer = io.StringIO()
+    with contextlib.redirect_stdout(buffer):
+        run(*argv)
+    text = f"```text\n$ {shlex.join(['captum-lam', *argv])}\n{buffer.getvalue()}```\n"
+    (GENERATED / f"cli_{name}.md").write_text(text)
+
+
 def table(rows: list[dict], columns: list[tuple[str, str, str]]) -> str:
     lines = ["| " + " | ".join(c[1] for c in columns) + " |"]
     lines.append("| " + " | ".join("---" for _ in columns) + " |")
@@ -36,27 +52,24 @@ def table(rows: list[dict], columns: list[tuple[str, str, str]]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def compare(name: str, *argv: str) -> None:
-    with tempfile.TemporaryDirectory() as tmp:
-        js = Path(tmp) / "t.json"
-        run(
-            "compare",
-            *argv,
-            "--out",
-            str(IMAGES / f"{name}.png"),
-            "--json",
-            str(js),
-            "--quiet",
-        )
-        payload = json.loads(js.read_text())
+def compare(name: str, *argv: str, keep_output: bool = False) -> None:
+    figure = f"{name}.png"
+    args = ["compare", *argv, "--out", figure, "--json", f"{name}.json"]
+    if keep_output:
+        example(name, *args)
+    else:
+        run(*args, "--quiet")
+    shutil.copy(figure, IMAGES / figure)
+    payload = json.loads(Path(f"{name}.json").read_text())
     columns = [("label", "row", "s"), ("diffusion_index", "DI", ".2f")]
     if "psnr_y_db" in payload["rows"][0]:
         columns.append(("psnr_y_db", "PSNR-Y (dB)", ".2f"))
     top, left, size = payload["window"]
     text = table(payload["rows"], columns)
     text += (
-        f"\n*Window top={top}, left={left}, size={size} (output pixels) of "
-        f"`{payload['image']}`, x{payload['scale']}.*\n"
+        f"\n*Window top={top}, left={left}, size={size} in the pixels of "
+        f"`{payload['image']}`, x{payload['scale']}: "
+        f"`{payload['command']}`.*\n"
     )
     (GENERATED / f"{name}.md").write_text(text)
 
@@ -72,23 +85,56 @@ def cli_help() -> None:
 def main_figures() -> None:
     IMAGES.mkdir(exist_ok=True)
     GENERATED.mkdir(exist_ok=True)
+    home = Path.cwd()
     with tempfile.TemporaryDirectory() as tmp:
-        run(
-            "explain",
-            "--out",
-            str(IMAGES / "lam.png"),
-            "--json",
-            str(Path(tmp) / "lam.json"),
-            "--quiet",
-        )
-    compare(
-        "compare_methods",
-        "--model",
-        "span-x4-ch48",
-        "--methods",
-        "saliency,ig,ig-blur,lam",
-    )
-    compare("compare_models", "--models", ZOO_ROW, "--method", "riemann_middle")
+        os.chdir(tmp)  # the commands print the file names they write: short ones
+        try:
+            example("explain", "explain", "--save-map", "lam.npz")
+            shutil.copy("lam.png", IMAGES / "lam.png")
+            window = json.loads(Path("lam.json").read_text())["window"]
+            example(
+                "explain_window",
+                "explain",
+                "--window",
+                f"{window['top']},{window['left']},{window['size']}",
+                "--rule",
+                "riemann_middle",
+                "--out",
+                "lam-middle.png",
+                "--json",
+                "lam-middle.json",
+            )
+            example("windows", "windows", "sample:chelsea", "--count", "5")
+            compare(
+                "compare_methods",
+                "--model",
+                "span-x4-ch48",
+                "--methods",
+                "saliency,ig,ig-blur,lam",
+                keep_output=True,
+            )
+            compare("compare_models", "--models", ZOO_ROW, "--rule", "riemann_middle")
+            example(
+                "evaluate",
+                "evaluate",
+                "--models",
+                "plain-d4,edsr-small",
+                "--images",
+                "sample:astronaut",
+                "--centre-crop",
+                "128",
+                "--per-image",
+                "2",
+                "--steps",
+                "20",
+                "--out",
+                "study.jsonl",
+                "--figures",
+                "figures",
+            )
+            example("models", "models")
+        finally:
+            os.chdir(home)
     cli_help()
 
 

@@ -1,0 +1,190 @@
+"""The raw map on disk: one ``.npz`` file that numpy alone can read.
+
+[save_map][captum_lam.save_map] writes what a LAM run found, for analyses
+outside captum-lam; [load_map][captum_lam.load_map] reads it back. The file
+holds plain arrays only (no pickles), so ``numpy.load(path)`` opens it anywhere:
+
+| key | content |
+| --- | --- |
+| `attribution` | (C, h, w) float: the attribution of every LR input value |
+| `map` | (h, w) float: `abs(attribution.sum(0))`, the map the DI uses |
+| `window` | (3,) int: `top, left, size` in the image's HR pixels |
+| `origin` | (2,) int: where `lr`'s upscaled grid starts in the image (HR pixels) |
+| `lr` | (C, h, w) float: the LR input that was explained |
+| `scale` | () int: the upscaling factor |
+| `diffusion_index` | () float: the DI of `map`, in [0, 100] |
+| `convergence_delta` | () float: the completeness error (NaN if not computed) |
+| `settings` | () str: JSON, LAM's settings, the model, the image... |
+| `format` | () str: `"captum-lam map 1"` |
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any, Mapping, Optional, Union
+
+import numpy as np
+from torch import Tensor
+
+from .metrics import diffusion_index
+
+FORMAT = "captum-lam map 1"
+_KEYS = (
+    "attribution",
+    "map",
+    "window",
+    "origin",
+    "lr",
+    "scale",
+    "diffusion_index",
+    "convergence_delta",
+    "settings",
+    "format",
+)
+
+
+def _chw(value: Union[Tensor, np.ndarray], name: str) -> np.ndarray:
+    if isinstance(value, Tensor):
+        value = value.detach().cpu().numpy()
+    array = np.asarray(value)
+    if array.ndim == 4:
+        if array.shape[0] != 1:
+            raise ValueError(
+                f"{name} must hold one example, (1, C, h, w) or (C, h, w); "
+                f"got shape {array.shape}"
+            )
+        array = array[0]
+    if array.ndim != 3:
+        raise ValueError(
+            f"{name} must be (1, C, h, w) or (C, h, w), got shape {array.shape}"
+        )
+    return array
+
+
+def map_file_name(label: str) -> str:
+    """A file name for a map from a label (a model, a method, a study's case key).
+
+    Letters, digits, ``-`` and ``_`` only, then ``.npz``.
+
+    Examples
+    --------
+    >>> map_file_name("plain-d4|sample:astronaut|52,52,16")
+    'plain-d4-sample-astronaut-52-52-16.npz'
+    """
+    cleaned = "".join(c if c.isalnum() or c in "-_" else "-" for c in label)
+    return ("-".join(part for part in cleaned.split("-") if part) or "map") + ".npz"
+
+
+def save_map(
+    path: Union[str, os.PathLike],
+    attributions: Union[Tensor, np.ndarray],
+    lr: Union[Tensor, np.ndarray],
+    window: tuple[int, int, int],
+    *,
+    scale: int,
+    origin: tuple[int, int] = (0, 0),
+    settings: Optional[Mapping[str, Any]] = None,
+    convergence_delta: Optional[float] = None,
+) -> Path:
+    """Write one LAM result as an ``.npz`` file that numpy alone can read.
+
+    Parameters
+    ----------
+    path : str or PathLike
+        Ends in ``.npz``; written atomically (a temporary file, then a rename).
+    attributions : Tensor or ndarray
+        (1, C, h, w) or (C, h, w), e.g. from
+        [LAM.attribute][captum_lam.LAM.attribute].
+    lr : Tensor or ndarray
+        The LR input, (1, C, h, w) or (C, h, w), same h, w as ``attributions``.
+    window : (int, int, int)
+        ``(top, left, size)`` in the image's HR pixels.
+    scale : int
+        Upscaling factor.
+    origin : (int, int)
+        Where ``lr``'s upscaled grid starts in the image, when ``lr`` is a region
+        of it (HR pixels): the window relative to ``lr`` is
+        ``(top - origin[0], left - origin[1], size)``.
+    settings : mapping, optional
+        JSON-serialisable description of the run (LAM's settings, the model...).
+    convergence_delta : float, optional
+        Completeness error of the run.
+
+    Returns
+    -------
+    pathlib.Path
+
+    Examples
+    --------
+    >>> import tempfile, torch
+    >>> attr, lr = torch.randn(1, 3, 8, 8), torch.rand(1, 3, 8, 8)
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     path = save_map(f"{folder}/map.npz", attr, lr, (4, 4, 8), scale=2)
+    ...     sorted(np.load(path).keys())[:3]
+    ['attribution', 'convergence_delta', 'diffusion_index']
+    """
+    target = Path(path)
+    if target.suffix.lower() != ".npz":
+        raise ValueError(f"path must end in .npz, got {target.name!r}")
+    attribution = _chw(attributions, "attributions")
+    lr_array = _chw(lr, "lr")
+    if lr_array.shape[-2:] != attribution.shape[-2:]:
+        raise ValueError(
+            f"lr is {lr_array.shape[-2]}x{lr_array.shape[-1]} but attributions are "
+            f"{attribution.shape[-2]}x{attribution.shape[-1]}: they must match"
+        )
+    top, left, size = (int(v) for v in window)
+    magnitude = np.abs(attribution.sum(axis=0, dtype=np.float64))
+    arrays = {
+        "attribution": attribution,
+        "map": magnitude,
+        "window": np.array([top, left, size], dtype=np.int64),
+        "origin": np.array([int(v) for v in origin], dtype=np.int64),
+        "lr": lr_array,
+        "scale": np.array(int(scale), dtype=np.int64),
+        "diffusion_index": np.array(float(diffusion_index(attribution))),
+        "convergence_delta": np.array(
+            float("nan") if convergence_delta is None else float(convergence_delta)
+        ),
+        "settings": np.array(json.dumps(dict(settings or {}), sort_keys=True)),
+        "format": np.array(FORMAT),
+    }
+    tmp = target.with_name(f".{target.name}.tmp{os.getpid()}.npz")
+    try:
+        np.savez(tmp, **arrays)
+        os.replace(tmp, target)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    return target
+
+
+def load_map(path: Union[str, os.PathLike]) -> dict[str, Any]:
+    """Read a file written by [save_map][captum_lam.save_map].
+
+    Returns
+    -------
+    dict
+        The arrays under their keys (see the module's table), with ``window``
+        and ``origin`` as tuples of int, ``scale`` an int, ``diffusion_index``
+        and ``convergence_delta`` floats and ``settings`` a dict.
+    """
+    with np.load(path, allow_pickle=False) as data:
+        missing = [k for k in _KEYS if k not in data]
+        if missing or str(data["format"]) != FORMAT:
+            raise ValueError(
+                f"{path} is not a captum-lam map file (missing {', '.join(missing)})"
+                if missing
+                else f"{path} is a {str(data['format'])!r} file, not {FORMAT!r}"
+            )
+        out: dict[str, Any] = {k: data[k] for k in _KEYS}
+    out["window"] = tuple(int(v) for v in out["window"])
+    out["origin"] = tuple(int(v) for v in out["origin"])
+    out["scale"] = int(out["scale"])
+    out["diffusion_index"] = float(out["diffusion_index"])
+    out["convergence_delta"] = float(out["convergence_delta"])
+    out["settings"] = json.loads(str(out["settings"]))
+    out["format"] = str(out["format"])
+    return out
