@@ -17,6 +17,7 @@ from matplotlib.patches import Rectangle
 from scipy.signal import fftconvolve
 from torch import Tensor
 
+from ._io import write_atomic
 from .metrics import abs_normalized_map, diffusion_index
 from .objective import Window
 
@@ -343,8 +344,9 @@ def comparison_figure(
 def save_figure(fig: Figure, path: Union[str, os.PathLike], dpi: int = 150) -> Path:
     """Save ``fig`` as PNG, PDF or SVG (by extension), atomically.
 
-    The figure is written to a temporary file beside ``path`` and renamed, so an
-    interrupted or failed save leaves no half-written file.
+    A regular file is written to a temporary file beside ``path`` and renamed,
+    so an interrupted or failed save leaves no half-written file; a symlink's
+    target is written, and a FIFO or device is written directly.
 
     Examples
     --------
@@ -359,11 +361,5 @@ def save_figure(fig: Figure, path: Union[str, os.PathLike], dpi: int = 150) -> P
     suffix = target.suffix.lower()
     if suffix not in (".png", ".pdf", ".svg"):
         raise ValueError(f"path must end in .png, .pdf or .svg, got {target.name!r}")
-    tmp = target.with_name(f".{target.name}.tmp{os.getpid()}{suffix}")
-    try:
-        fig.savefig(tmp, dpi=dpi, format=suffix[1:])
-        os.replace(tmp, target)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+    write_atomic(target, lambda handle: fig.savefig(handle, dpi=dpi, format=suffix[1:]))
     return target
