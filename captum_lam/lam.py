@@ -9,6 +9,8 @@ import torch
 from captum.log import log_usage
 from torch import Tensor, nn
 
+from ._checks import as_int, check_kernel_fits, check_model_tensors
+from ._model_state import keeps_caller_state
 from .objective import (
     Detector,
     Window,
@@ -95,6 +97,7 @@ class LAM(PathIntegratedGradients):
         return self.forward_func.detector  # type: ignore[union-attr]
 
     @log_usage()
+    @keeps_caller_state(lambda self, *args, **kwargs: self.model)
     def attribute(  # type: ignore[override]
         self,
         inputs: Tensor,
@@ -148,13 +151,17 @@ class LAM(PathIntegratedGradients):
             Shape (N,), with ``return_convergence_delta=True``.
         """
         _check_inputs(inputs)
-        _check_integration(n_steps, method, internal_batch_size)
+        n_steps, internal_batch_size = _check_integration(
+            n_steps, method, internal_batch_size
+        )
+        check_kernel_fits(self.kernel_size, inputs.shape)
         windows = format_windows(target, inputs.shape[0], device=inputs.device)
         if isinstance(self.model, nn.Module) and self.model.training:
             warnings.warn(
                 "the model is in training mode: BatchNorm and Dropout make the map "
-                "depend on the batch and on chance; call model.eval() first",
-                stacklevel=3,
+                "depend on the batch and on chance (the model's buffers and the "
+                "random generators are restored afterwards); call model.eval() first",
+                stacklevel=4,
             )
         extra = _tuple_args(additional_forward_args)
         reach = _crop_reach(self.model, crop)
@@ -232,11 +239,12 @@ def _crop_reach(model: Any, crop: Union[None, str, int]) -> Optional[int]:
             )
         # one pixel more than the radius: free, and safe for even fields
         return int(info.receptive_field) // 2 + 1
-    if isinstance(crop, bool) or not isinstance(crop, int) or crop < 0:
+    reach = as_int(crop)
+    if reach is None or reach < 0:
         raise ValueError(
             f"crop must be None, 'auto' or an integer >= 0 (LR pixels), got {crop!r}"
         )
-    return crop
+    return reach
 
 
 def _crop_region(
@@ -263,10 +271,14 @@ def _crop_region(
 def _probe_model(
     model: Any, inputs: Tensor, extra: tuple, windows: Tensor
 ) -> torch.Size:
-    """One no-grad forward on the input, to fail early and clearly."""
+    """One no-grad forward on a copy of the input, to fail early and clearly.
+
+    A copy, because a model may modify its input in place.
+    """
+    check_model_tensors(model, inputs)
     try:
         with torch.no_grad():
-            output = model(inputs, *extra)
+            output = model(inputs.clone(), *extra)
     except Exception as error:
         raise ValueError(
             f"model failed on inputs of shape {tuple(inputs.shape)} "

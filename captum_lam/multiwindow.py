@@ -17,6 +17,8 @@ import torch
 from matplotlib.figure import Figure
 from torch import Tensor, nn
 
+from ._checks import as_int, check_kernel_fits
+from ._model_state import keeps_caller_state
 from .lam import _crop_region, _probe_model
 from .metrics import diffusion_index
 from .objective import (
@@ -42,6 +44,7 @@ __all__ = ["attribute_windows", "di_map", "di_map_figure", "grid_windows"]
 Reach = Union[None, str, int]
 
 
+@keeps_caller_state(lambda model, *args, **kwargs: model)
 def attribute_windows(
     model: Any,
     inputs: Tensor,
@@ -117,18 +120,22 @@ def attribute_windows(
             "attribute_windows explains windows of ONE image: inputs must have "
             f"shape (1, C, h, w), got {tuple(inputs.shape)}"
         )
-    _check_integration(n_steps, method, internal_batch_size)
+    n_steps, internal_batch_size = _check_integration(
+        n_steps, method, internal_batch_size
+    )
     if detector not in DETECTORS:
         raise ValueError(f"detector must be one of {DETECTORS}, got {detector!r}")
     path = ProgressiveBlurPath(sigma=sigma, kernel_size=kernel_size)
+    check_kernel_fits(path.kernel_size, inputs.shape)
     if windows is None:
         format_windows(windows, 1)  # raises the library's message
     boxes = format_windows(windows, _num_windows(windows), device=inputs.device)
     if isinstance(model, nn.Module) and model.training:
         warnings.warn(
             "the model is in training mode: BatchNorm and Dropout make the map "
-            "depend on the batch and on chance; call model.eval() first",
-            stacklevel=2,
+            "depend on the batch and on chance (the model's buffers and the "
+            "random generators are restored afterwards); call model.eval() first",
+            stacklevel=3,
         )
     output_shape = _probe_model(model, inputs, (), boxes)
     groups = _backward_groups(model, inputs.shape, output_shape, boxes, reach)
@@ -144,7 +151,7 @@ def attribute_windows(
         points = path.points(x, rule.alphas[steps]).reshape(count, *x.shape[1:])
         points.requires_grad_()
         with torch.enable_grad():
-            output = model(points)
+            output = model(points.clone())  # the model may modify its input
             finite = torch.isfinite(output.detach()).reshape(count, -1).all(dim=1)
             magnitude = gradient_magnitude(output, detector)
             objectives = _window_sums(magnitude, boxes)  # (K, S)
@@ -189,11 +196,12 @@ def _model_reach(model: Any, reach: Reach) -> Optional[int]:
         field = getattr(info, "receptive_field", None)
         # one pixel more than the radius, as LAM's crop="auto"
         return None if field is None else int(field) // 2 + 1
-    if isinstance(reach, bool) or not isinstance(reach, int) or reach < 0:
+    pixels = as_int(reach)
+    if pixels is None or pixels < 0:
         raise ValueError(
             f"reach must be None, 'auto' or an integer >= 0 (LR pixels), got {reach!r}"
         )
-    return reach
+    return pixels
 
 
 def _backward_groups(

@@ -13,6 +13,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ._checks import as_int
+
 Detector = Literal["difference", "sobel"]
 DETECTORS: tuple[str, ...] = ("difference", "sobel")
 
@@ -119,12 +121,12 @@ def format_windows(
         values = list(window) if nested else [window]
         for row in values:
             if len(row) != 3 or not all(
-                isinstance(v, int)
-                and not isinstance(v, bool)
+                as_int(v) is not None
                 or (
                     isinstance(v, Tensor)
                     and v.numel() == 1
                     and not v.is_floating_point()
+                    and v.dtype != torch.bool
                 )
                 for v in row
             ):
@@ -132,7 +134,10 @@ def format_windows(
                     "window must be (top, left, size) with three integers, got "
                     f"{tuple(row)!r}"
                 )
-        rows = torch.tensor([[int(v) for v in row] for row in values], device=device)
+        numbers = [[int(v) for v in row] for row in values]
+        if any(abs(v) >= 2**63 for row in numbers for v in row):
+            raise ValueError(f"window values must fit in int64, got {numbers}")
+        rows = torch.tensor(numbers, device=device)
         if nested and rows.shape[0] != num_examples:
             raise ValueError(
                 f"window list has {rows.shape[0]} entries but the batch has "
@@ -162,9 +167,18 @@ def format_windows(
 
 def check_windows_fit(windows: Tensor, height: int, width: int) -> None:
     """Raise ``ValueError`` if a window leaves an output of ``height x width``."""
-    bottom = windows[:, 0] + windows[:, 2]
-    right = windows[:, 1] + windows[:, 2]
-    bad = (bottom > height) | (right > width)
+    too_large = windows[:, 2] > min(height, width)
+    if too_large.any():
+        i = int(too_large.nonzero()[0, 0])
+        raise ValueError(
+            f"window size {int(windows[i, 2])} of example {i} is larger than the "
+            f"model's output of {height}x{width} pixels; the largest size is "
+            f"{min(height, width)}"
+        )
+    # written as top > height - size: top + size can overflow int64
+    bad = (windows[:, 0] > height - windows[:, 2]) | (
+        windows[:, 1] > width - windows[:, 2]
+    )
     if bad.any():
         i = int(bad.nonzero()[0, 0])
         top, left, size = windows[i].tolist()
@@ -270,7 +284,9 @@ class WindowObjective(nn.Module):
                 "size)) or forward(x, window)"
             )
         windows = format_windows(window, x.shape[0], device=x.device)
-        output = self.model(x, *model_args)
+        # a copy: a model may modify its input in place (and the input may be a
+        # leaf that requires grad, where autograd refuses in-place changes)
+        output = self.model(x.clone(), *model_args)
         if not isinstance(output, Tensor) or output.ndim != 4:
             shape = tuple(output.shape) if isinstance(output, Tensor) else type(output)
             raise ValueError(

@@ -13,10 +13,12 @@ from captum._utils.common import (
 )
 from captum._utils.typing import TargetType
 from captum.attr import GradientAttribution
-from captum.attr._utils.approximation_methods import approximation_parameters
 from captum.log import log_usage
 from torch import Tensor
 
+from ._checks import as_int, check_grad_mode
+from ._model_state import keeps_caller_state
+from ._quadrature import nodes_and_weights
 from .paths import Path
 
 Method = Literal[
@@ -55,9 +57,9 @@ class _Rule:
             self.alphas = (idx + _SEGMENT_METHODS[method]) / n
             self.weights: Optional[Tensor] = None
         else:
-            step_sizes, alphas = approximation_parameters(method)
-            self.alphas = torch.tensor(alphas(n), dtype=torch.float64)
-            self.weights = torch.tensor(step_sizes(n), dtype=torch.float64)
+            alphas, weights = nodes_and_weights(method, n)
+            self.alphas = torch.tensor(alphas, dtype=torch.float64)
+            self.weights = torch.tensor(weights, dtype=torch.float64)
 
     def velocities(self, path: Path, inputs: Tensor, steps: slice) -> Tensor:
         """Path derivative times step for the steps in ``steps``: (S, N, C, H, W)."""
@@ -117,22 +119,27 @@ def _check_inputs(inputs: Any) -> None:
         raise ValueError("inputs contain NaN or Inf values")
 
 
-def _check_integration(n_steps: Any, method: Any, internal_batch_size: Any) -> None:
-    if isinstance(n_steps, bool) or not isinstance(n_steps, int) or n_steps < 1:
+def _check_integration(
+    n_steps: Any, method: Any, internal_batch_size: Any
+) -> tuple[int, Optional[int]]:
+    """Validate; returns ``(n_steps, internal_batch_size)`` as Python ints."""
+    check_grad_mode()
+    steps = as_int(n_steps)
+    if steps is None or steps < 1:
         raise ValueError(f"n_steps must be an integer >= 1, got {n_steps!r}")
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
-    if method == "riemann_trapezoid" and n_steps < 2:
+    if method == "riemann_trapezoid" and steps < 2:
         raise ValueError("n_steps must be >= 2 for method 'riemann_trapezoid'")
-    if internal_batch_size is not None and (
-        isinstance(internal_batch_size, bool)
-        or not isinstance(internal_batch_size, int)
-        or internal_batch_size < 1
-    ):
+    if internal_batch_size is None:
+        return steps, None
+    batch = as_int(internal_batch_size)
+    if batch is None or batch < 1:
         raise ValueError(
             "internal_batch_size must be None or an integer >= 1, got "
             f"{internal_batch_size!r}"
         )
+    return steps, batch
 
 
 class PathIntegratedGradients(GradientAttribution):
@@ -194,6 +201,7 @@ class PathIntegratedGradients(GradientAttribution):
         self.progress_callback: Optional[Callable[[int, int], None]] = None
 
     @log_usage()
+    @keeps_caller_state(lambda self, *args, **kwargs: self.forward_func)
     def attribute(  # type: ignore[override]
         self,
         inputs: Tensor,
@@ -239,7 +247,9 @@ class PathIntegratedGradients(GradientAttribution):
             Shape (N,), only with ``return_convergence_delta=True``.
         """
         _check_inputs(inputs)
-        _check_integration(n_steps, method, internal_batch_size)
+        n_steps, internal_batch_size = _check_integration(
+            n_steps, method, internal_batch_size
+        )
         attributions = self._integrate(
             inputs,
             target,

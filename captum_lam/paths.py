@@ -10,15 +10,14 @@ integration rules) defaults to ``points(ends) - points(starts)``.
 
 from __future__ import annotations
 
-import math
 from abc import ABC, abstractmethod
 from typing import Sequence, Union
 
 import torch
 from torch import Tensor
 
+from ._checks import check_kernel_fits, check_path_blur
 from .filters import (
-    _check_kernel_size,
     filter2d,
     gaussian_kernel2d,
     gaussian_kernel2d_derivative,
@@ -129,9 +128,11 @@ class ProgressiveBlurPath(Path):
     Parameters
     ----------
     sigma : float
-        Blur of the baseline in LR pixels, ``>= 0``. Default 1.2 (the reference's).
+        Blur of the baseline in LR pixels, ``>= 0.25`` (a smaller blur leaves the
+        input unchanged and the map all zero). Default 1.2 (the reference's).
     kernel_size : int
-        Odd side of the Gaussian kernel. Default 9 (the reference's).
+        Odd side of the Gaussian kernel, ``>= 3``; at most ``4 * max(H, W) + 1``
+        for inputs of H x W. Default 9 (the reference's).
 
     Examples
     --------
@@ -145,32 +146,26 @@ class ProgressiveBlurPath(Path):
     """
 
     def __init__(self, sigma: float = 1.2, kernel_size: int = 9) -> None:
-        if (
-            isinstance(sigma, bool)
-            or not isinstance(sigma, (int, float))
-            or not math.isfinite(sigma)
-            or sigma < 0
-        ):
-            raise ValueError(f"sigma must be a finite number >= 0, got {sigma!r}")
-        _check_kernel_size(kernel_size)
-        self.sigma = float(sigma)
-        self.kernel_size = kernel_size
+        self.sigma, self.kernel_size = check_path_blur(sigma, kernel_size)
 
     def _sigmas(self, alphas: Alphas, name: str = "alphas") -> Tensor:
         return self.sigma * (1.0 - _as_alphas(alphas, name))
 
     def points(self, inputs: Tensor, alphas: Alphas) -> Tensor:
+        check_kernel_fits(self.kernel_size, inputs.shape)
         kernels = gaussian_kernel2d(self.kernel_size, self._sigmas(alphas))
         return filter2d(inputs, kernels)
 
     def derivatives(self, inputs: Tensor, alphas: Alphas) -> Tensor:
         # d/dalpha k(sigma * (1 - alpha)) = -sigma * dk/ds
+        check_kernel_fits(self.kernel_size, inputs.shape)
         dk_ds = gaussian_kernel2d_derivative(self.kernel_size, self._sigmas(alphas))
         return filter2d(inputs, -self.sigma * dk_ds)
 
     def differences(self, inputs: Tensor, starts: Alphas, ends: Alphas) -> Tensor:
         # Blurring with the kernel difference, as the reference does, is linear in
         # x and keeps the float64 precision of the kernels.
+        check_kernel_fits(self.kernel_size, inputs.shape)
         k_end = gaussian_kernel2d(self.kernel_size, self._sigmas(ends, "ends"))
         k_start = gaussian_kernel2d(self.kernel_size, self._sigmas(starts, "starts"))
         return filter2d(inputs, k_end - k_start)

@@ -33,6 +33,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from captum_lam._checks import integer_scale
 from captum_lam.zoo._info import ModelInfo
 
 __all__ = ["ModelAdapter", "load_checkpoint", "load_factory", "read_state_dict"]
@@ -409,7 +410,7 @@ def _measure_scale(
     if not isinstance(out, Tensor) or out.ndim != 4:
         shape = tuple(out.shape) if isinstance(out, Tensor) else type(out).__name__
         raise ValueError(f"the network must return (N, C, H, W), got {shape}")
-    return max(1, round(out.shape[-2] / size))
+    return integer_scale((size, size), tuple(out.shape[-2:]))
 
 
 def load_factory(
