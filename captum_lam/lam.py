@@ -9,8 +9,8 @@ import torch
 from captum.log import log_usage
 from torch import Tensor, nn
 
-from ._checks import as_int, check_kernel_fits, check_model_tensors
 from ._model_state import keeps_caller_state
+from ._validation import as_int, check_kernel_fits, check_model_tensors
 from .objective import (
     Detector,
     Window,

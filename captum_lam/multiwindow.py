@@ -17,8 +17,8 @@ import torch
 from matplotlib.figure import Figure
 from torch import Tensor, nn
 
-from ._checks import as_int, check_kernel_fits
 from ._model_state import keeps_caller_state
+from ._validation import as_int, check_kernel_fits
 from .lam import _crop_region, _probe_model
 from .metrics import diffusion_index
 from .objective import (

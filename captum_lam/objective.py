@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ._checks import as_int
+from ._validation import as_int
 
 Detector = Literal["difference", "sobel"]
 DETECTORS: tuple[str, ...] = ("difference", "sobel")

@@ -16,9 +16,9 @@ from captum.attr import GradientAttribution
 from captum.log import log_usage
 from torch import Tensor
 
-from ._checks import as_int, check_grad_mode
 from ._model_state import keeps_caller_state
 from ._quadrature import nodes_and_weights
+from ._validation import as_int, check_grad_mode
 from .paths import Path
 
 Method = Literal[

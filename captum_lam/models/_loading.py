@@ -33,7 +33,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from captum_lam._checks import integer_scale
+from captum_lam._validation import integer_scale
 from captum_lam.zoo._info import ModelInfo
 
 __all__ = ["ModelAdapter", "load_checkpoint", "load_factory", "read_state_dict"]
