@@ -133,6 +133,49 @@ def check_model_tensors(model: Any, inputs: Tensor) -> None:
             )
 
 
+def parse_device(spec: Any) -> torch.device:
+    """A device LAM can run on, or a one-line ValueError.
+
+    Refuses unknown names, ``meta`` (no values) and CUDA (or MPS) devices that
+    this machine does not have, before anything is loaded or written.
+
+    Examples
+    --------
+    >>> parse_device("cpu")
+    device(type='cpu')
+    """
+    try:
+        device = torch.device(spec)
+    except (RuntimeError, TypeError, ValueError) as error:
+        raise ValueError(f"device: {spec!r} is not a torch device ({error})") from None
+    if device.type == "meta":
+        raise ValueError(
+            "device: 'meta' tensors hold no values, so nothing can be computed "
+            "on it; use cpu or cuda"
+        )
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError(
+                f"device: {spec!r} asks for a CUDA GPU, but torch sees none "
+                "(torch.cuda.is_available() is False); use --device cpu"
+            )
+        count = torch.cuda.device_count()
+        if device.index is not None and device.index >= count:
+            raise ValueError(
+                f"device: {spec!r} does not exist; this machine has {count} CUDA "
+                f"GPU(s): cuda:0 to cuda:{count - 1}"
+            )
+    try:
+        torch.empty(0, device=device)
+    except (RuntimeError, AssertionError) as error:
+        text = str(error).strip()
+        first = text.splitlines()[0].split(". ")[0] if text else type(error).__name__
+        raise ValueError(
+            f"device: {spec!r} is not available on this machine ({first})"
+        ) from None
+    return device
+
+
 def integer_scale(in_size: tuple[int, int], out_size: tuple[int, int]) -> int:
     """The integer factor ``s`` with ``out_size == s * in_size``, or a ValueError.
 

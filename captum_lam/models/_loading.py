@@ -34,6 +34,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from captum_lam._validation import integer_scale
+from captum_lam.models._torchscript import refuse_torchscript
 from captum_lam.zoo._info import ModelInfo
 
 __all__ = ["ModelAdapter", "load_checkpoint", "load_factory", "read_state_dict"]
@@ -494,7 +495,7 @@ def load_factory(
     return model
 
 
-def load_checkpoint(path: PathLike) -> nn.Module:
+def load_checkpoint(path: PathLike, *, allow_torchscript: bool = True) -> nn.Module:
     """Load a checkpoint of a published SR architecture, recognised by spandrel.
 
     spandrel (optional: ``pip install 'captum-lam[checkpoints]'``) detects the
@@ -507,6 +508,12 @@ def load_checkpoint(path: PathLike) -> nn.Module:
     ----------
     path : str or Path
         The checkpoint.
+    allow_torchscript : bool
+        spandrel opens ``.pt`` files with ``torch.jit.load``, which runs the
+        TorchScript program stored in the file. False refuses TorchScript
+        archives (any extension) and ``.pt`` files before anything is opened;
+        ``.pth``, ``.ckpt`` and ``.safetensors`` state dicts load as before.
+        Default True.
 
     Returns
     -------
@@ -534,8 +541,11 @@ def load_checkpoint(path: PathLike) -> nn.Module:
         ``path`` does not exist.
     ValueError
         spandrel does not recognise the checkpoint, or it is not an image-to-image
-        model (e.g. an inpainting model that needs a mask).
+        model (e.g. an inpainting model that needs a mask), or it is TorchScript
+        and ``allow_torchscript`` is False.
     """
+    if not allow_torchscript:
+        refuse_torchscript(path)
     try:
         import spandrel
     except ModuleNotFoundError as error:
