@@ -3,6 +3,8 @@
 >>> from captum_lam import LAM, diffusion_index
 """
 
+# first, so that Ctrl-C while torch loads ends the command without a traceback
+from . import _startup  # noqa: F401
 from ._images import (
     bicubic_downsample,
     bicubic_upsample,

@@ -33,6 +33,7 @@ from ._images import (
     sample_image,
 )
 from ._io import write_text_atomic
+from ._startup import restore_interrupts
 from .lam import LAM
 from .metrics import diffusion_index
 from .models._loading import model_scale
@@ -755,6 +756,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
+    restore_interrupts()
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
