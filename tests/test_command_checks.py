@@ -173,3 +173,42 @@ def test_load_checkpoint_refuses_torchscript_before_opening_it(tmp_path):
     torch.save({}, tmp_path / "weights.pt")
     with pytest.raises(ValueError, match="spandrel opens .pt files with torch.jit"):
         load_checkpoint(tmp_path / "weights.pt", allow_torchscript=False)
+
+
+class UnsupportedModelError(Exception):
+    """Named as spandrel's."""
+
+
+@pytest.mark.parametrize(
+    "error, match",
+    [
+        (OSError(22, "Invalid argument"), r"\(\d+ bytes\): the file is truncated"),
+        (
+            RuntimeError("PytorchStreamReader failed reading zip archive"),
+            "the file is truncated or not a checkpoint",
+        ),
+        (EOFError("Ran out of input"), "the file is truncated"),
+        (UnsupportedModelError(), r"does not recognise the architecture in \S+ \("),
+        (
+            UnsupportedModelError("\x1b[31mno arch\x1b[0m\n  matched"),
+            "recognise the architecture in .*: no arch matched",
+        ),
+        (RuntimeError(""), "cannot load checkpoint .*: RuntimeError: no details"),
+    ],
+)
+def test_checkpoint_errors_are_one_plain_line(tmp_path, monkeypatch, error, match):
+    import sys
+    import types
+
+    fake = types.ModuleType("spandrel")
+
+    class ModelLoader:
+        def load_from_file(self, path):
+            raise error
+
+    fake.ModelLoader = ModelLoader
+    monkeypatch.setitem(sys.modules, "spandrel", fake)
+    (tmp_path / "net.pth").write_bytes(b"PK\x03\x04cut")
+    with pytest.raises(ValueError, match=match) as raised:
+        load_checkpoint(tmp_path / "net.pth")
+    assert "\n" not in str(raised.value) and "\x1b" not in str(raised.value)

@@ -34,6 +34,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from captum_lam._validation import integer_scale
+from captum_lam.models._load_errors import describe_load_error
 from captum_lam.models._torchscript import refuse_torchscript
 from captum_lam.zoo._info import ModelInfo
 
@@ -565,10 +566,7 @@ def load_checkpoint(path: PathLike, *, allow_torchscript: bool = True) -> nn.Mod
     try:
         descriptor = spandrel.ModelLoader().load_from_file(str(path))
     except Exception as error:
-        raise ValueError(
-            f"spandrel cannot load checkpoint {path}: "
-            f"{type(error).__name__}: {_first_line(error)}"
-        ) from error
+        raise ValueError(describe_load_error(error, path)) from error
     if not isinstance(descriptor, spandrel.ImageModelDescriptor):
         raise ValueError(
             f"checkpoint {path} is a {type(descriptor).__name__} "
