@@ -1,4 +1,4 @@
-"""Writing output files without clobbering what the user named.
+"""Writing output files without clobbering what the user named; text tables.
 
 Regular files are replaced atomically (a temporary file beside the target, then a
 rename), so an interrupted or failed write leaves the old file or the new one,
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import stat
+from collections.abc import Sequence
 from pathlib import Path
 from typing import IO, Callable, Union
 
@@ -64,3 +65,24 @@ def write_text_atomic(path: PathLike, text: str) -> Path:
     """Write ``text`` (UTF-8) to ``path`` with :func:`write_atomic`'s guarantees."""
     data = text.encode("utf-8")
     return write_atomic(path, lambda handle: handle.write(data))
+
+
+def text_table(
+    header: Sequence[str], rows: Sequence[Sequence[str]], right_from: int = 1
+) -> str:
+    """Fixed-width columns; columns from ``right_from`` on are right-aligned.
+
+    >>> print(text_table(("name", "n"), [("a", "10"), ("bb", "2")]))
+    name   n
+    a     10
+    bb     2
+    """
+    table = [tuple(header), *(tuple(r) for r in rows)]
+    widths = [max(len(r[i]) for r in table) for i in range(len(header))]
+    return "\n".join(
+        "  ".join(
+            v.rjust(w) if i >= right_from else v.ljust(w)
+            for i, (v, w) in enumerate(zip(r, widths))
+        ).rstrip()
+        for r in table
+    )

@@ -5,12 +5,14 @@ LAM is about *hard* windows: in flat areas an SR network only interpolates.
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Optional, Sequence
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from ._checks import check_int
+from ._validation import as_int
 from .objective import gradient_magnitude
 
 
@@ -35,11 +37,13 @@ def texture_energy(image: Tensor, size: int, stride: int = 1) -> Tensor:
     if image.ndim == 3:
         image = image[None]
     h, w = image.shape[-2:]
-    if not isinstance(size, int) or size < 1 or size > min(h, w):
+    size_int = as_int(size)
+    if size_int is None or size_int < 1 or size_int > min(h, w):
         raise ValueError(
             f"size must be an integer in [1, {min(h, w)}] for a {h}x{w} image, "
             f"got {size!r}"
         )
+    size = size_int
     with torch.no_grad():
         magnitude = gradient_magnitude(image.double(), "difference").sum(dim=1)
         # the forward difference at the last row/column is 0 by convention: leave
@@ -88,8 +92,7 @@ def textured_windows(
     >>> top >= 36 and left >= 36
     True
     """
-    if not isinstance(count, int) or count < 1:
-        raise ValueError(f"count must be an integer >= 1, got {count!r}")
+    check_int("count", count, 1)
     stride = max(1, size // 4) if stride is None else stride
     energy = texture_energy(image, size, stride)
     h, w = image.shape[-2:]
@@ -102,9 +105,15 @@ def textured_windows(
             continue
         if top + size > h - margin or left + size > w - margin:
             continue
-        if any(abs(top - t) < size and abs(left - lft) < size for t, lft, _ in chosen):
+        if overlaps(chosen, top, left, size):
             continue
         chosen.append((top, left, size))
         if len(chosen) == count:
             break
     return chosen
+
+
+def overlaps(chosen: Sequence[Sequence[int]], top: int, left: int, size: int) -> bool:
+    """Whether the square ``(top, left, size)`` overlaps one of ``chosen``
+    (windows of the same size, ``(top, left, ...)``)."""
+    return any(abs(top - t) < size and abs(left - lf) < size for t, lf, *_ in chosen)
