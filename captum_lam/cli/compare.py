@@ -16,18 +16,24 @@ from .._images import (
     psnr_y,
 )
 from .._io import write_text_atomic
+from .._model_options import split_models
 from .._registry import model_scale
 from ..metrics import diffusion_index
 from ._common import (
     COMPARE_METHODS,
+    FIGURE_SUFFIXES,
     CommandCase,
+    Output,
     UserError,
     add_common,
-    check_writable,
+    check_command_outputs,
+    check_model_args,
+    command_device,
     model_info,
     print_table,
     resolve_model,
     say,
+    warn,
 )
 from .explain import run_lam
 
@@ -72,11 +78,21 @@ _METHOD_LABELS = {
 def cmd_compare(args: argparse.Namespace) -> int:
     from ..visualization import comparison_figure, save_figure
 
-    out = check_writable(args.out, "--out")
-    csv_path = check_writable(args.csv, "--csv")
-    json_path = check_writable(args.json, "--json")
-    device = torch.device(args.device)
-    model_names = [m for m in (args.models or "").split(",") if m]
+    outputs = check_command_outputs(
+        [
+            Output("--out", args.out, FIGURE_SUFFIXES),
+            Output("--csv", args.csv),
+            Output("--json", args.json),
+        ]
+    )
+    out, csv_path, json_path = (outputs[k] for k in ("--out", "--csv", "--json"))
+    device = command_device(args)
+    try:
+        given_models = split_models(args.models)
+    except ValueError as error:
+        raise UserError(str(error)) from None
+    warnings = check_model_args(args, given_models)
+    model_names = given_models or []
     methods = [m for m in (args.methods or "lam").split(",") if m]
     for m in methods:
         if m not in COMPARE_METHODS:
@@ -90,6 +106,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
         )
     models = [resolve_model(args, name) for name in (model_names or [None])]
     models = [m.to(device).eval() for m in models]
+    warn(warnings)
     scales = {model_scale(m, 3, device) for m in models}
     if len(scales) != 1:
         raise UserError(

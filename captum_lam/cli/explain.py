@@ -20,15 +20,20 @@ from ..metrics import diffusion_index
 from ._common import (
     DEFAULT_PRETRAINED,
     DELTA_WARNING,
+    FIGURE_SUFFIXES,
     CommandCase,
-    UserError,
+    Output,
     add_common,
-    check_writable,
+    check_command_outputs,
+    check_model_args,
+    check_output_size,
+    command_device,
     lam_settings,
     model_info,
     progress_bar,
     resolve_model,
     say,
+    warn,
 )
 
 # --- explain -----------------------------------------------------------------
@@ -59,13 +64,15 @@ def run_lam(
 def cmd_explain(args: argparse.Namespace) -> int:
     from ..visualization import lam_figure, save_figure
 
-    out = check_writable(args.out, "--out")
-    json_path = check_writable(args.json, "--json")
-    if out is not None and out.suffix.lower() not in (".png", ".pdf", ".svg"):
-        raise UserError(f"--out must end in .png, .pdf or .svg, got {args.out!r}")
-    device = torch.device(args.device)
+    outputs = check_command_outputs(
+        [Output("--out", args.out, FIGURE_SUFFIXES), Output("--json", args.json)]
+    )
+    out, json_path = outputs["--out"], outputs["--json"]
+    device = command_device(args)
+    warnings = check_model_args(args)
     started = time.perf_counter()
     model = resolve_model(args).to(device).eval()
+    warn(warnings)
     info = model_info(model)
     fallback = (
         args.model is None and not args.checkpoint and info.get("kind") == "trained"
@@ -81,8 +88,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
     )
     with torch.no_grad():
         sr = model(lr)
-    if sr.ndim != 4:
-        raise UserError(f"the model returned shape {tuple(sr.shape)}, not (N, C, H, W)")
+    check_output_size(sr, lr, scale)
     load_time = time.perf_counter() - started
 
     say(args, f"model: {info.get('name')}  ({info.get('source', 'user model')})")
