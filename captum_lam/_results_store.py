@@ -68,13 +68,7 @@ def read_results(path: PathLike) -> ResultsFile:
         it is a folder or a special file.
     """
     path = Path(path)
-    if path.is_dir():
-        raise ValueError(f"{path} is a folder, not a results file")
-    if is_special_file(path):
-        raise ValueError(
-            f"{path} is not a regular file (a pipe or a device); results are "
-            "appended and rewritten, so they need a regular file"
-        )
+    _check_regular(path)
     if not path.exists():
         return ResultsFile(path)
     data = path.read_bytes()
@@ -135,13 +129,7 @@ def results_lock(path: PathLike, *, wait: bool = False) -> Iterator[Path]:
         When ``path`` is a folder or a special file.
     """
     target = resolve_output(path)
-    if target.is_dir():
-        raise ValueError(f"{path} is a folder, not a results file")
-    if is_special_file(target):
-        raise ValueError(
-            f"{path} is not a regular file (a pipe or a device); results are "
-            "appended and rewritten, so they need a regular file"
-        )
+    _check_regular(Path(path))
     while True:
         created = False
         try:
@@ -171,6 +159,17 @@ def results_lock(path: PathLike, *, wait: bool = False) -> Iterator[Path]:
                 os.unlink(target)
         finally:
             os.close(fd)
+
+
+def _check_regular(path: Path) -> None:
+    """A results file is appended and rewritten: no folder, pipe or device."""
+    if path.is_dir():
+        raise ValueError(f"{path} is a folder, not a results file")
+    if is_special_file(path):
+        raise ValueError(
+            f"{path} is not a regular file (a pipe or a device); results are "
+            "appended and rewritten, so they need a regular file"
+        )
 
 
 def _same_file(fd: int, path: Path) -> bool:

@@ -19,7 +19,7 @@ from .._images import (
     crop_to_multiple,
     read_image_spec,
 )
-from .._model_options import check_model_options
+from .._model_options import check_model_options, split_models
 from .._output_paths import Output, check_outputs
 from .._validation import parse_device
 from ..objective import DETECTORS, check_windows_fit
@@ -273,14 +273,17 @@ def check_command_outputs(outputs: Sequence[Output]) -> dict[str, Optional[Path]
         raise UserError(str(error)) from None
 
 
-def check_model_args(
-    args: argparse.Namespace, models: Optional[Sequence[str]] = None
-) -> list[str]:
-    """Refuse model options that would do nothing; the warnings to print.
+def check_model_args(args: argparse.Namespace) -> tuple[list[str], list[str]]:
+    """``--models`` split, and options that would do nothing refused.
 
-    The warnings (a factory without ``--weights``) are printed with
+    Returns the models ``--models`` names (empty when not given) and the
+    warnings (a factory without ``--weights``), which the command prints with
     :func:`warn` once the model has loaded, so a failing load stays one line.
     """
+    try:
+        models = split_models(getattr(args, "models", None))
+    except ValueError as error:
+        raise UserError(str(error)) from None
     adapter = [
         option
         for option, value in (
@@ -301,7 +304,7 @@ def check_model_args(
         )
     except ValueError as error:
         raise UserError(str(error)) from None
-    return warnings
+    return list(models or []), warnings
 
 
 def warn(texts: Sequence[str]) -> None:

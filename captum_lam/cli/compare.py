@@ -16,7 +16,6 @@ from .._images import (
     psnr_y,
 )
 from .._io import write_text_atomic
-from .._model_options import split_models
 from .._registry import model_scale
 from ..metrics import diffusion_index
 from ._common import (
@@ -87,12 +86,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     )
     out, csv_path, json_path = (outputs[k] for k in ("--out", "--csv", "--json"))
     device = command_device(args)
-    try:
-        given_models = split_models(args.models)
-    except ValueError as error:
-        raise UserError(str(error)) from None
-    warnings = check_model_args(args, given_models)
-    model_names = given_models or []
+    model_names, warnings = check_model_args(args)
     methods = [m for m in (args.methods or "lam").split(",") if m]
     for m in methods:
         if m not in COMPARE_METHODS:

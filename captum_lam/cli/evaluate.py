@@ -18,7 +18,7 @@ from typing import Any, Optional, Sequence
 from torch import Tensor
 
 from .._images import HELD_OUT_IMAGES
-from .._model_options import is_factory, split_models
+from .._model_options import is_factory
 from ..studies.runner import torchrun_rank
 from ._common import (
     Output,
@@ -222,12 +222,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         outputs[k] for k in ("--out", "--csv", "--summary", "--figures")
     )
     device = command_device(args)
-    try:
-        given = split_models(args.models)
-    except ValueError as error:
-        raise UserError(str(error)) from None
-    warnings = check_model_args(args, given)
-    models = [args.checkpoint] if args.checkpoint else list(given or [])
+    given, warnings = check_model_args(args)
+    models = [args.checkpoint] if args.checkpoint else given
     image_option = "--cases" if args.cases else "--images"
     if args.cases:
         require_file(args.cases, "--cases")

@@ -69,7 +69,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
     )
     out, json_path = outputs["--out"], outputs["--json"]
     device = command_device(args)
-    warnings = check_model_args(args)
+    _, warnings = check_model_args(args)
     started = time.perf_counter()
     model = resolve_model(args).to(device).eval()
     warn(warnings)
