@@ -41,7 +41,13 @@ from .studies import (
     read_cases,
     select_cases,
 )
-from .visualization import comparison_figure, kde_map, lam_figure, save_figure
+from .visualization import (
+    channels_last,
+    comparison_figure,
+    kde_map,
+    lam_figure,
+    save_figure,
+)
 from .windows import textured_windows
 
 __version__ = "0.1.0"
@@ -70,6 +76,7 @@ __all__ = [
     "abs_normalized_map",
     "bicubic_downsample",
     "bicubic_upsample",
+    "channels_last",
     "comparison_figure",
     "kde_map",
     "lam_figure",

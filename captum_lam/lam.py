@@ -114,7 +114,7 @@ class LAM(PathIntegratedGradients):
     @keeps_caller_state(lambda self, *args, **kwargs: self.model)
     def attribute(  # type: ignore[override]
         self,
-        inputs: Tensor,
+        inputs: Union[Tensor, tuple[Tensor]],
         target: Window = None,  # type: ignore[assignment]
         additional_forward_args: Any = None,
         n_steps: int = 50,
@@ -123,16 +123,19 @@ class LAM(PathIntegratedGradients):
         return_convergence_delta: bool = False,
         reach: Reach = None,
         crop: Reach = None,
-    ) -> Union[Tensor, tuple[Tensor, Tensor]]:
+    ) -> Any:
         r"""Local attribution map of the output window ``target``.
 
         Parameters
         ----------
-        inputs : Tensor
+        inputs : Tensor or 1-tuple of a Tensor
             LR images, shape (N, C, h, w), floating point, finite (e.g. in [0, 1]).
-        target : tuple, list of tuples, or Tensor
-            The window ``(top, left, size)`` in output pixels (top-left corner) for
-            every example, a list of N such tuples, or an integer tensor (N, 3).
+            A 1-tuple (as Captum's metrics pass inputs) gives a 1-tuple back.
+        target : tuple, list, or Tensor
+            The window ``(top, left, size)`` in output pixels (top-left corner):
+            a tuple, a list ``[t, l, s]`` or a (3,) tensor for every example, a
+            list of N such tuples or an integer tensor (N, 3) for one each. Inside
+            ``NoiseTunnel`` and ``sensitivity_max`` every form keeps its meaning.
         additional_forward_args : Any, optional
             Extra arguments for the model, after the input.
         n_steps : int
@@ -168,6 +171,22 @@ class LAM(PathIntegratedGradients):
         delta : Tensor
             Shape (N,), with ``return_convergence_delta=True``.
         """
+        if isinstance(inputs, tuple):
+            result = self.attribute.__wrapped__(  # type: ignore[attr-defined]
+                self,
+                _one_image_batch(inputs),
+                target,
+                additional_forward_args,
+                n_steps,
+                method,
+                internal_batch_size,
+                return_convergence_delta,
+                reach,
+                crop,
+            )
+            if return_convergence_delta:
+                return (result[0],), result[1]
+            return (result,)
         check_image_batch(inputs)
         check_integration(n_steps, method, internal_batch_size)
         check_kernel_fits(self.kernel_size, inputs.shape)
@@ -209,8 +228,61 @@ class LAM(PathIntegratedGradients):
         )
         if not return_convergence_delta:
             return attributions
-        delta = convergence_delta(attributions, objective, self.path, inputs, region)
+        if region:
+            delta = convergence_delta(
+                attributions, objective, self.path, inputs, region
+            )
+        else:
+            delta = self.compute_convergence_delta(
+                attributions,
+                self.path.baseline(inputs),
+                inputs,
+                target=windows,
+                additional_forward_args=additional_forward_args,
+            )
         return attributions, delta
+
+    def compute_convergence_delta(  # type: ignore[override]
+        self,
+        attributions: Union[Tensor, tuple[Tensor]],
+        start_point: Union[Tensor, tuple[Tensor]],
+        end_point: Union[Tensor, tuple[Tensor]],
+        target: Window = None,  # type: ignore[assignment]
+        additional_forward_args: Any = None,
+    ) -> Tensor:
+        r"""``sum(attributions) - (D(F(end)) - D(F(start)))`` per example.
+
+        As Captum's, with the window read from ``target`` (every form
+        :meth:`attribute` takes); tensors or 1-tuples of them.
+
+        Parameters
+        ----------
+        attributions, start_point, end_point : Tensor
+            Shape (N, C, h, w); e.g. the map, ``self.path.baseline(x)`` and ``x``.
+        target : tuple, list or Tensor
+            The window(s), required.
+        additional_forward_args : Any, optional
+            Extra arguments for the model, after the input.
+
+        Returns
+        -------
+        Tensor
+            Shape (N,).
+        """
+        attributions, start_point, end_point = (
+            _one_image_batch(t) if isinstance(t, tuple) else t
+            for t in (attributions, start_point, end_point)
+        )
+        windows = format_windows(target, end_point.shape[0], device=end_point.device)
+        extra = _tuple_args(additional_forward_args)
+        with torch.no_grad():
+            change = window_gradient_sum(
+                self.model(end_point, *extra), windows, self.detector
+            ) - window_gradient_sum(
+                self.model(start_point, *extra), windows, self.detector
+            )
+        summed = attributions.reshape(attributions.shape[0], -1).sum(dim=1)
+        return summed - change.reshape(-1).to(summed.dtype)
 
 
 def _reach_alias(reach: Reach, crop: Reach) -> Reach:
@@ -220,6 +292,15 @@ def _reach_alias(reach: Reach, crop: Reach) -> Reach:
     if reach is not None:
         raise ValueError("give reach= only (crop= is its old name), not both")
     return crop
+
+
+def _one_image_batch(inputs: tuple) -> Tensor:
+    if len(inputs) != 1:
+        raise ValueError(
+            "LAM explains one image batch: give a tensor (N, C, H, W) or a 1-tuple "
+            f"of it, got a tuple of {len(inputs)}"
+        )
+    return inputs[0]
 
 
 def _tuple_args(args: Any) -> tuple:

@@ -135,8 +135,11 @@ def format_windows(
     Parameters
     ----------
     window : tuple, list of tuples, or Tensor
-        ``(top, left, size)`` for every example, a list of N such tuples, or an
-        integer tensor of shape (3,) or (N, 3).
+        ``(top, left, size)`` (tuple, list or (3,) tensor) for every example, a
+        list of N such tuples, or an integer tensor of shape (N, 3). A single
+        window that Captum repeated element-wise along a repeated batch
+        (``NoiseTunnel`` and ``sensitivity_max`` turn ``[t, l, s]`` into
+        ``[t, t, l, l, s, s]``) is read back as that one window.
     num_examples : int
         The batch size N.
 
@@ -155,6 +158,7 @@ def format_windows(
             "window (the LAM target) is required: a tuple (top, left, size) in "
             "output pixels, a list of them, or an integer tensor of shape (N, 3)"
         )
+    window = _undo_element_repeat(window, num_examples)
     if isinstance(window, Tensor):
         if (
             window.is_floating_point()
@@ -217,6 +221,31 @@ def format_windows(
             f"window top and left must be >= 0, got {rows[:, :2].tolist()}"
         )
     return rows
+
+
+def _undo_element_repeat(window: Window, num_examples: int) -> Window:
+    """One window that Captum's target expansion repeated k times per element.
+
+    ``_expand_target`` repeat-interleaves list and tensor targets when a batch is
+    repeated (NoiseTunnel, sensitivity_max): ``[t, l, s]`` becomes ``[t]*k +
+    [l]*k + [s]*k`` and a (1, 3) tensor (k, 3). No window form outside such an
+    expansion has these shapes, so reading them back is unambiguous.
+    """
+    flat_list = isinstance(window, list) and not any(
+        isinstance(w, (tuple, list)) for w in window
+    )
+    if flat_list or (isinstance(window, Tensor) and window.ndim == 1):
+        k = len(window) // 3
+        if k > 1 and len(window) == 3 * k and num_examples % k == 0:
+            runs = torch.as_tensor([int(v) for v in window]).reshape(3, k)
+            if bool((runs == runs[:, :1]).all()):
+                return window[::k]
+    if isinstance(window, Tensor) and window.ndim == 2 and window.shape[1] == 3:
+        m = window.shape[0]
+        if 1 < m < num_examples and num_examples % m == 0:
+            if bool((window == window[:1]).all()):
+                return window[:1]
+    return window
 
 
 def check_windows_fit(windows: Tensor, height: int, width: int) -> None:

@@ -9,14 +9,14 @@ from captum._utils.common import (
     _expand_additional_forward_args,
     _expand_target,
     _format_additional_forward_args,
-    _run_forward,
+    _format_output,
+    _validate_target,
 )
 from captum._utils.typing import TargetType
 from captum.attr import GradientAttribution
 from captum.log import log_usage
 from torch import Tensor
 
-from ._checks import check_image_batch
 from ._engine import (
     CPU_PIXELS_PER_PASS,
     METHODS,
@@ -24,14 +24,14 @@ from ._engine import (
     Method,
     _Rule,
     check_integration,
-    convergence_delta,
     finite_per_step,
     integrate,
     steps_per_pass,
 )
 from ._model_state import keeps_caller_state
+from ._packing import Inputs, PackedPath, Packing, format_inputs
 from ._validation import check_grad_mode
-from .paths import Path
+from .paths import Alphas, Path
 
 __all__ = ["CPU_PIXELS_PER_PASS", "METHODS", "Method", "PathIntegratedGradients"]
 
@@ -47,6 +47,64 @@ class _FiniteWatch:
         out = self.forward_func(*args)
         self.output = out.detach()
         return out
+
+
+class _GradientsOnly(Path):
+    """``path``'s points with a unit velocity: with it the engine sums the rule's
+    step weights times the gradients, without ``dgamma/dalpha``."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def points(self, inputs: Tensor, alphas: Alphas) -> Tensor:
+        return self.path.points(inputs, alphas)
+
+    def derivatives(self, inputs: Tensor, alphas: Alphas) -> Tensor:
+        count = torch.as_tensor(alphas).numel()
+        return inputs.new_ones(()).expand(count, *inputs.shape)
+
+    def differences(self, inputs: Tensor, starts: Alphas, ends: Alphas) -> Tensor:
+        steps = torch.as_tensor(ends, dtype=torch.float64) - torch.as_tensor(
+            starts, dtype=torch.float64
+        )
+        steps = steps.to(dtype=inputs.dtype, device=inputs.device)
+        return steps.view(-1, *([1] * inputs.ndim)).expand(-1, *inputs.shape)
+
+
+def _as_one_tuple(tensor: Tensor) -> tuple[Tensor, ...]:
+    return (tensor,)
+
+
+def _check_target(target: Any) -> None:
+    """Catch baselines given where Captum's IntegratedGradients takes them."""
+
+    def misplaced(value: Any) -> bool:
+        if isinstance(value, Tensor):
+            return value.is_floating_point() or value.is_complex()
+        return isinstance(value, float)
+
+    def baseline_like(value: Any) -> bool:
+        if isinstance(value, (tuple, list)):
+            return any(
+                misplaced(v) or isinstance(v, Tensor) and v.ndim > 0 for v in value
+            )
+        return misplaced(value)
+
+    if baseline_like(target):
+        got = (
+            f"a {target.dtype} tensor"
+            if isinstance(target, Tensor)
+            else f"{type(target).__name__} {target!r}"
+            if not isinstance(target, (tuple, list))
+            else f"a {type(target).__name__} holding tensors or floats"
+        )
+        raise TypeError(
+            "target must be an output index as in Captum (an int, a tuple of ints, a "
+            f"list of them or an integer tensor), got {got}. If these are baselines: "
+            "baselines go into the path, not into attribute: "
+            "PathIntegratedGradients(f, LinearPath(baselines)).attribute(inputs, "
+            "target=...)"
+        )
 
 
 class PathIntegratedGradients(GradientAttribution):
@@ -78,7 +136,16 @@ class PathIntegratedGradients(GradientAttribution):
         Maps the inputs (and ``additional_forward_args``) to one scalar per
         example, shape (N,), or to outputs that ``target`` indexes (as in Captum).
     path : Path
-        The integration path.
+        The integration path. Baselines belong to it, e.g.
+        ``LinearPath(baselines)`` with every baseline form of Captum's IG.
+    multiply_by_inputs : bool
+        True (default): the path integral above. False: the gradients integrated
+        along the path without the velocity, ``sum_k w_k grad f(gamma(alpha_k))``
+        (``w_k`` the rule's step weights, ``1/n`` for the Riemann rules); for
+        :class:`~captum_lam.paths.LinearPath` this is Captum's IG with
+        ``multiply_by_inputs=False``, the attributions divided by
+        ``x - baseline``. Completeness then does not hold, so the delta is not
+        meaningful.
 
     Examples
     --------
@@ -89,9 +156,22 @@ class PathIntegratedGradients(GradientAttribution):
     >>> attr, delta = pig.attribute(x, n_steps=20, return_convergence_delta=True)
     >>> round(float(attr.sum()), 4), abs(float(delta)) < 1e-4
     (4.0, True)
+
+    Tuple inputs and Captum's baseline forms, as with ``IntegratedGradients``:
+
+    >>> g = lambda a, b: (a * b).sum(dim=1)
+    >>> pig = PathIntegratedGradients(g, LinearPath((0.0, torch.ones(1, 3))))
+    >>> a_attr, b_attr = pig.attribute((torch.ones(2, 3), 2 * torch.ones(2, 3)))
+    >>> round(float(a_attr.sum() + b_attr.sum()), 4)  # f(x) - f(baseline) = 12
+    12.0
     """
 
-    def __init__(self, forward_func: Callable[..., Tensor], path: Path) -> None:
+    def __init__(
+        self,
+        forward_func: Callable[..., Tensor],
+        path: Path,
+        multiply_by_inputs: bool = True,
+    ) -> None:
         if not callable(forward_func):
             raise TypeError(
                 f"forward_func must be callable, got {type(forward_func).__name__}"
@@ -103,6 +183,7 @@ class PathIntegratedGradients(GradientAttribution):
             )
         super().__init__(forward_func)
         self.path = path
+        self._multiply_by_inputs = bool(multiply_by_inputs)
         #: Called as ``progress_callback(steps_done, n_steps)`` after each
         #: forward/backward pass, e.g. to drive a progress bar.
         self.progress_callback: Optional[Callable[[int, int], None]] = None
@@ -111,23 +192,25 @@ class PathIntegratedGradients(GradientAttribution):
     @keeps_caller_state(lambda self, *args, **kwargs: self.forward_func)
     def attribute(  # type: ignore[override]
         self,
-        inputs: Tensor,
+        inputs: Inputs,
         target: TargetType = None,
         additional_forward_args: Any = None,
         n_steps: int = 50,
         method: Method = "gausslegendre",
         internal_batch_size: Optional[int] = None,
         return_convergence_delta: bool = False,
-    ) -> Union[Tensor, tuple[Tensor, Tensor]]:
-        r"""Attribute ``f(gamma(1)) - f(gamma(0))`` to the input pixels.
+    ) -> Union[Inputs, tuple[Inputs, Tensor]]:
+        r"""Attribute ``f(gamma(1)) - f(gamma(0))`` to the inputs.
 
         Parameters
         ----------
-        inputs : Tensor
-            Shape (N, C, H, W), floating point, finite.
+        inputs : Tensor or tuple of Tensors
+            One tensor (N, ...) of any rank, or a tuple of them (one per argument
+            of ``forward_func``, the same N), floating point, finite. The path
+            decides which ranks it takes (``ProgressiveBlurPath``: (N, C, H, W)).
         target : int, tuple, list or Tensor, optional
             Output index for ``forward_func`` as in Captum; None when it returns one
-            scalar per example.
+            scalar per example. Not the baselines: they belong to the path.
         additional_forward_args : Any, optional
             Passed to ``forward_func`` after the inputs; tensors whose first
             dimension is N are expanded along the integration steps.
@@ -148,23 +231,72 @@ class PathIntegratedGradients(GradientAttribution):
 
         Returns
         -------
-        attributions : Tensor
-            Shape (N, C, H, W), the inputs' dtype and device.
+        attributions : Tensor or tuple of Tensors
+            The inputs' form, shapes, dtype and device.
         delta : Tensor
-            Shape (N,), only with ``return_convergence_delta=True``.
+            Shape (N,), only with ``return_convergence_delta=True``; equal to
+            ``compute_convergence_delta(attributions, gamma(0), inputs, target,
+            additional_forward_args)``.
         """
-        check_image_batch(inputs)
+        tensors, is_tuple = format_inputs(inputs)
+        _check_target(target)
         check_integration(n_steps, method, internal_batch_size)
         check_grad_mode()
-        rule = _Rule.of(method, n_steps)
-        per_pass = steps_per_pass(inputs, n_steps, internal_batch_size)
-        args = _format_additional_forward_args(additional_forward_args)
+        paths = self.path.for_inputs(len(tensors))
+        for path, tensor in zip(paths, tensors):
+            path.check_inputs(tensor)
+        _validate_target(tensors[0].shape[0], target)
+        attributions = self._integrate(
+            tensors,
+            paths,
+            target,
+            additional_forward_args,
+            n_steps,
+            method,
+            internal_batch_size,
+        )
+        if not return_convergence_delta:
+            return _format_output(is_tuple, attributions)
+        delta = self.compute_convergence_delta(
+            attributions,
+            tuple(path.baseline(tensor) for path, tensor in zip(paths, tensors)),
+            tensors,
+            target=target,
+            additional_forward_args=additional_forward_args,
+        )
+        return _format_output(is_tuple, attributions), delta
+
+    def _integrate(
+        self,
+        tensors: tuple[Tensor, ...],
+        paths: tuple[Path, ...],
+        target: TargetType,
+        additional_forward_args: Any,
+        n_steps: int,
+        method: str,
+        internal_batch_size: Optional[int],
+    ) -> tuple[Tensor, ...]:
+        """The engine on one tensor: the input itself or the packed tuple."""
         watched = _FiniteWatch(self.forward_func)
+        if len(tensors) == 1:
+            inputs, path, unpack = tensors[0], paths[0], _as_one_tuple
+            forward: Callable[..., Tensor] = watched
+        else:
+            packing = Packing(tensors)
+            inputs, path = packing.pack(tensors), PackedPath(paths, packing)
+            unpack = packing.unpack
+
+            def forward(points: Tensor, *args: Any) -> Tensor:
+                return watched(*unpack(points), *args)
+
+        if not self._multiply_by_inputs:
+            path = _GradientsOnly(path)
+        args = _format_additional_forward_args(additional_forward_args)
 
         def gradients(points: Tensor, steps: slice):
             count = steps.stop - steps.start
             (grads,) = self.gradient_func(
-                forward_fn=watched,
+                forward_fn=forward,
                 inputs=(points,),
                 target_ind=_expand_target(target, count),
                 additional_forward_args=(
@@ -173,22 +305,20 @@ class PathIntegratedGradients(GradientAttribution):
             )
             yield Gradient(grads, finite_per_step(watched.output, count))
 
-        attributions = integrate(
+        total = integrate(
             gradients,
-            self.path,
+            path,
             inputs,
-            rule,
-            per_pass,
+            _Rule.of(method, n_steps),
+            steps_per_pass(inputs, n_steps, internal_batch_size),
             progress=self.progress_callback,
         )
-        if not return_convergence_delta:
-            return attributions
+        return tuple(t.contiguous() for t in unpack(total))
 
-        def objective(points: Tensor) -> Tensor:
-            return _run_forward(self.forward_func, points, target, args)
-
-        return attributions, convergence_delta(
-            attributions, objective, self.path, inputs
+    def attribute_future(self) -> None:
+        """Not implemented, as in Captum's core attribution methods."""
+        raise NotImplementedError(
+            f"attribute_future is not implemented for {type(self).__name__}"
         )
 
     def has_convergence_delta(self) -> bool:
@@ -196,4 +326,4 @@ class PathIntegratedGradients(GradientAttribution):
 
     @property
     def multiplies_by_inputs(self) -> bool:
-        return True
+        return self._multiply_by_inputs

@@ -24,6 +24,47 @@ from .objective import Window
 ArrayLike = Union[np.ndarray, Tensor]
 
 
+def channels_last(image: Union[Tensor, np.ndarray]) -> np.ndarray:
+    """One image or attribution map, channels last, for Captum's visualizers.
+
+    ``captum.attr.visualization.visualize_image_attr`` expects (H, W, C) numpy
+    arrays and does not check: a channel-first map renders wrongly without an
+    error. This turns captum-lam's (1, C, H, W) or (C, H, W) tensors into
+    (H, W, C) float arrays (on the CPU, detached).
+
+    Parameters
+    ----------
+    image : Tensor or ndarray
+        Shape (1, C, H, W) or (C, H, W).
+
+    Returns
+    -------
+    ndarray
+        Shape (H, W, C).
+
+    Examples
+    --------
+    >>> import torch
+    >>> channels_last(torch.zeros(1, 3, 8, 6)).shape
+    (8, 6, 3)
+    """
+    array = (
+        image.detach().cpu().numpy() if isinstance(image, Tensor) else np.asarray(image)
+    )
+    if array.ndim == 4:
+        if array.shape[0] != 1:
+            raise ValueError(
+                f"channels_last takes one example, shape (1, C, H, W) or (C, H, W), "
+                f"got a batch of shape {array.shape}; index one example first"
+            )
+        array = array[0]
+    if array.ndim != 3:
+        raise ValueError(
+            f"channels_last takes shape (1, C, H, W) or (C, H, W), got {array.shape}"
+        )
+    return np.ascontiguousarray(array.transpose(1, 2, 0))
+
+
 def _image_hwc(image: ArrayLike) -> np.ndarray:
     """An image in [0, 1] -> (H, W, 3) float array.
 

@@ -4,12 +4,16 @@ If a Captum release changes one of them, this file says which, before a map
 silently changes.
 """
 
+import pytest
 import torch
 from captum._utils.common import (
+    ExpansionTypes,
     _expand_additional_forward_args,
     _expand_target,
     _format_additional_forward_args,
+    _format_output,
     _run_forward,
+    _validate_target,
 )
 from captum.attr._utils.approximation_methods import approximation_parameters
 
@@ -63,3 +67,26 @@ def test_approximation_parameters_nodes_and_weights():
     assert [round(w, 12) for w in step_sizes(3)] == [
         round(v, 12) for v in (1 / 6, 1 / 3, 1 / 6)
     ]
+
+
+def test_expand_target_repeat_interleave_is_what_format_windows_reads_back():
+    """NoiseTunnel and sensitivity_max expand a list or tensor target element-wise;
+    format_windows relies on exactly this form to read one window back."""
+    kind = ExpansionTypes.repeat_interleave
+    assert _expand_target([4, 8, 2], 2, expansion_type=kind) == [4, 4, 8, 8, 2, 2]
+    one = _expand_target(torch.tensor([4, 8, 2]), 2, expansion_type=kind)
+    assert one.tolist() == [4, 4, 8, 8, 2, 2]
+    assert _expand_target((4, 8, 2), 2, expansion_type=kind) == (4, 8, 2)
+
+
+def test_format_output_gives_the_inputs_form():
+    t = torch.zeros(1)
+    assert _format_output(False, (t,)) is t
+    assert _format_output(True, (t, t)) == (t, t)
+
+
+def test_validate_target_asserts_one_target_per_example():
+    _validate_target(2, [0, 1])
+    _validate_target(2, 1)
+    with pytest.raises(AssertionError):
+        _validate_target(3, [0, 1])

@@ -123,3 +123,25 @@ def test_window_objective_equals_the_whole_output_detector(detector):
         )
         got = window_gradient_sum(y, windows, detector)
         torch.testing.assert_close(got, expected, rtol=1e-12, atol=0)
+
+
+@pytest.mark.parametrize(
+    "expanded, n",
+    [
+        ([4, 4, 4, 8, 8, 8, 2, 2, 2], 6),
+        (torch.tensor([4, 4, 8, 8, 2, 2]), 4),
+        (torch.tensor([[4, 8, 2]] * 3), 6),
+    ],
+    ids=["list", "tensor3", "tensor13"],
+)
+def test_format_windows_reads_captums_element_wise_repeat_back(expanded, n):
+    """NoiseTunnel and sensitivity_max repeat-interleave list and tensor targets."""
+    assert format_windows(expanded, n).tolist() == [[4, 8, 2]] * n
+
+
+@pytest.mark.parametrize(
+    "window, n", [([4, 4, 8, 9, 2, 2], 2), ([4, 4, 8, 8, 2, 2], 3)], ids=["mixed", "n"]
+)
+def test_format_windows_refuses_lists_that_are_no_repeat(window, n):
+    with pytest.raises(TypeError, match="three integers"):
+        format_windows(window, n)
