@@ -8,6 +8,9 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+# first, so that Ctrl-C while the command starts ends without a traceback
+from . import _startup  # noqa: F401
+
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:  # what static readers (type checkers, the API docs) see

@@ -8,12 +8,18 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from ._validation import as_int
+
 
 def check_int(name: str, value: Any, minimum: int, *, allow_none: bool = False) -> None:
-    """Raise ``ValueError`` unless ``value`` is an int (not a bool) >= ``minimum``."""
+    """Raise ``ValueError`` unless ``value`` is an integer >= ``minimum``.
+
+    Python and numpy integers count (``np.int64(5)``); bools do not.
+    """
     if allow_none and value is None:
         return
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+    number = as_int(value)
+    if number is None or number < minimum:
         allowed = "None or an integer" if allow_none else "an integer"
         raise ValueError(f"{name} must be {allowed} >= {minimum}, got {value!r}")
 
@@ -64,6 +70,7 @@ def warn_if_training(model: Any, stacklevel: int = 3) -> None:
     if isinstance(model, nn.Module) and model.training:
         warnings.warn(
             "the model is in training mode: BatchNorm and Dropout make the map "
-            "depend on the batch and on chance; call model.eval() first",
+            "depend on the batch and on chance (the model's buffers and the "
+            "random generators are restored afterwards); call model.eval() first",
             stacklevel=stacklevel + 1,
         )

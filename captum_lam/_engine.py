@@ -26,10 +26,10 @@ from dataclasses import dataclass
 from typing import Any, Callable, Literal, NamedTuple, Optional, get_args
 
 import torch
-from captum.attr._utils.approximation_methods import approximation_parameters
 from torch import Tensor
 
 from ._checks import check_int
+from ._quadrature import nodes_and_weights
 from .paths import Path
 
 Method = Literal[
@@ -80,11 +80,11 @@ class _Rule:
                 starts=idx / n_steps,
                 ends=(idx + 1) / n_steps,
             )
-        step_sizes, alphas = approximation_parameters(method)
+        alphas, weights = nodes_and_weights(method, int(n_steps))
         return cls(
             method,
-            alphas=torch.tensor(alphas(n_steps), dtype=torch.float64),
-            weights=torch.tensor(step_sizes(n_steps), dtype=torch.float64),
+            alphas=torch.tensor(alphas, dtype=torch.float64),
+            weights=torch.tensor(weights, dtype=torch.float64),
         )
 
     def __len__(self) -> int:

@@ -14,6 +14,8 @@ from typing import Any, Optional, Union
 import torch
 from torch import Tensor
 
+from ._validation import as_int
+
 #: None (the whole input), "auto" (the model's declared field) or LR pixels.
 Reach = Union[None, str, int]
 
@@ -37,11 +39,12 @@ def model_reach(model: Any, reach: Reach) -> Optional[int]:
         info = getattr(model, "lam_info", None)
         field = getattr(info, "receptive_field", None)
         return None if field is None else int(field) // 2 + 1
-    if isinstance(reach, bool) or not isinstance(reach, int) or reach < 0:
+    pixels = as_int(reach)
+    if pixels is None or pixels < 0:
         raise ValueError(
             f"reach must be None, 'auto' or an integer >= 0 (LR pixels), got {reach!r}"
         )
-    return reach
+    return pixels
 
 
 def reach_region(

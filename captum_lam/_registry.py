@@ -20,6 +20,8 @@ from typing import Any, Callable, Optional, Sequence
 import torch
 from torch import Tensor, nn
 
+from ._validation import integer_scale
+
 __all__ = ["ModelInfo", "Registry", "Source", "measure_scale", "model_scale"]
 
 
@@ -147,4 +149,4 @@ def measure_scale(
     if not isinstance(out, Tensor) or out.ndim != 4:
         shape = tuple(out.shape) if isinstance(out, Tensor) else type(out).__name__
         raise ValueError(f"the network must return (N, C, H, W), got {shape}")
-    return max(1, round(out.shape[-2] / size))
+    return integer_scale((size, size), tuple(out.shape[-2:]))

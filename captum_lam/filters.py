@@ -22,23 +22,22 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ._validation import as_int
+
 #: Added to sigma in the kernel's exponent, as in the reference code.
 KERNEL_EPSILON = 1e-5
 
 Sigmas = Union[float, Tensor]
 
 
-def _check_kernel_size(kernel_size: int) -> None:
-    if (
-        not isinstance(kernel_size, int)
-        or isinstance(kernel_size, bool)
-        or kernel_size < 1
-        or kernel_size % 2 == 0
-    ):
+def _check_kernel_size(kernel_size: int) -> int:
+    size = as_int(kernel_size)
+    if size is None or size < 1 or size % 2 == 0:
         raise ValueError(
             f"kernel_size must be a positive odd integer (1, 3, 5, ...), got "
             f"{kernel_size!r}"
         )
+    return size
 
 
 def _offsets_squared(kernel_size: int, dtype: torch.dtype, device) -> Tensor:
@@ -83,7 +82,7 @@ def gaussian_kernel2d(
     >>> float(gaussian_kernel2d(3, 0.0)[0, 1, 1])
     1.0
     """
-    _check_kernel_size(kernel_size)
+    kernel_size = _check_kernel_size(kernel_size)
     s = _sigma_tensor(sigma, dtype, device)
     r2 = _offsets_squared(kernel_size, dtype, s.device)
     g = torch.exp(-r2[None] / (2.0 * (s[:, None, None] + KERNEL_EPSILON) ** 2))
@@ -210,9 +209,8 @@ class GaussianBlur2d(nn.Module):
 
     def __init__(self, sigma: float, kernel_size: int = 9) -> None:
         super().__init__()
-        _check_kernel_size(kernel_size)
         self.sigma = float(sigma)
-        self.kernel_size = kernel_size
+        self.kernel_size = _check_kernel_size(kernel_size)
 
     def forward(self, image: Tensor) -> Tensor:
         return gaussian_blur2d(image, self.sigma, self.kernel_size)

@@ -19,7 +19,9 @@ from ._engine import (
     integrate,
     steps_per_pass,
 )
+from ._model_state import keeps_caller_state
 from ._reach import Reach, model_reach, reach_region
+from ._validation import check_grad_mode, check_kernel_fits
 from .objective import (
     Detector,
     Window,
@@ -110,6 +112,7 @@ class LAM(PathIntegratedGradients):
         return self.forward_func.detector  # type: ignore[union-attr]
 
     @log_usage()
+    @keeps_caller_state(lambda self, *args, **kwargs: self.model)
     def attribute(  # type: ignore[override]
         self,
         inputs: Union[Tensor, tuple[Tensor]],
@@ -187,8 +190,10 @@ class LAM(PathIntegratedGradients):
             return (result,)
         check_image_batch(inputs)
         check_integration(n_steps, method, internal_batch_size)
+        check_kernel_fits(self.kernel_size, inputs.shape)
+        check_grad_mode()
         windows = format_windows(target, inputs.shape[0], device=inputs.device)
-        warn_if_training(self.model)
+        warn_if_training(self.model, stacklevel=4)
         extra = _tuple_args(additional_forward_args)
         radius = model_reach(self.model, _reach_alias(reach, crop))
         output_shape = probe_model(self.model, inputs, extra, windows)
@@ -203,7 +208,7 @@ class LAM(PathIntegratedGradients):
 
         def objective(points: Tensor, count: int = 1) -> Tensor:
             args = _expand_additional_forward_args(extra, count) if extra else ()
-            output = self.model(points, *args)
+            output = self.model(points.clone(), *args)  # it may modify its input
             return window_gradient_sum(output, windows.repeat(count, 1), detector)
 
         def gradients(points: Tensor, steps: slice):

@@ -26,7 +26,9 @@ from ._engine import (
     integrate,
     steps_per_pass,
 )
+from ._model_state import keeps_caller_state
 from ._reach import Reach, model_reach, reach_region
+from ._validation import check_grad_mode, check_kernel_fits
 from .metrics import diffusion_index
 from .objective import (
     Detector,
@@ -42,6 +44,7 @@ from .settings import LAMSettings
 __all__ = ["attribute_windows", "di_map", "di_map_figure", "grid_windows"]
 
 
+@keeps_caller_state(lambda model, *args, **kwargs: model)
 def attribute_windows(
     model: Any,
     inputs: Tensor,
@@ -128,10 +131,12 @@ def attribute_windows(
         raise TypeError(
             f"settings must be a LAMSettings, got {type(settings).__name__}"
         )
+    check_kernel_fits(settings.kernel_size, inputs.shape)
+    check_grad_mode()
     if windows is None:
         format_windows(windows, 1)  # raises the library's message
     boxes = format_windows(windows, num_windows(windows), device=inputs.device)
-    warn_if_training(model, stacklevel=2)
+    warn_if_training(model, stacklevel=3)
     radius = model_reach(model, reach)
     output_shape = probe_model(model, inputs, (), boxes)
     groups = _backward_groups(inputs.shape, output_shape, boxes, radius)
@@ -149,7 +154,7 @@ def attribute_windows(
     def gradients(points: Tensor, steps: slice):
         count = steps.stop - steps.start
         with torch.enable_grad():
-            output = model(points)
+            output = model(points.clone())  # the model may modify its input
             values = objectives(output)
         finite = finite_per_step(output, count)
         for g, (members, regions) in enumerate(groups):

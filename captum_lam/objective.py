@@ -14,6 +14,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ._checks import check_image_output
+from ._validation import as_int, check_model_tensors
 
 Detector = Literal["difference", "sobel"]
 DETECTORS: tuple[str, ...] = get_args(Detector)
@@ -178,12 +179,12 @@ def format_windows(
         values = list(window) if nested else [window]
         for row in values:
             if len(row) != 3 or not all(
-                isinstance(v, int)
-                and not isinstance(v, bool)
+                as_int(v) is not None
                 or (
                     isinstance(v, Tensor)
                     and v.numel() == 1
                     and not v.is_floating_point()
+                    and v.dtype != torch.bool
                 )
                 for v in row
             ):
@@ -191,7 +192,10 @@ def format_windows(
                     "window must be (top, left, size) with three integers, got "
                     f"{tuple(row)!r}"
                 )
-        rows = torch.tensor([[int(v) for v in row] for row in values], device=device)
+        numbers = [[int(v) for v in row] for row in values]
+        if any(abs(v) >= 2**63 for row in numbers for v in row):
+            raise ValueError(f"window values must fit in int64, got {numbers}")
+        rows = torch.tensor(numbers, device=device)
         if nested and rows.shape[0] != num_examples:
             raise ValueError(
                 f"window list has {rows.shape[0]} entries but the batch has "
@@ -246,9 +250,18 @@ def _undo_element_repeat(window: Window, num_examples: int) -> Window:
 
 def check_windows_fit(windows: Tensor, height: int, width: int) -> None:
     """Raise ``ValueError`` if a window leaves an output of ``height x width``."""
-    bottom = windows[:, 0] + windows[:, 2]
-    right = windows[:, 1] + windows[:, 2]
-    bad = (bottom > height) | (right > width)
+    too_large = windows[:, 2] > min(height, width)
+    if too_large.any():
+        i = int(too_large.nonzero()[0, 0])
+        raise ValueError(
+            f"window size {int(windows[i, 2])} of example {i} is larger than the "
+            f"model's output of {height}x{width} pixels; the largest size is "
+            f"{min(height, width)}"
+        )
+    # written as top > height - size: top + size can overflow int64
+    bad = (windows[:, 0] > height - windows[:, 2]) | (
+        windows[:, 1] > width - windows[:, 2]
+    )
     if bad.any():
         i = int(bad.nonzero()[0, 0])
         top, left, size = windows[i].tolist()
@@ -334,7 +347,9 @@ class WindowObjective(nn.Module):
                 "size)) or forward(x, window)"
             )
         windows = format_windows(window, x.shape[0], device=x.device)
-        output = self.model(x, *model_args)
+        # a copy: a model may modify its input in place (and the input may be a
+        # leaf that requires grad, where autograd refuses in-place changes)
+        output = self.model(x.clone(), *model_args)
         check_image_output(output)
         if output.device != x.device:
             raise ValueError(
@@ -350,14 +365,17 @@ class WindowObjective(nn.Module):
 def probe_model(
     model: Any, inputs: Tensor, extra: tuple, windows: Tensor
 ) -> torch.Size:
-    """One no-grad forward on the input, to fail early and clearly.
+    """One no-grad forward on a copy of the input, to fail early and clearly.
 
-    Checks that ``model(inputs, *extra)`` is a finite image batch (N, C, H, W)
-    on the inputs' device in which every window (N, 3) fits; returns its shape.
+    Checks that the model's parameters are where the inputs are and that
+    ``model(inputs, *extra)`` is a finite image batch (N, C, H, W) on the inputs'
+    device in which every window (N, 3) fits; returns its shape. A copy, because
+    a model may modify its input in place.
     """
+    check_model_tensors(model, inputs)
     try:
         with torch.no_grad():
-            output = model(inputs, *extra)
+            output = model(inputs.clone(), *extra)
     except Exception as error:
         raise ValueError(
             f"model failed on inputs of shape {tuple(inputs.shape)} "

@@ -28,7 +28,9 @@ from ._engine import (
     integrate,
     steps_per_pass,
 )
+from ._model_state import keeps_caller_state
 from ._packing import Inputs, PackedPath, Packing, format_inputs
+from ._validation import check_grad_mode
 from .paths import Alphas, Path
 
 __all__ = ["CPU_PIXELS_PER_PASS", "METHODS", "Method", "PathIntegratedGradients"]
@@ -187,6 +189,7 @@ class PathIntegratedGradients(GradientAttribution):
         self.progress_callback: Optional[Callable[[int, int], None]] = None
 
     @log_usage()
+    @keeps_caller_state(lambda self, *args, **kwargs: self.forward_func)
     def attribute(  # type: ignore[override]
         self,
         inputs: Inputs,
@@ -238,6 +241,7 @@ class PathIntegratedGradients(GradientAttribution):
         tensors, is_tuple = format_inputs(inputs)
         _check_target(target)
         check_integration(n_steps, method, internal_batch_size)
+        check_grad_mode()
         paths = self.path.for_inputs(len(tensors))
         for path, tensor in zip(paths, tensors):
             path.check_inputs(tensor)

@@ -12,15 +12,14 @@ rules) defaults to ``points(ends) - points(starts)``. For a tuple of input tenso
 
 from __future__ import annotations
 
-import math
 from abc import ABC, abstractmethod
 from typing import Sequence, Union
 
 import torch
 from torch import Tensor
 
+from ._validation import check_kernel_fits, check_path_blur
 from .filters import (
-    _check_kernel_size,
     filter2d,
     gaussian_kernel2d,
     gaussian_kernel2d_derivative,
@@ -227,9 +226,11 @@ class ProgressiveBlurPath(Path):
     Parameters
     ----------
     sigma : float
-        Blur of the baseline in LR pixels, ``>= 0``. Default 1.2 (the reference's).
+        Blur of the baseline in LR pixels, ``>= 0.25`` (a smaller blur leaves the
+        input unchanged and the map all zero). Default 1.2 (the reference's).
     kernel_size : int
-        Odd side of the Gaussian kernel. Default 9 (the reference's).
+        Odd side of the Gaussian kernel, ``>= 3``; at most ``4 * max(H, W) + 1``
+        for inputs of H x W. Default 9 (the reference's).
 
     Examples
     --------
@@ -243,16 +244,7 @@ class ProgressiveBlurPath(Path):
     """
 
     def __init__(self, sigma: float = 1.2, kernel_size: int = 9) -> None:
-        if (
-            isinstance(sigma, bool)
-            or not isinstance(sigma, (int, float))
-            or not math.isfinite(sigma)
-            or sigma < 0
-        ):
-            raise ValueError(f"sigma must be a finite number >= 0, got {sigma!r}")
-        _check_kernel_size(kernel_size)
-        self.sigma = float(sigma)
-        self.kernel_size = kernel_size
+        self.sigma, self.kernel_size = check_path_blur(sigma, kernel_size)
 
     def _sigmas(self, alphas: Alphas, name: str = "alphas") -> Tensor:
         return self.sigma * (1.0 - _as_alphas(alphas, name))
@@ -268,6 +260,7 @@ class ProgressiveBlurPath(Path):
                 "ProgressiveBlurPath blurs images: inputs must have shape "
                 f"(N, C, H, W), got {got}"
             )
+        check_kernel_fits(self.kernel_size, inputs.shape)
 
     def points(self, inputs: Tensor, alphas: Alphas) -> Tensor:
         self.check_inputs(inputs)

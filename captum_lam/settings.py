@@ -56,6 +56,9 @@ class LAMSettings:
         _check_detector(self.detector)
         check_integration(self.n_steps, self.method, self.internal_batch_size)
         object.__setattr__(self, "sigma", float(self.sigma))
+        for name in ("kernel_size", "n_steps", "internal_batch_size"):
+            value = getattr(self, name)  # numpy integers become ints
+            object.__setattr__(self, name, None if value is None else int(value))
 
     def path(self) -> ProgressiveBlurPath:
         """The blur path these settings describe."""

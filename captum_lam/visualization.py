@@ -17,7 +17,7 @@ from matplotlib.patches import Rectangle
 from scipy.signal import fftconvolve
 from torch import Tensor
 
-from ._io import atomic_path
+from ._io import write_atomic
 from .metrics import abs_normalized_map, diffusion_index
 from .objective import Window
 
@@ -616,8 +616,9 @@ def comparison_figure(
 def save_figure(fig: Figure, path: Union[str, os.PathLike], dpi: int = 150) -> Path:
     """Save ``fig`` as PNG, PDF or SVG (by extension), atomically.
 
-    The figure is written to a temporary file beside ``path`` and renamed, so an
-    interrupted or failed save leaves no half-written file.
+    A regular file is written to a temporary file beside ``path`` and renamed,
+    so an interrupted or failed save leaves no half-written file; a symlink's
+    target is written, and a FIFO or device is written directly.
 
     Examples
     --------
@@ -632,6 +633,5 @@ def save_figure(fig: Figure, path: Union[str, os.PathLike], dpi: int = 150) -> P
     suffix = target.suffix.lower()
     if suffix not in (".png", ".pdf", ".svg"):
         raise ValueError(f"path must end in .png, .pdf or .svg, got {target.name!r}")
-    with atomic_path(target, suffix) as tmp:
-        fig.savefig(tmp, dpi=dpi, format=suffix[1:])
+    write_atomic(target, lambda handle: fig.savefig(handle, dpi=dpi, format=suffix[1:]))
     return target

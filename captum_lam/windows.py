@@ -12,6 +12,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from ._checks import check_int
+from ._validation import as_int
 from .objective import gradient_magnitude
 
 
@@ -36,11 +37,13 @@ def texture_energy(image: Tensor, size: int, stride: int = 1) -> Tensor:
     if image.ndim == 3:
         image = image[None]
     h, w = image.shape[-2:]
-    if not isinstance(size, int) or size < 1 or size > min(h, w):
+    size_int = as_int(size)
+    if size_int is None or size_int < 1 or size_int > min(h, w):
         raise ValueError(
             f"size must be an integer in [1, {min(h, w)}] for a {h}x{w} image, "
             f"got {size!r}"
         )
+    size = size_int
     with torch.no_grad():
         magnitude = gradient_magnitude(image.double(), "difference").sum(dim=1)
         # the forward difference at the last row/column is 0 by convention: leave

@@ -229,8 +229,27 @@ def test_span_rewrites_eval_conv_once_at_load(networks):
 def test_unrecognised_checkpoint(tmp_path):
     path = tmp_path / "unknown.pth"
     torch.save({"foo.weight": torch.zeros(3, 3)}, path)
-    with pytest.raises(ValueError, match="spandrel cannot load .*unknown.pth"):
+    with pytest.raises(
+        ValueError, match="spandrel does not recognise the architecture in .*unknown"
+    ) as raised:
         load_checkpoint(path)
+    assert "\x1b" not in str(raised.value) and "\n" not in str(raised.value)
+
+
+@pytest.mark.parametrize("layout", ["bare.pth", "plain.safetensors"])
+def test_truncated_checkpoint_says_so(networks, tmp_path, layout):
+    whole = tmp_path / layout
+    FORMATS[layout](_state(networks["Compact"][0]), whole)
+    cut = tmp_path / f"cut-{layout}"
+    cut.write_bytes(whole.read_bytes()[: whole.stat().st_size // 2])
+    with pytest.raises(ValueError, match="the file is truncated or not a checkpoint"):
+        load_checkpoint(cut)
+
+
+def test_state_dicts_load_when_torchscript_is_refused(networks):
+    _, path = networks["Compact"]
+    model = load_checkpoint(path, allow_torchscript=False)
+    assert model.lam_info.name == "RealESRGAN Compact"
 
 
 def test_missing_checkpoint(tmp_path):

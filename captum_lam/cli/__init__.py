@@ -21,6 +21,7 @@ from typing import Any, Optional, Sequence
 
 from .. import __version__
 from .._commands import COMMANDS
+from .._startup import restore_interrupts
 
 __all__ = ["DEFAULT_PRETRAINED", "DEFAULT_TRAINED", "UserError", "build_parser", "main"]
 
@@ -79,7 +80,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         _answer_without_commands(argv)
     from ._common import UserError
 
-    parser = build_parser()
+    parser = build_parser()  # imports torch: Ctrl-C until here is _startup's
+    restore_interrupts()
     args = parser.parse_args(argv)
     args.argv = argv
     #: the exact command, for the JSON: running it again reproduces the run

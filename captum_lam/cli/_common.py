@@ -19,6 +19,9 @@ from .._images import (
     crop_to_multiple,
     read_image_spec,
 )
+from .._model_options import check_model_options, split_models
+from .._output_paths import Output, check_outputs
+from .._validation import parse_device
 from ..objective import DETECTORS, check_windows_fit
 from ..path_integrated_gradients import METHODS
 from ..settings import LAMSettings
@@ -39,6 +42,9 @@ class UserError(Exception):
     """A mistake on the command line: one line on stderr, exit code 2."""
 
 
+#: Extensions of figure outputs.
+FIGURE_SUFFIXES = (".png", ".pdf", ".svg")
+
 # --- models and images -------------------------------------------------------
 
 
@@ -50,7 +56,10 @@ def resolve_model(args: argparse.Namespace, name: Optional[str] = None) -> nn.Mo
         from ..models._loading import load_checkpoint
 
         require_file(args.checkpoint, "--checkpoint")
-        return load_checkpoint(args.checkpoint)
+        return load_checkpoint(
+            args.checkpoint,
+            allow_torchscript=not getattr(args, "no_torchscript", False),
+        )
     if spec is None:
         spec = (
             DEFAULT_PRETRAINED if zoo.installed(DEFAULT_PRETRAINED) else DEFAULT_TRAINED
@@ -63,9 +72,9 @@ def resolve_model(args: argparse.Namespace, name: Optional[str] = None) -> nn.Mo
         return load_factory(
             spec,
             getattr(args, "weights", None),
-            input_range=args.input_range,
+            input_range=1.0 if args.input_range is None else args.input_range,
             mean=parse_mean(args.mean),
-            pad_multiple=args.pad_multiple,
+            pad_multiple=1 if args.pad_multiple is None else args.pad_multiple,
         )
     if spec not in zoo.names():
         raise UserError(
@@ -265,6 +274,75 @@ def say(args: argparse.Namespace, text: str) -> None:
 # --- atomic output -----------------------------------------------------------
 
 
+def check_command_outputs(outputs: Sequence[Output]) -> dict[str, Optional[Path]]:
+    """Every output of a command checked together, before any work."""
+    try:
+        return check_outputs(outputs)
+    except ValueError as error:
+        raise UserError(str(error)) from None
+
+
+def check_model_args(args: argparse.Namespace) -> tuple[list[str], list[str]]:
+    """``--models`` split, and options that would do nothing refused.
+
+    Returns the models ``--models`` names (empty when not given) and the
+    warnings (a factory without ``--weights``), which the command prints with
+    :func:`warn` once the model has loaded, so a failing load stays one line.
+    """
+    try:
+        models = split_models(getattr(args, "models", None))
+    except ValueError as error:
+        raise UserError(str(error)) from None
+    adapter = [
+        option
+        for option, value in (
+            ("--weights", args.weights),
+            ("--input-range", args.input_range),
+            ("--mean", args.mean),
+            ("--pad-multiple", args.pad_multiple),
+        )
+        if value is not None
+    ]
+    try:
+        warnings = check_model_options(
+            model=getattr(args, "model", None),
+            models=models,
+            checkpoint=args.checkpoint,
+            adapter=adapter,
+            weights=args.weights,
+        )
+    except ValueError as error:
+        raise UserError(str(error)) from None
+    return list(models or []), warnings
+
+
+def warn(texts: Sequence[str]) -> None:
+    """One ``captum-lam: warning:`` line on stderr per text."""
+    for text in texts:
+        print(f"captum-lam: warning: {text}", file=sys.stderr)
+
+
+def command_device(args: argparse.Namespace) -> torch.device:
+    """``--device`` parsed and checked (meta, missing GPUs), before any work."""
+    try:
+        return parse_device(args.device)
+    except ValueError as error:
+        raise UserError(f"--{error}") from None
+
+
+def check_output_size(sr: Any, lr: Tensor, scale: int) -> None:
+    """The network's output is exactly ``scale`` times its input, before LAM runs."""
+    if not isinstance(sr, Tensor) or sr.ndim != 4:
+        got = tuple(sr.shape) if isinstance(sr, Tensor) else type(sr).__name__
+        raise UserError(f"the model returned {got}, not an image batch (N, C, H, W)")
+    want = (lr.shape[-2] * scale, lr.shape[-1] * scale)
+    if tuple(sr.shape[-2:]) != want:
+        raise UserError(
+            f"the model maps {lr.shape[-2]}x{lr.shape[-1]} to "
+            f"{sr.shape[-2]}x{sr.shape[-1]}, not x{scale} ({want[0]}x{want[1]})"
+        )
+
+
 def check_writable(path: Optional[str], option: str) -> Optional[Path]:
     if path is None:
         return None
@@ -355,6 +433,39 @@ def add_lam_settings(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default="cpu", help="torch device (cpu, cuda, ...)")
 
 
+def add_model_options(p: argparse.ArgumentParser) -> None:
+    """How a user's network is loaded: explain, compare and evaluate."""
+    p.add_argument("--weights", help="weights for a package.module:factory model")
+    p.add_argument(
+        "--checkpoint",
+        help="any SR checkpoint spandrel knows (.pt files may run TorchScript: "
+        "see --no-torchscript)",
+    )
+    p.add_argument(
+        "--no-torchscript",
+        action="store_true",
+        help="refuse TorchScript checkpoints: spandrel opens .pt files with "
+        "torch.jit.load, which runs the program stored in the file",
+    )
+    p.add_argument(
+        "--input-range",
+        type=float,
+        default=None,
+        help="with a factory: the network's input range (default 1; 255 for "
+        "0-255 networks)",
+    )
+    p.add_argument(
+        "--mean", help="with a factory: per-channel mean the network subtracts, R,G,B"
+    )
+    p.add_argument(
+        "--pad-multiple",
+        type=positive_int,
+        default=None,
+        help="with a factory: pad the input to a multiple of this (default 1; "
+        "window attention)",
+    )
+
+
 def add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--image",
@@ -363,23 +474,7 @@ def add_common(p: argparse.ArgumentParser) -> None:
         f"(default {DEFAULT_IMAGE}); an HR image is bicubic-downsampled",
     )
     p.add_argument("--lr", action="store_true", help="take --image as the LR input")
-    p.add_argument("--weights", help="weights for --model package.module:factory")
-    p.add_argument("--checkpoint", help="any SR checkpoint spandrel knows")
-    p.add_argument(
-        "--input-range",
-        type=float,
-        default=1.0,
-        help="with a factory: the network's input range (255 for 0-255 networks)",
-    )
-    p.add_argument(
-        "--mean", help="with a factory: per-channel mean the network subtracts, R,G,B"
-    )
-    p.add_argument(
-        "--pad-multiple",
-        type=positive_int,
-        default=1,
-        help="with a factory: pad the input to a multiple of this (window attention)",
-    )
+    add_model_options(p)
     p.add_argument(
         "--window",
         help="TOP,LEFT,SIZE in the image's own pixels, as explain and 'windows' "

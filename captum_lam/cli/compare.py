@@ -22,16 +22,21 @@ from .._registry import model_scale
 from ..metrics import diffusion_index
 from ._common import (
     COMPARE_METHODS,
+    FIGURE_SUFFIXES,
     CommandCase,
+    Output,
     UserError,
     add_common,
-    check_writable,
+    check_command_outputs,
+    check_model_args,
+    command_device,
     describe_case,
     lam_settings,
     model_info,
     print_table,
     resolve_model,
     say,
+    warn,
 )
 from .explain import run_lam
 
@@ -80,14 +85,19 @@ _METHOD_LABELS = {
 def cmd_compare(args: argparse.Namespace) -> int:
     from ..visualization import comparison_figure, save_figure
 
-    out = check_writable(args.out, "--out")
-    csv_path = check_writable(args.csv, "--csv")
-    json_path = check_writable(args.json, "--json")
+    outputs = check_command_outputs(
+        [
+            Output("--out", args.out, FIGURE_SUFFIXES),
+            Output("--csv", args.csv),
+            Output("--json", args.json),
+        ]
+    )
+    out, csv_path, json_path = (outputs[k] for k in ("--out", "--csv", "--json"))
     map_dir = Path(args.save_map) if args.save_map else None
     if map_dir is not None and map_dir.exists() and not map_dir.is_dir():
         raise UserError(f"--save-map: {map_dir} is not a folder")
-    device = torch.device(args.device)
-    model_names = [m for m in (args.models or "").split(",") if m]
+    device = command_device(args)
+    model_names, warnings = check_model_args(args)
     methods = [m for m in (args.methods or "lam").split(",") if m]
     for m in methods:
         if m not in COMPARE_METHODS:
@@ -101,6 +111,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
         )
     models = [resolve_model(args, name) for name in (model_names or [None])]
     models = [m.to(device).eval() for m in models]
+    warn(warnings)
     scales = {model_scale(m, 3, device) for m in models}
     if len(scales) != 1:
         raise UserError(

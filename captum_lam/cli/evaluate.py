@@ -11,23 +11,37 @@ import argparse
 import json
 import math
 import sys
+from collections import Counter
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Optional, Sequence
 
 from torch import Tensor
 
 from .._commands import COMMANDS
 from .._images import HELD_OUT_IMAGES
+from .._model_options import is_factory
 from ..studies.runner import torchrun_rank
 from ._common import (
+    Output,
     UserError,
     add_lam_settings,
-    check_writable,
+    add_model_options,
+    check_command_outputs,
+    check_model_args,
+    command_device,
     lam_settings,
     positive_int,
     read_image_option,
     require_file,
     resolve_model,
+    warn,
+)
+
+#: The figures evaluate writes into --figures.
+FIGURE_FILES = (
+    "di_vs_psnr.png",
+    "di_vs_receptive_field.png",
+    "di_vs_content.png",
 )
 
 DEFAULT_IMAGES = ",".join(f"sample:{name}" for name in HELD_OUT_IMAGES if name != "cat")
@@ -48,8 +62,10 @@ def add_evaluate_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument(
         "--models",
         help="comma-separated registry names (see 'captum-lam models') or "
-        "package.module:factory; optional with --cases that name models",
+        "package.module:factory (imports and runs that code); optional with "
+        "--cases that name models",
     )
+    add_model_options(p)
     p.add_argument(
         "--images",
         default=DEFAULT_IMAGES,
@@ -121,9 +137,18 @@ def _seed(text: str) -> Optional[int]:
         ) from None
 
 
-def _read_one(spec: str) -> Tensor:
-
-    return read_image_option(spec, "--images")
+def _say_if_fewer_windows(
+    cases: Sequence[Any], specs: Sequence[str], per_image: int, size: int
+) -> None:
+    """A note on stderr for each image with room for fewer windows than asked."""
+    found = Counter(case.image for case in cases)
+    for spec in specs:
+        if found[spec] < per_image:
+            print(
+                f"captum-lam: note: --per-image {per_image}: found only "
+                f"{found[spec]} non-overlapping windows of {size} px in {spec}",
+                file=sys.stderr,
+            )
 
 
 def _centre_crop(image: Tensor, size: Optional[int]) -> Tensor:
@@ -192,16 +217,22 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from .. import studies
     from .._io import write_text_atomic
 
-    out = check_writable(args.out, "--out")
-    csv_path = check_writable(args.csv, "--csv")
-    summary_path = check_writable(args.summary, "--summary")
-    figures = Path(args.figures) if args.figures else None
-    if figures is not None and figures.exists() and not figures.is_dir():
-        raise UserError(f"--figures: {figures} is not a folder")
-    maps = Path(args.save_map) if args.save_map else None
-    if maps is not None and maps.exists() and not maps.is_dir():
-        raise UserError(f"--save-map: {maps} is not a folder")
-    models = [m.strip() for m in (args.models or "").split(",") if m.strip()]
+    outputs = check_command_outputs(
+        [
+            Output("--out", args.out),
+            Output("--csv", args.csv),
+            Output("--summary", args.summary),
+            Output("--figures", args.figures, folder=True, files=FIGURE_FILES),
+            Output("--save-map", args.save_map, folder=True),
+        ]
+    )
+    out, csv_path, summary_path, figures, maps = (
+        outputs[k] for k in ("--out", "--csv", "--summary", "--figures", "--save-map")
+    )
+    device = command_device(args)
+    given, warnings = check_model_args(args)
+    models = [args.checkpoint] if args.checkpoint else given
+    image_option = "--cases" if args.cases else "--images"
     if args.cases:
         require_file(args.cases, "--cases")
         try:
@@ -220,8 +251,11 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
             raise UserError("--models is required (comma-separated names)")
         specs = _image_specs(args.images)
         cases = []
-    _check_models(models)
-    images = {spec: _centre_crop(_read_one(spec), args.centre_crop) for spec in specs}
+    _check_models([m for m in models if m != args.checkpoint])
+    images = {
+        spec: _centre_crop(read_image_option(spec, image_option), args.centre_crop)
+        for spec in specs
+    }
     if args.cases:
         for case in cases:
             h, w = images[case.image].shape[-2:]
@@ -243,20 +277,34 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
             )
         except ValueError as error:
             raise UserError(f"--images: {error}") from None
+        _say_if_fewer_windows(cases, specs, args.per_image, args.size)
 
     def load_model(name: str):
+        if name == args.checkpoint:
+            return resolve_model(args, None)
+        factory = is_factory(name)
         return resolve_model(
-            argparse.Namespace(model=name, checkpoint=None, weights=None), name
+            argparse.Namespace(
+                model=name,
+                checkpoint=None,
+                weights=args.weights if factory else None,
+                input_range=args.input_range if factory else None,
+                mean=args.mean if factory else None,
+                pad_multiple=args.pad_multiple if factory else None,
+                no_torchscript=args.no_torchscript,
+            ),
+            name,
         )
 
     rank, _ = torchrun_rank()
+    warn(warnings if rank == 0 else [])
     show = not args.quiet and sys.stderr.isatty()
     records = studies.evaluate(
         models,
         cases,
         images=images,
         settings=lam_settings(args),
-        device=args.device,
+        device=device,
         out=out,
         progress=show,
         load_model=load_model,

@@ -19,10 +19,14 @@ from ..lam import LAM
 from ..metrics import diffusion_index
 from ._common import (
     DEFAULT_PRETRAINED,
+    FIGURE_SUFFIXES,
     CommandCase,
-    UserError,
+    Output,
     add_common,
-    check_writable,
+    check_command_outputs,
+    check_model_args,
+    check_output_size,
+    command_device,
     describe_case,
     lam_settings,
     model_info,
@@ -31,6 +35,7 @@ from ._common import (
     report_completeness,
     resolve_model,
     say,
+    warn,
 )
 
 # --- explain -----------------------------------------------------------------
@@ -61,20 +66,24 @@ def run_lam(
 def cmd_explain(args: argparse.Namespace) -> int:
     from ..visualization import lam_figure, save_figure
 
-    out = check_writable(args.out, "--out")
-    json_path = check_writable(args.json, "--json")
-    if out is not None and out.suffix.lower() not in (".png", ".pdf", ".svg"):
-        raise UserError(f"--out must end in .png, .pdf or .svg, got {args.out!r}")
-    map_path = check_writable(args.save_map, "--save-map")
-    if map_path is not None and map_path.suffix.lower() != ".npz":
-        raise UserError(f"--save-map must end in .npz, got {args.save_map!r}")
+    outputs = check_command_outputs(
+        [
+            Output("--out", args.out, FIGURE_SUFFIXES),
+            Output("--json", args.json),
+            Output("--save-map", args.save_map, (".npz",)),
+        ]
+    )
+    out, json_path = outputs["--out"], outputs["--json"]
+    map_path = outputs["--save-map"]
     if args.list_windows is not None:
         from .windows import cmd_windows
 
         return cmd_windows(args)
-    device = torch.device(args.device)
+    device = command_device(args)
+    _, warnings = check_model_args(args)
     started = time.perf_counter()
     model = resolve_model(args).to(device).eval()
+    warn(warnings)
     info = model_info(model)
     fallback = (
         args.model is None and not args.checkpoint and info.get("kind") == "trained"
@@ -84,8 +93,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
     lr, hr, source, window = case.lr, case.hr, case.source, case.window
     with torch.no_grad():
         sr = model(lr)
-    if sr.ndim != 4:
-        raise UserError(f"the model returned shape {tuple(sr.shape)}, not (N, C, H, W)")
+    check_output_size(sr, lr, scale)
     load_time = time.perf_counter() - started
 
     say(args, f"model: {info.get('name')}  ({info.get('source', 'user model')})")

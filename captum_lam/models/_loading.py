@@ -36,6 +36,9 @@ from torch import Tensor, nn
 
 from captum_lam._registry import ModelInfo, measure_scale
 from captum_lam._registry import model_scale as model_scale  # old home
+from captum_lam._validation import as_int
+from captum_lam.models._load_errors import describe_load_error
+from captum_lam.models._torchscript import refuse_torchscript
 
 __all__ = ["ModelAdapter", "load_checkpoint", "load_factory", "read_state_dict"]
 
@@ -129,8 +132,9 @@ class ModelAdapter(nn.Module):
         input_range = float(input_range)
         if not math.isfinite(input_range) or input_range <= 0:
             raise ValueError(f"input_range must be positive, got {input_range}")
-        if isinstance(pad_multiple, bool) or not isinstance(pad_multiple, int):
+        if as_int(pad_multiple) is None:
             raise TypeError(f"pad_multiple must be an int, got {pad_multiple!r}")
+        pad_multiple = int(pad_multiple)
         if pad_multiple < 1:
             raise ValueError(f"pad_multiple must be >= 1, got {pad_multiple}")
         if min_size < 0:
@@ -484,7 +488,7 @@ def _user_model_info(
     )
 
 
-def load_checkpoint(path: PathLike) -> nn.Module:
+def load_checkpoint(path: PathLike, *, allow_torchscript: bool = True) -> nn.Module:
     """Load a checkpoint of a published SR architecture, recognised by spandrel.
 
     spandrel (optional: ``pip install 'captum-lam[checkpoints]'``) detects the
@@ -497,6 +501,12 @@ def load_checkpoint(path: PathLike) -> nn.Module:
     ----------
     path : str or Path
         The checkpoint.
+    allow_torchscript : bool
+        spandrel opens ``.pt`` files with ``torch.jit.load``, which runs the
+        TorchScript program stored in the file. False refuses TorchScript
+        archives (any extension) and ``.pt`` files before anything is opened;
+        ``.pth``, ``.ckpt`` and ``.safetensors`` state dicts load as before.
+        Default True.
 
     Returns
     -------
@@ -524,8 +534,11 @@ def load_checkpoint(path: PathLike) -> nn.Module:
         ``path`` does not exist.
     ValueError
         spandrel does not recognise the checkpoint, or it is not an image-to-image
-        model (e.g. an inpainting model that needs a mask).
+        model (e.g. an inpainting model that needs a mask), or it is TorchScript
+        and ``allow_torchscript`` is False.
     """
+    if not allow_torchscript:
+        refuse_torchscript(path)
     try:
         import spandrel
     except ModuleNotFoundError as error:
@@ -545,10 +558,7 @@ def load_checkpoint(path: PathLike) -> nn.Module:
     try:
         descriptor = spandrel.ModelLoader().load_from_file(str(path))
     except Exception as error:
-        raise ValueError(
-            f"spandrel cannot load checkpoint {path}: "
-            f"{type(error).__name__}: {_first_line(error)}"
-        ) from error
+        raise ValueError(describe_load_error(error, path)) from error
     if not isinstance(descriptor, spandrel.ImageModelDescriptor):
         raise ValueError(
             f"checkpoint {path} is a {type(descriptor).__name__} "

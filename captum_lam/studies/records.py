@@ -13,6 +13,7 @@ from typing import Any, Iterable, Mapping, Sequence, Union
 import numpy as np
 
 from .._io import write_text_atomic
+from .._results_store import read_results
 from .cases import Case
 
 PathLike = Union[str, os.PathLike]
@@ -29,9 +30,9 @@ def read_cases(path: PathLike) -> list[Case]:
 
     JSON Lines (``.jsonl``/``.json``): one object per line with ``image`` and
     either ``window: [top, left, size]`` or ``top``, ``left``, ``size``;
-    ``model`` is optional. CSV: a header with ``image,top,left,size`` and
-    optionally ``model``. Blank lines and JSON lines starting with ``#`` are
-    skipped.
+    ``model`` is optional (a registry name: a cases file never names code).
+    CSV: a header with ``image,top,left,size`` and optionally ``model``. Blank
+    lines and JSON lines starting with ``#`` are skipped.
 
     Raises
     ------
@@ -82,9 +83,17 @@ def _case_from(entry: Mapping[str, Any], path: Path, line: int) -> Case:
     image = entry.get("image")
     if not image or not isinstance(image, str):
         raise ValueError(f"{path}:{line}: 'image' is missing")
+    model = entry.get("model") or None
+    if model is not None and (not isinstance(model, str) or ":" in model):
+        # data never chooses code: package.module:factory only from the caller
+        raise ValueError(
+            f"{path}:{line}: model {model!r} is not a registry name; cases files "
+            "may name registry models only (a package.module:factory would import "
+            "and run code): give factories with --models"
+        )
     try:
         window = tuple(int(entry[k]) for k in ("top", "left", "size"))
-        return Case(entry.get("model") or None, image, window)  # type: ignore[arg-type]
+        return Case(model, image, window)  # type: ignore[arg-type]
     except (KeyError, TypeError, ValueError) as error:
         raise ValueError(
             f"{path}:{line}: needs integers top, left >= 0 and size >= 1 ({error})"
@@ -173,17 +182,6 @@ def rank_files(out: Path) -> list[Path]:
     return sorted(out.parent.glob(f"{out.stem}.rank*{out.suffix}"))
 
 
-def cut_partial_line(path: Path) -> None:
-    """Drop an interrupted, half-written last line so appending stays valid."""
-    if not path.exists():
-        return
-    data = path.read_bytes()
-    if data and not data.endswith(b"\n"):
-        keep = data.rfind(b"\n") + 1
-        with open(path, "r+b") as fh:
-            fh.truncate(keep)
-
-
 def check_settings(records: Sequence[Mapping[str, Any]], settings: dict) -> None:
     for r in records:
         theirs = {k: r.get(k) for k in SETTINGS}
@@ -200,7 +198,7 @@ def merge_rank_files(
     """Records of ``out`` and ``extra`` files, without duplicates, in job order."""
     merged: dict[str, dict] = {}
     for source in [out, *extra]:
-        for r in read_jsonl(source):
+        for r in read_results(source).records:
             merged.setdefault(r["key"], r)
     known = sorted((k for k in merged if k in order), key=order.__getitem__)
     others = [k for k in merged if k not in order]

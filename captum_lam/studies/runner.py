@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import time
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any, Callable, Mapping, Optional, Sequence, Union
 
@@ -18,6 +19,13 @@ from .._images import (
     ssim_y,
 )
 from .._registry import model_scale
+from .._results_store import (
+    ResultsFileInUse,
+    read_results,
+    repair_tail,
+    results_lock,
+)
+from .._validation import parse_device
 from ..metrics import diffusion_index, mass_area, mean_distance
 from ..multiwindow import attribute_windows
 from ..settings import LAMSettings
@@ -26,11 +34,9 @@ from .records import (
     SETTINGS,
     PathLike,
     check_settings,
-    cut_partial_line,
     merge_rank_files,
     rank_files,
     rank_path,
-    read_jsonl,
     to_plain,
 )
 
@@ -87,7 +93,12 @@ def evaluate(
     Resumable: with ``out``, cases whose key is in the file already are
     skipped, and each finished case is appended and flushed at once; the file
     is rewritten at the end in case order, without duplicates. A cut-off last
-    line (a killed process) is dropped and its case computed again.
+    line (a killed process) is dropped and its case computed again; a last
+    record missing only its newline is kept. A file that is not a results file
+    (JSON objects with a ``"key"``, one per line) is refused and left unchanged.
+    While it runs, ``evaluate`` holds an exclusive lock on ``out``
+    (``fcntl.flock``); a second run on the same file raises
+    ``ResultsFileInUse`` before it reads or writes anything.
 
     Sharded: started by ``torchrun`` (``RANK`` and ``WORLD_SIZE`` set), every
     process joins a gloo process group, takes the cases ``i % world_size ==
@@ -155,6 +166,7 @@ def evaluate(
         raise ValueError("cases repeat: each (model, image, window) must appear once")
     order = {k: i for i, k in enumerate(keys)}
 
+    device = parse_device(device)
     rank, world = torchrun_rank()
     group_owner = False
     if world > 1:
@@ -164,55 +176,92 @@ def evaluate(
             dist.init_process_group("gloo")
             group_owner = True
     out_path = None if out is None else Path(out)
-    own_file = None
-    done: dict[str, dict] = {}
-    if out_path is not None:
-        own_file = out_path if world == 1 else rank_path(out_path, rank)
-        cut_partial_line(own_file)
-        for source in [out_path, *rank_files(out_path)]:
-            for r in read_jsonl(source):
-                done.setdefault(r["key"], r)
-        check_settings([r for k, r in done.items() if k in order], settings_record)
-    if world > 1:
-        dist.barrier()  # nobody appends before everybody has read
-
-    mine = [i for i in range(len(jobs)) if i % world == rank]
-    pending = [i for i in mine if keys[i] not in done]
-    computed = _run_jobs(
-        jobs,
-        keys,
-        pending,
-        given,
-        load_model,
-        images,
-        lam,
-        reach,
-        torch.device(device),
-        own_file,
-        progress and rank == 0,
-        on_record,
-        None if save_maps is None else Path(save_maps),
-    )
-
-    if world > 1:
+    with ExitStack() as held:
         if out_path is not None:
-            dist.barrier()
-            if rank == 0:
-                merge_rank_files(out_path, order, rank_files(out_path))
-            dist.barrier()
-            everything = {r["key"]: r for r in read_jsonl(out_path)}
+            refusal = _hold_results(out_path, rank, world, held)
+            if refusal is not None:
+                if group_owner:
+                    dist.destroy_process_group()
+                raise refusal
+        own_file = None
+        done: dict[str, dict] = {}
+        if out_path is not None:
+            own_file = out_path if world == 1 else rank_path(out_path, rank)
+            own = read_results(own_file)  # recognised before anything changes
+            check_settings(
+                [r for r in own.records if r["key"] in order], settings_record
+            )
+            repair_tail(own)
+        if world > 1:
+            dist.barrier()  # every rank file repaired before anybody reads them
+        if out_path is not None:
+            for source in dict.fromkeys([out_path, *rank_files(out_path)]):
+                for r in read_results(source).records:
+                    done.setdefault(r["key"], r)
+            check_settings([r for k, r in done.items() if k in order], settings_record)
+        if world > 1:
+            dist.barrier()  # nobody appends before everybody has read
+
+        mine = [i for i in range(len(jobs)) if i % world == rank]
+        pending = [i for i in mine if keys[i] not in done]
+        computed = _run_jobs(
+            jobs,
+            keys,
+            pending,
+            given,
+            load_model,
+            images,
+            lam,
+            reach,
+            device,
+            own_file,
+            progress and rank == 0,
+            on_record,
+            None if save_maps is None else Path(save_maps),
+        )
+
+        if world > 1:
+            if out_path is not None:
+                dist.barrier()
+                if rank == 0:
+                    merge_rank_files(out_path, order, rank_files(out_path))
+                dist.barrier()
+                everything = {r["key"]: r for r in read_results(out_path).records}
+            else:
+                gathered: list[Any] = [None] * world
+                dist.all_gather_object(gathered, computed)
+                everything = {r["key"]: r for part in gathered for r in part}
+            if group_owner:
+                dist.destroy_process_group()
+        elif out_path is not None:
+            merged = merge_rank_files(out_path, order, rank_files(out_path))
+            everything = {r["key"]: r for r in merged}
         else:
-            gathered: list[Any] = [None] * world
-            dist.all_gather_object(gathered, computed)
-            everything = {r["key"]: r for part in gathered for r in part}
-        if group_owner:
-            dist.destroy_process_group()
-    elif out_path is not None:
-        merged = merge_rank_files(out_path, order, rank_files(out_path))
-        everything = {r["key"]: r for r in merged}
-    else:
-        everything = {r["key"]: r for r in computed}
+            everything = {r["key"]: r for r in computed}
     return [everything[k] for k in keys if k in everything]
+
+
+def _hold_results(
+    out: Path, rank: int, world: int, held: ExitStack
+) -> Optional[Exception]:
+    """Rank 0 locks ``out`` for the whole run; every rank learns if it could not.
+
+    Returns the refusal (another run holds the file, or it is a folder or a
+    special file) for every rank to raise, or None.
+    """
+    refusal: Optional[Exception] = None
+    if rank == 0:
+        try:
+            held.enter_context(results_lock(out))
+        except (ResultsFileInUse, ValueError) as error:
+            refusal = error
+    if world > 1:
+        import torch.distributed as dist
+
+        shared = [refusal]
+        dist.broadcast_object_list(shared, src=0)
+        refusal = shared[0]
+    return refusal
 
 
 def _run_jobs(

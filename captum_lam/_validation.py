@@ -1,0 +1,195 @@
+"""Argument and environment checks shared by LAM, the paths and the studies.
+
+Each raises before any heavy work, with a message naming the argument and what
+is allowed.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from typing import Any, Optional
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+#: The smallest blur LAM's path accepts. Below it the kernel's nearest
+#: neighbours weigh less than exp(-1 / (2 * 0.25**2)) = 3e-4 of the centre: the
+#: blurred baseline is the input itself to float32 precision and the map is zero
+#: or rounding noise.
+MIN_PATH_SIGMA = 0.25
+
+
+def as_int(value: Any) -> Optional[int]:
+    """``value`` as a Python int if it is an integer (numpy's too), else None.
+
+    Booleans are not integers here.
+
+    Examples
+    --------
+    >>> as_int(np.int64(5)), as_int(True), as_int(5.0)
+    (5, None, None)
+    """
+    if isinstance(value, (bool, np.bool_)):
+        return None
+    if isinstance(value, numbers.Integral):
+        return int(value)
+    return None
+
+
+def check_positive_int(value: Any, name: str, minimum: int = 1) -> int:
+    """``value`` as an int ``>= minimum``, or a ValueError naming ``name``."""
+    number = as_int(value)
+    if number is None or number < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    return number
+
+
+def check_path_blur(sigma: Any, kernel_size: Any) -> tuple[float, int]:
+    """LAM's path blur: a finite ``sigma >= MIN_PATH_SIGMA``, an odd kernel >= 3.
+
+    ``sigma = 0``, a tiny sigma or ``kernel_size = 1`` make the baseline equal
+    to the input, so the map would be silently all zero.
+    """
+    if (
+        isinstance(sigma, (bool, np.bool_))
+        or not isinstance(sigma, numbers.Real)
+        or not math.isfinite(sigma)
+        or sigma < 0
+    ):
+        raise ValueError(f"sigma must be a finite number >= 0, got {sigma!r}")
+    if sigma < MIN_PATH_SIGMA:
+        raise ValueError(
+            f"sigma must be >= {MIN_PATH_SIGMA} for LAM's blur path, got {sigma!r}: "
+            "a smaller blur leaves the input unchanged (to float32 precision), so "
+            "the map would be all zero (the reference uses 1.2)"
+        )
+    size = as_int(kernel_size)
+    if size is None or size < 1 or size % 2 == 0:
+        raise ValueError(
+            f"kernel_size must be a positive odd integer (1, 3, 5, ...), got "
+            f"{kernel_size!r}"
+        )
+    if size == 1:
+        raise ValueError(
+            "kernel_size must be >= 3 for LAM's blur path, got 1: a 1x1 kernel "
+            "does not blur, so the map would be all zero (the reference uses 9)"
+        )
+    return float(sigma), size
+
+
+def check_kernel_fits(kernel_size: int, shape: Any) -> None:
+    """Refuse a kernel whose radius exceeds twice the image's larger side.
+
+    Such a kernel mirrors the image onto itself many times over and its cost
+    grows with the square of its size (1001 on 8x8 allocates gigabytes); the
+    reference's 9 fits every image from 2x2 up.
+    """
+    height, width = int(shape[-2]), int(shape[-1])
+    largest = 4 * max(height, width) + 1
+    if kernel_size > largest:
+        raise ValueError(
+            f"kernel_size {kernel_size} is too large for inputs of {height}x{width} "
+            f"pixels: it must be at most {largest} (a radius of at most twice the "
+            "larger side)"
+        )
+
+
+def check_grad_mode() -> None:
+    """Refuse to run inside ``torch.inference_mode()``, where no gradient exists."""
+    if torch.is_inference_mode_enabled():
+        raise RuntimeError(
+            "LAM needs gradients, but torch.inference_mode() is active: call it "
+            "outside inference_mode (torch.no_grad() around it is fine)"
+        )
+
+
+def check_model_tensors(model: Any, inputs: Tensor) -> None:
+    """The model's parameters and buffers must live where the inputs do.
+
+    A parameter on ``meta`` has no values; one on another kind of device
+    (CPU vs CUDA) cannot meet the inputs. Parameters spread over several
+    devices of the inputs' kind (model parallelism) are allowed.
+    """
+    if not isinstance(model, nn.Module):
+        return
+    for name, tensor in (*model.named_parameters(), *model.named_buffers()):
+        if tensor.device.type == "meta":
+            raise ValueError(
+                f"the model's {name} is on the meta device (no values); load its "
+                "weights, e.g. model.to_empty(device=...) and load_state_dict, first"
+            )
+        if tensor.device.type != inputs.device.type:
+            raise ValueError(
+                f"the model's {name} is on {tensor.device} but the inputs are on "
+                f"{inputs.device}; move the model and the inputs to the same device"
+            )
+        if tensor.is_inference():
+            raise ValueError(
+                f"the model's {name} was created inside torch.inference_mode(), "
+                "so no gradient can flow through it; build or load the model "
+                "outside inference_mode"
+            )
+
+
+def parse_device(spec: Any) -> torch.device:
+    """A device LAM can run on, or a one-line ValueError.
+
+    Refuses unknown names, ``meta`` (no values) and CUDA (or MPS) devices that
+    this machine does not have, before anything is loaded or written.
+
+    Examples
+    --------
+    >>> parse_device("cpu")
+    device(type='cpu')
+    """
+    try:
+        device = torch.device(spec)
+    except (RuntimeError, TypeError, ValueError) as error:
+        raise ValueError(f"device: {spec!r} is not a torch device ({error})") from None
+    if device.type == "meta":
+        raise ValueError(
+            "device: 'meta' tensors hold no values, so nothing can be computed "
+            "on it; use cpu or cuda"
+        )
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError(
+                f"device: {spec!r} asks for a CUDA GPU, but torch sees none "
+                "(torch.cuda.is_available() is False); use --device cpu"
+            )
+        count = torch.cuda.device_count()
+        if device.index is not None and device.index >= count:
+            raise ValueError(
+                f"device: {spec!r} does not exist; this machine has {count} CUDA "
+                f"GPU(s): cuda:0 to cuda:{count - 1}"
+            )
+    try:
+        torch.empty(0, device=device)
+    except (RuntimeError, AssertionError) as error:
+        text = str(error).strip()
+        first = text.splitlines()[0].split(". ")[0] if text else type(error).__name__
+        raise ValueError(
+            f"device: {spec!r} is not available on this machine ({first})"
+        ) from None
+    return device
+
+
+def integer_scale(in_size: tuple[int, int], out_size: tuple[int, int]) -> int:
+    """The integer factor ``s`` with ``out_size == s * in_size``, or a ValueError.
+
+    Examples
+    --------
+    >>> integer_scale((16, 16), (64, 64))
+    4
+    """
+    (h, w), (out_h, out_w) = in_size, out_size
+    scale = out_h // h
+    if scale < 1 or out_h != scale * h or out_w != scale * w:
+        ratio = f"x{out_h / h:g}" if out_h * w == out_w * h else "different per axis"
+        raise ValueError(
+            f"the network maps {h}x{w} to {out_h}x{out_w} ({ratio}): captum-lam "
+            "needs an output exactly an integer scale times the input (x1, x2, ...)"
+        )
+    return scale
