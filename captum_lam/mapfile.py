@@ -20,6 +20,7 @@ holds plain arrays only (no pickles), so ``numpy.load(path)`` opens it anywhere:
 
 from __future__ import annotations
 
+import io
 import json
 import os
 from pathlib import Path
@@ -28,6 +29,7 @@ from typing import Any, Mapping, Optional, Union
 import numpy as np
 from torch import Tensor
 
+from ._io import write_atomic
 from .metrics import diffusion_index
 
 FORMAT = "captum-lam map 1"
@@ -128,6 +130,30 @@ def save_map(
     target = Path(path)
     if target.suffix.lower() != ".npz":
         raise ValueError(f"path must end in .npz, got {target.name!r}")
+    arrays = map_arrays(
+        attributions,
+        lr,
+        window,
+        scale=scale,
+        origin=origin,
+        settings=settings,
+        convergence_delta=convergence_delta,
+    )
+    write_atomic(target, lambda handle: np.savez(handle, **arrays))
+    return target
+
+
+def map_arrays(
+    attributions: Union[Tensor, np.ndarray],
+    lr: Union[Tensor, np.ndarray],
+    window: tuple[int, int, int],
+    *,
+    scale: int,
+    origin: tuple[int, int] = (0, 0),
+    settings: Optional[Mapping[str, Any]] = None,
+    convergence_delta: Optional[float] = None,
+) -> dict[str, np.ndarray]:
+    """The arrays `save_map` writes, by key (same arguments, no path)."""
     attribution = _chw(attributions, "attributions")
     lr_array = _chw(lr, "lr")
     if lr_array.shape[-2:] != attribution.shape[-2:]:
@@ -151,14 +177,15 @@ def save_map(
         "settings": np.array(json.dumps(dict(settings or {}), sort_keys=True)),
         "format": np.array(FORMAT),
     }
-    tmp = target.with_name(f".{target.name}.tmp{os.getpid()}.npz")
-    try:
-        np.savez(tmp, **arrays)
-        os.replace(tmp, target)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-    return target
+    return arrays
+
+
+def map_bytes(arrays: Mapping[str, np.ndarray]) -> bytes:
+    """The ``.npz`` file of ``arrays`` (e.g. from `map_arrays`) as bytes, for a
+    download."""
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    return buffer.getvalue()
 
 
 def load_map(path: Union[str, os.PathLike]) -> dict[str, Any]:

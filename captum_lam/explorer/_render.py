@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import json
 import shlex
 from typing import Any
 
@@ -11,6 +10,7 @@ import numpy as np
 from torch import Tensor
 
 from .. import abs_normalized_map, bicubic_upsample, lam_figure
+from ..mapfile import map_arrays, map_bytes
 from ._catalogue import ImageEntry, ModelEntry
 from ._compute import LamResult
 
@@ -149,29 +149,20 @@ def figure_png(result: LamResult) -> bytes:
 
 
 def map_npz(result: LamResult) -> bytes:
-    """The raw map as ``.npz`` bytes, loadable with numpy alone (no pickle).
-
-    Arrays: ``attribution`` (C, h, w), ``map`` (h, w) = ``|sum over channels|``,
-    ``window`` (top, left, size) in the image's pixels, ``lr`` (C, h, w),
-    ``diffusion_index``, ``convergence_delta``, ``scale``, and ``settings``,
-    ``model`` and ``image`` as strings (settings as JSON).
-    """
-    attribution = result.attribution.double().numpy()
-    buffer = io.BytesIO()
-    np.savez_compressed(
-        buffer,
-        attribution=attribution.astype(np.float32),
-        map=np.abs(attribution.sum(axis=0)).astype(np.float32),
-        window=np.array(result.request.window, dtype=np.int64),
-        lr=result.lr[0].numpy().astype(np.float32),
-        diffusion_index=np.float64(result.diffusion_index),
-        convergence_delta=np.float64(result.convergence_delta),
-        scale=np.int64(result.scale),
-        settings=np.array(json.dumps(result.settings)),
-        model=np.array(result.request.model),
-        image=np.array(result.image.spec),
+    """The raw map as ``.npz`` bytes: `captum_lam.save_map`'s file (loadable with
+    numpy alone, or `captum_lam.load_map`), plus ``model`` and ``image`` as
+    strings."""
+    arrays = map_arrays(
+        result.attribution,
+        result.lr,
+        result.request.window,
+        scale=result.scale,
+        settings=result.settings,
+        convergence_delta=result.convergence_delta,
     )
-    return buffer.getvalue()
+    arrays["model"] = np.array(result.request.model)
+    arrays["image"] = np.array(result.image.spec)
+    return map_bytes(arrays)
 
 
 def explain_command(
