@@ -144,7 +144,7 @@ def image_key(photo: str, scale: int, lr_size: int) -> str:
 
 
 def crop(photo: str, scale: int, lr_size: int):
-    """The HR crop of ``lr_size * scale`` pixels of ``photo``, centred as PHOTOS says."""
+    """The HR crop of ``lr_size * scale`` pixels of ``photo``, centred per PHOTOS."""
     from captum_lam import sample_image
 
     image = sample_image(photo)
@@ -641,7 +641,7 @@ def _legend(fig, networks, colours, hollow=False) -> None:
         for t, m in MARKERS.items()
         if any(n.training == t for n in networks)
     ]
-    if 32 in lr_sizes:
+    if hollow:
         handles.append(
             Line2D(
                 [],
@@ -650,7 +650,7 @@ def _legend(fig, networks, colours, hollow=False) -> None:
                 marker="o",
                 markerfacecolor="white",
                 linestyle="",
-                label="32 px LR crops",
+                label="smaller LR crops",
             )
         )
     fig.legend(
