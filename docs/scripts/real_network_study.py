@@ -19,7 +19,8 @@ comparable between the networks of one ``lr_size``; the size-robust companions
 The HR crop (``lr_size * scale`` pixels) is centred at the same point of each photo
 for every scale, and its windows are chosen by the documented rule:
 ``select_cases(mode="stratified")``, ``per_class`` windows of each content class
-(flat / edge / texture), 16x16 HR pixels, seeded. The per-network table and all
+(flat / edge / texture), 16x16 HR pixels, seeded, of which ``flat`` flat ones are
+kept (they cost as much as the others and say little). The per-network table and all
 analyses except the content one use the edge and texture windows only (the paper
 interprets hard windows); the content analysis uses all.
 """
@@ -107,13 +108,15 @@ METRICS = (
 class Config:
     networks: tuple[Network, ...]
     photos: tuple[str, ...]  # keys of PHOTOS
-    per_class: int
+    per_class: int  # edge and texture windows per photo (stratified draw)
+    flat: int  # flat windows kept per photo (of the per_class drawn)
     n_steps: int
+    method: str = "riemann_middle"
     seed: int = 0
 
 
 CONFIGS = {
-    "full": Config(NETWORKS, tuple(PHOTOS), per_class=2, n_steps=50),
+    "full": Config(NETWORKS, tuple(PHOTOS), per_class=2, flat=1, n_steps=25),
     # A seconds-long check of the pipeline on networks of the base registry.
     "tiny": Config(
         (
@@ -125,6 +128,7 @@ CONFIGS = {
         ),
         ("astronaut", "coffee"),
         per_class=1,
+        flat=1,
         n_steps=8,
     ),
 }
@@ -158,9 +162,32 @@ def crop(photo: str, scale: int, lr_size: int):
     return image[..., top : top + side, left : left + side].contiguous()
 
 
+def case_windows(config: Config, photo: str, scale: int, lr_size: int):
+    """The HR crop of ``photo`` for a network of ``scale`` and its windows."""
+    from captum_lam import classify_content, select_cases
+
+    key = image_key(photo, scale, lr_size)
+    image = crop(photo, scale, lr_size)
+    chosen = select_cases(
+        {key: image},
+        per_image=config.per_class,
+        size=16,
+        seed=config.seed,
+        scale=scale,
+        mode="stratified",
+    )
+    flat = [c.window for c in chosen if classify_content(image, c.window)[0] == "flat"]
+    windows = [
+        c.window
+        for c in chosen
+        if c.window not in flat or c.window in flat[: config.flat]
+    ]
+    return image, windows
+
+
 def build_cases(config: Config, networks: Sequence[Network], info: Mapping[str, Any]):
     """The study's cases and HR images, keyed by :func:`image_key`."""
-    from captum_lam import Case, select_cases
+    from captum_lam import Case
 
     images, windows, cases = {}, {}, []
     for net in networks:
@@ -168,16 +195,9 @@ def build_cases(config: Config, networks: Sequence[Network], info: Mapping[str, 
         for photo in config.photos:
             key = image_key(photo, scale, net.lr_size)
             if key not in images:
-                images[key] = crop(photo, scale, net.lr_size)
-                chosen = select_cases(
-                    {key: images[key]},
-                    per_image=config.per_class,
-                    size=16,
-                    seed=config.seed,
-                    scale=scale,
-                    mode="stratified",
+                images[key], windows[key] = case_windows(
+                    config, photo, scale, net.lr_size
                 )
-                windows[key] = [c.window for c in chosen]
             cases += [Case(net.name, key, w) for w in windows[key]]
     return cases, images
 
@@ -199,9 +219,7 @@ def probe(networks: Sequence[Network], config: Config) -> list[dict[str, Any]]:
         model = zoo.load(net.name)
         scale = zoo.info(net.name).scale
         lr = bicubic_downsample(crop(config.photos[0], scale, net.lr_size), scale)
-        lr = (
-            lr.expand(2, -1, -1, -1).clone().requires_grad_(True)
-        )  # like a 2-point pass
+        lr = lr.expand(2, -1, -1, -1).clone().requires_grad_(True)  # 2 path points
         model(lr)  # warm-up
         started = time.perf_counter()
         out = model(lr)
@@ -209,7 +227,7 @@ def probe(networks: Sequence[Network], config: Config) -> list[dict[str, Any]]:
         started = time.perf_counter()
         out[..., :16, :16].abs().sum().backward()
         backward = time.perf_counter() - started
-        windows = 3 * config.per_class
+        windows = 2 * config.per_class + config.flat
         estimate = (
             len(config.photos) * config.n_steps / 2 * (forward + windows * backward)
         )
@@ -230,18 +248,42 @@ def probe(networks: Sequence[Network], config: Config) -> list[dict[str, Any]]:
     return rows
 
 
-def run(config: Config, networks: Sequence[Network], records_path: Path) -> None:
+def run(
+    config: Config, networks: Sequence[Network], root: Path, budget_minutes: float
+) -> None:
+    """Probe the networks without records, drop those over budget, evaluate the rest."""
     from captum_lam import evaluate, zoo
 
-    info = {net.name: zoo.info(net.name) for net in networks}
-    cases, images = build_cases(config, networks, info)
-    records_path.parent.mkdir(parents=True, exist_ok=True)
+    records_path = root / "data" / f"{PREFIX}.jsonl"
+    probe_path = root / "data" / f"{PREFIX}_probe.json"
+    done = by_model(read_records(records_path)) if records_path.exists() else {}
+    pending = [n for n in networks if len(done.get(n.name, [])) == 0]
+    probes = json.loads(probe_path.read_text()) if probe_path.exists() else {}
+    for row in probe([n for n in pending if zoo.installed(n.name)], config):
+        row["skipped"] = row["estimate_s"] > budget_minutes * 60
+        probes[row["model"]] = row
+    root.joinpath("data").mkdir(parents=True, exist_ok=True)
+    probe_path.write_text(json.dumps(probes, indent=1, sort_keys=True) + "\n")
+    chosen = [
+        n
+        for n in networks
+        if n.name in done
+        or (zoo.installed(n.name) and not probes.get(n.name, {}).get("skipped"))
+    ]
+    for n in networks:
+        if n not in chosen:
+            print(f"not run: {n.name} (not installed or over the budget)", flush=True)
+    if not chosen:
+        return
+    info = {net.name: zoo.info(net.name) for net in chosen}
+    cases, images = build_cases(config, chosen, info)
     started = time.perf_counter()
     evaluate(
         None,
         cases,
         images=images,
         n_steps=config.n_steps,
+        method=config.method,
         out=records_path,
         progress=sys.stderr.isatty(),
         on_record=lambda r: print(
@@ -531,8 +573,36 @@ def content_stats(records, networks):
     return table
 
 
-def markdown_fragments(records, networks: Sequence[Network]) -> dict[str, str]:
-    """Every generated markdown file of the study, from the records alone."""
+def not_run_table(records, networks: Sequence[Network], probes: Mapping) -> str:
+    present = set(by_model(records))
+    rows = []
+    for net in networks:
+        if net.name in present:
+            continue
+        row = probes.get(net.name)
+        if row is None:
+            rows.append((f"`{net.name}`", net.family, str(net.lr_size), "-", "not run"))
+        else:
+            rows.append(
+                (
+                    f"`{net.name}`",
+                    net.family,
+                    str(net.lr_size),
+                    f"{row['estimate_s'] / 60:.0f}",
+                    "over the CPU budget: for a GPU run",
+                )
+            )
+    if not rows:
+        return "Every network of the study ran.\n"
+    return markdown_table(
+        ("network", "family", "LR crop", "probe's estimate (min)", "why"), rows, right=2
+    )
+
+
+def markdown_fragments(
+    records, networks: Sequence[Network], probes: Optional[Mapping] = None
+) -> dict[str, str]:
+    """Every generated markdown file of the study, from the records (and probes)."""
     summary = summarise(records, networks)
     frags = {f"{PREFIX}_table.md": network_table(summary)}
     frags[f"{PREFIX}_correlations.md"] = markdown_table(
@@ -606,6 +676,7 @@ def markdown_fragments(records, networks: Sequence[Network]) -> dict[str, str]:
         rows,
         right=1,
     )
+    frags[f"{PREFIX}_not_run.md"] = not_run_table(records, networks, probes or {})
     return frags
 
 
@@ -962,7 +1033,9 @@ def write_figures(records, networks: Sequence[Network], images: Path) -> list[Pa
 def write_docs(records, networks: Sequence[Network], root: Path) -> None:
     generated = root / "generated"
     generated.mkdir(parents=True, exist_ok=True)
-    for name, text in markdown_fragments(records, networks).items():
+    probe_path = root / "data" / f"{PREFIX}_probe.json"
+    probes = json.loads(probe_path.read_text()) if probe_path.exists() else {}
+    for name, text in markdown_fragments(records, networks, probes).items():
         (generated / name).write_text(text)
     for path in write_figures(records, networks, root / "images"):
         print(f"wrote {path}")
@@ -986,6 +1059,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         help="only tables and figures, from the records",
     )
     parser.add_argument("--probe", action="store_true", help="only time each network")
+    parser.add_argument(
+        "--budget-minutes",
+        type=float,
+        default=15.0,
+        help="networks whose probe estimates more are not run (default 15)",
+    )
     args = parser.parse_args(argv)
     config = CONFIGS[args.config]
     if args.config != "full" and args.root == DOCS:
@@ -1000,13 +1079,16 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             parser.error(
                 f"--models: not in the {args.config} config: {', '.join(unknown)}"
             )
-        networks = [n for n in networks if n.name in wanted]
+        networks = sorted(
+            (n for n in networks if n.name in wanted),
+            key=lambda n: wanted.index(n.name),
+        )
     records_path = args.root / "data" / f"{PREFIX}.jsonl"
     if args.probe:
         probe(networks, config)
         return 0
     if not args.plot_only:
-        run(config, networks, records_path)
+        run(config, networks, args.root, args.budget_minutes)
     if not records_path.exists():
         parser.error(f"no records at {records_path}: run without --plot-only first")
     records = read_records(records_path)
