@@ -352,16 +352,11 @@ def summarise(records: Sequence[Mapping[str, Any]], networks: Sequence[Network])
         )
         entry["gain"] = entry["psnr_y"] - entry["bicubic_psnr_y"]
         entry["ssim_y"] = float(np.mean([r["ssim_y"] for r in per_image]))
-        rel = [
-            r["relative_delta"]
-            for r in grouped[net.name]
-            if r["relative_delta"] is not None
-        ]
         rel_hard = [
             r["relative_delta"] for r in rows if r["relative_delta"] is not None
         ]
         entry["rel_delta_median"] = float(np.median(rel_hard)) if rel_hard else math.nan
-        entry["rel_delta_max"] = float(np.max(rel)) if rel else math.nan
+        entry["rel_delta_max"] = float(np.max(rel_hard)) if rel_hard else math.nan
         entry["seconds"] = float(np.mean([r["seconds"] for r in grouped[net.name]]))
         entry["minutes_total"] = (
             sum({r["image"]: r["group_seconds"] for r in grouped[net.name]}.values())
@@ -498,6 +493,18 @@ def correlation_rows(summary) -> list[tuple[str, str, str]]:
         ),
         (f"DI vs PSNR gain ({size} px crops)", main, "gain", "di"),
         ("90% area vs PSNR gain", list(summary.values()), "gain", "mass_area_90"),
+        (
+            f"DI vs PSNR gain, PSNR-trained only ({size} px crops)",
+            [s for s in main if s["network"].training == "PSNR"],
+            "gain",
+            "di",
+        ),
+        (
+            "90% area vs PSNR gain, PSNR-trained only",
+            [s for s in summary.values() if s["network"].training == "PSNR"],
+            "gain",
+            "mass_area_90",
+        ),
     ]
     for label, group, xfield, yfield in tests:
         if len(group) < 3:
