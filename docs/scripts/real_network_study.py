@@ -1069,8 +1069,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument(
         "--budget-minutes",
         type=float,
-        default=15.0,
-        help="networks whose probe estimates more are not run (default 15)",
+        default=20.0,
+        help="networks whose probe estimates more are not run (default 20)",
     )
     args = parser.parse_args(argv)
     config = CONFIGS[args.config]
