@@ -733,7 +733,7 @@ def _legend(fig, networks, colours, hollow=False) -> None:
         )
     fig.legend(
         handles=handles,
-        loc="lower center",
+        loc="outside lower center",
         ncol=min(len(handles), 5),
         fontsize=9,
         frameon=False,
@@ -774,7 +774,7 @@ def figure_receptive_field(summary, networks):
     axes = fig.subplots(1, 3, sharey=True)
     for y, s in enumerate(order):
         for ax, (field, _, _) in zip(axes, (METRICS[0], METRICS[2], METRICS[3])):
-            if field == "di" and s["lr_size"] != 48:
+            if field == "di" and s["lr_size"] != size:
                 continue  # DIs compare only at one input size
             _point(
                 ax,
@@ -783,7 +783,7 @@ def figure_receptive_field(summary, networks):
                 s[field][1],
                 s["network"],
                 colours,
-                s["lr_size"],
+                s["lr_size"] != size,
                 horizontal=True,
             )
     labels = [
@@ -803,7 +803,6 @@ def figure_receptive_field(summary, networks):
     )
     hollow = any(s["lr_size"] != size for s in order)
     _legend(fig, [s["network"] for s in order], colours, hollow)
-    fig.get_layout_engine().set(rect=(0, 0.06, 1, 0.94))
     return fig
 
 
@@ -858,7 +857,7 @@ def figure_training(summary, networks):
     axes = fig.subplots(1, 2)
     for s in summary.values():
         for ax, field in zip(axes, ("di", "mass_area_90")):
-            if field == "di" and s["lr_size"] != 48:
+            if field == "di" and s["lr_size"] != size:
                 continue
             _point(
                 ax,
@@ -867,7 +866,7 @@ def figure_training(summary, networks):
                 s[field][1],
                 s["network"],
                 colours,
-                s["lr_size"],
+                s["lr_size"] != size,
             )
     for ax, (_, label, _) in zip(axes, (METRICS[0], METRICS[2])):
         ax.set_xlabel("PSNR-Y gain over bicubic on the crops (dB)", fontsize=10)
@@ -886,7 +885,6 @@ def figure_training(summary, networks):
         colours,
         any(s["lr_size"] != size for s in summary.values()),
     )
-    fig.get_layout_engine().set(rect=(0, 0.1, 1, 0.9))
     return fig
 
 
