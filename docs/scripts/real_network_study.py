@@ -358,10 +358,6 @@ def summarise(records: Sequence[Mapping[str, Any]], networks: Sequence[Network])
         entry["rel_delta_median"] = float(np.median(rel_hard)) if rel_hard else math.nan
         entry["rel_delta_max"] = float(np.max(rel_hard)) if rel_hard else math.nan
         entry["seconds"] = float(np.mean([r["seconds"] for r in grouped[net.name]]))
-        entry["minutes_total"] = (
-            sum({r["image"]: r["group_seconds"] for r in grouped[net.name]}.values())
-            / 60
-        )
         first = rows[0]
         entry["scale"] = first["scale"]
         entry["lr_size"] = first["lr_height"]
@@ -588,7 +584,9 @@ def not_run_table(records, networks: Sequence[Network], probes: Mapping) -> str:
             continue
         row = probes.get(net.name)
         if row is None:
-            rows.append((f"`{net.name}`", net.family, str(net.lr_size), "-", "not run"))
+            rows.append(
+                (f"`{net.name}`", net.family, str(net.lr_size), "-", "not run (time)")
+            )
         else:
             rows.append(
                 (
@@ -599,9 +597,15 @@ def not_run_table(records, networks: Sequence[Network], probes: Mapping) -> str:
                     "over the CPU budget: for a GPU run",
                 )
             )
+    groups = {(r["model"], r["image"]): r["group_seconds"] for r in records}
+    cost = (
+        f"LAM time of these records: {sum(groups.values()) / 60:.0f} minutes in all "
+        f"({len(present)} networks, {len(groups)} (network, photo) passes, on the "
+        "shared 2-core CPU with other jobs running).\n\n"
+    )
     if not rows:
-        return "Every network of the study ran.\n"
-    return markdown_table(
+        return cost + "Every network of the study ran.\n"
+    return cost + markdown_table(
         ("network", "family", "LR crop", "probe's estimate (min)", "why"), rows, right=2
     )
 
