@@ -1,4 +1,4 @@
-"""The ``captum-lam`` command: explain, compare, models.
+"""The ``captum-lam`` command: explain, compare, evaluate, models, serve.
 
 ``captum-lam explain`` with no arguments runs the main job: a built-in photo, a
 real published SR network (SPAN x4) when the pretrained extra is installed (the
@@ -24,8 +24,14 @@ import torch
 from torch import Tensor, nn
 
 from . import __version__
+from ._degradation import (
+    DENOISING_AUTO_REGION,
+    degrade,
+    psnr_line,
+    psnr_summary,
+    task_summary,
+)
 from ._images import (
-    bicubic_downsample,
     bicubic_upsample,
     crop_to_multiple,
     psnr_y,
@@ -171,7 +177,11 @@ class _Case:
     """The LR input, the HR image (if known) and the window, after cropping."""
 
     def __init__(
-        self, args: argparse.Namespace, scale: int, device: torch.device
+        self,
+        args: argparse.Namespace,
+        scale: int,
+        device: torch.device,
+        model_name: Optional[str] = None,
     ) -> None:
         image, self.source = read_image_option(args.image, "--image"), args.image
         image = image.to(device)
@@ -198,8 +208,9 @@ class _Case:
         except ValueError as error:
             raise UserError(f"--window: {error}") from None
         crop = _parse_crop(args.crop, scale)
-        if args.crop == "auto" and args.window is None and min(h, w) > AUTO_CROP:
-            crop = AUTO_CROP
+        region = AUTO_CROP if scale > 1 else DENOISING_AUTO_REGION
+        if args.crop == "auto" and args.window is None and min(h, w) > region:
+            crop = region
         if crop is not None and crop < window[2]:
             raise UserError(
                 f"--crop {crop} is smaller than the window size {window[2]}"
@@ -224,7 +235,7 @@ class _Case:
             self.hr: Optional[Tensor] = None
         else:
             self.hr = reference
-            self.lr = bicubic_downsample(reference, scale)
+            self.lr = degrade(reference, scale, model_name)
 
 
 def _crop_start(start: int, size: int, crop: int, extent: int, scale: int) -> int:
@@ -322,7 +333,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
         args.model is None and not args.checkpoint and info.get("kind") == "trained"
     )
     scale = model_scale(model, 3, device)
-    case = _Case(args, scale, device)
+    case = _Case(args, scale, device, info.get("name"))
     lr, hr, source, window, window_how = (
         case.lr,
         case.hr,
@@ -370,6 +381,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
         "image": source,
         "lr_size": [int(lr.shape[-2]), int(lr.shape[-1])],
         "scale": scale,
+        **task_summary(scale, info.get("name"), args.lr),
         "window": {
             "top": window[0],
             "left": window[1],
@@ -394,10 +406,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
         "captum_lam_version": __version__,
     }
     if hr is not None:
-        summary["psnr_y_db"] = psnr_y(sr.cpu(), hr.cpu(), shave=scale)
-        summary["bicubic_psnr_y_db"] = psnr_y(
-            bicubic_upsample(lr, scale).cpu(), hr.cpu(), shave=scale
-        )
+        summary.update(psnr_summary(sr, lr, hr, scale))
 
     _say(args, f"Diffusion Index: {di:.2f}")
     _say(
@@ -413,15 +422,11 @@ def cmd_explain(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     if hr is not None:
-        _say(
-            args,
-            f"SR PSNR (Y): {summary['psnr_y_db']:.2f} dB "
-            f"(bicubic {summary['bicubic_psnr_y_db']:.2f} dB)",
-        )
+        _say(args, psnr_line(summary))
     _say(args, f"LAM took {lam_time:.1f} s")
 
     if out is not None:
-        title = str(info.get("name"))
+        title = f"{info.get('name')} ({summary['task']})"
         fig = lam_figure(
             attr.cpu(),
             lr.cpu(),
@@ -431,6 +436,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
             scale=scale,
             title=title,
             di=di,
+            task=summary["task"],
         )
         save_figure(fig, out)
         summary["figure"] = str(out)
@@ -705,8 +711,8 @@ def _add_common(p: argparse.ArgumentParser) -> None:
         "--crop",
         default="auto",
         help="SIZE (HR pixels), none or auto (default: a 256x256 HR region "
-        "around an automatically chosen window; LAM's cost and the DI grow "
-        "with the image)",
+        "around an automatically chosen window, 64x64 for a scale-1 denoiser; "
+        "LAM's cost and the DI grow with the image)",
     )
     add_lam_settings(p)
     p.add_argument("--quiet", action="store_true", help="no progress bar or summary")
@@ -748,6 +754,10 @@ def build_parser() -> argparse.ArgumentParser:
     from ._cli_evaluate import add_evaluate_parser
 
     add_evaluate_parser(sub)
+
+    from .explorer import add_serve_parser
+
+    add_serve_parser(sub, _resolve_model)
 
     models = sub.add_parser("models", help="list the registered models")
     models.set_defaults(func=cmd_models)

@@ -35,9 +35,8 @@ import torch
 from matplotlib.figure import Figure
 from torch import Tensor, nn
 
+from ._degradation import baseline, degrade, task
 from ._images import (
-    bicubic_downsample,
-    bicubic_upsample,
     crop_to_multiple,
     psnr_y,
     read_image,
@@ -673,7 +672,9 @@ def evaluate(
     ``lr_width``, ``content``, ``gradient_energy``, ``coherence``, ``di``,
     ``mass_area_50``, ``mass_area_90``, ``mean_distance`` (LR pixels),
     ``objective_change``, ``delta``, ``relative_delta``, ``psnr_y``,
-    ``ssim_y``, ``bicubic_psnr_y`` (of the whole image, Y channel, ``scale``
+    ``ssim_y``, ``bicubic_psnr_y`` (``degraded_psnr_y`` and ``task`` "denoising"
+    for a scale-1 model, whose input is the JPEG-degraded image) (of the whole
+    image, Y channel, ``scale``
     pixels shaved), ``receptive_field``, ``parameters``, the settings
     (``n_steps``, ``method``, ``sigma``, ``kernel_size``, ``detector``) and the
     timing (``seconds``: the group's LAM time divided by its windows,
@@ -896,7 +897,7 @@ def _evaluate_group(
     """Records of the windows of one (model, image)."""
     scale = model_scale(model, image.shape[1], device)
     hr = crop_to_multiple(image.to(device=device, dtype=torch.float32), scale)
-    lr = bicubic_downsample(hr, scale)
+    lr = degrade(hr, scale, model_name)  # JPEG for a scale-1 denoiser
     with torch.no_grad():
         sr = model(lr)
     if tuple(sr.shape[-2:]) != tuple(hr.shape[-2:]):
@@ -907,9 +908,11 @@ def _evaluate_group(
     image_stats = {
         "psnr_y": psnr_y(sr.cpu(), hr.cpu(), shave=scale),
         "ssim_y": ssim_y(sr.cpu(), hr.cpu(), shave=scale),
-        "bicubic_psnr_y": psnr_y(
-            bicubic_upsample(lr, scale).cpu(), hr.cpu(), shave=scale
+        # the baseline: bicubic, or the degraded input itself at scale 1
+        "bicubic_psnr_y" if scale > 1 else "degraded_psnr_y": psnr_y(
+            baseline(lr, scale).cpu(), hr.cpu(), shave=scale
         ),
+        "task": task(scale),
     }
     info = getattr(model, "lam_info", None)
     started = time.perf_counter()

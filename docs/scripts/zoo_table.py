@@ -18,10 +18,9 @@ from pathlib import Path
 import torch
 
 from captum_lam import LAM, diffusion_index, textured_windows, zoo
+from captum_lam._degradation import baseline, degrade
 from captum_lam._images import (
     HELD_OUT_IMAGES,
-    bicubic_downsample,
-    bicubic_upsample,
     crop_to_multiple,
     psnr_y,
     sample_image,
@@ -48,19 +47,18 @@ def evaluate(name: str, device: torch.device) -> dict:
     with torch.no_grad():
         for image in IMAGES:
             hr = crop_to_multiple(sample_image(image), s).to(device)
-            lr = bicubic_downsample(hr, s)
+            lr = degrade(hr, s, name)  # JPEG for a scale-1 denoiser
             sr = model(lr).cpu()
             row["psnr"].append(psnr_y(sr, hr.cpu(), shave=s))
             row["ssim"].append(ssim_y(sr, hr.cpu(), shave=s))
-            row["bicubic"].append(
-                psnr_y(bicubic_upsample(lr, s).cpu(), hr.cpu(), shave=s)
-            )
+            # bicubic, or the degraded input itself for a denoiser
+            row["bicubic"].append(psnr_y(baseline(lr, s).cpu(), hr.cpu(), shave=s))
     if device.type == "cpu" and (info.parameters or 0) > CPU_LAM_LIMIT:
         return row
     lam = LAM(model)
     for image in IMAGES:
         hr = crop_to_multiple(_crop(sample_image(image)), s).to(device)
-        lr = bicubic_downsample(hr, s)
+        lr = degrade(hr, s, name)
         windows = textured_windows(hr, size=16, count=4)
         if info.receptive_field is None:
             attr = lam.attribute(lr.expand(len(windows), -1, -1, -1), target=windows)

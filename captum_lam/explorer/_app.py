@@ -1,0 +1,310 @@
+"""The explorer's web application (Flask): the page and its JSON API.
+
+Routes
+------
+``GET /``                                  the page
+``GET /api/config``                        models, images, settings, limits
+``GET /api/images/<id>``                   an image's size and name
+``GET /api/images/<id>/picture.png``       the image
+``GET /api/images/<id>/texture.png?size``  how textured each window is
+``GET /api/images/<id>/windows?size``      the most textured windows
+``POST /api/images``                       upload a PNG/JPEG (form field ``file``)
+``POST /api/lam``                          ask for a model's LAM of a window
+``GET /api/lam/<key>``                     its state, progress and numbers
+``DELETE /api/lam/<key>``                  cancel it
+``GET /api/lam/<key>/<panel>.png``         zoom, whole, output, hr
+``GET /api/lam/<key>/figure.png``          the LAM figure
+``GET /api/lam/<key>/map.npz``             the raw map
+
+Every refused request is answered with a 4xx and ``{"error": message}``.
+"""
+
+from __future__ import annotations
+
+import threading
+from functools import partial
+from typing import Any, Optional
+
+from flask import Flask, Response, jsonify, request, send_from_directory
+from werkzeug.exceptions import HTTPException
+
+from .. import METHODS, textured_windows
+from ..objective import DETECTORS
+from ._catalogue import (
+    SAMPLES,
+    UPLOAD_MAX_BYTES,
+    UPLOAD_MAX_SIDE,
+    ImageEntry,
+    Images,
+    Models,
+    RequestError,
+    registry_entries,
+)
+from ._compute import (
+    DEFAULT_SETTINGS,
+    MAX_STEPS,
+    WINDOW_MAX,
+    WINDOW_MIN,
+    LamResult,
+    compute,
+    parse_request,
+)
+from ._jobs import DONE, Job, JobRunner
+from ._render import (
+    colorbar_stops,
+    explain_command,
+    figure_png,
+    image_rgb,
+    map_npz,
+    panels,
+    png_bytes,
+    texture_overlay,
+)
+
+PANELS = ("zoom", "whole", "output", "hr")
+
+
+def create_app(
+    models: Optional[Models] = None,
+    images: Optional[Images] = None,
+    *,
+    image: Optional[str] = None,
+    selected: Optional[list[str]] = None,
+) -> Flask:
+    """The explorer's Flask application.
+
+    Parameters
+    ----------
+    models : Models, optional
+        The selectable models; default: the whole registry, on the CPU.
+    images : Images, optional
+        The image store; default: the built-in samples only.
+    image : str, optional
+        Id of the image the page opens with (default ``sample:chelsea``).
+    selected : list of str, optional
+        Models selected when the page opens (default: the first installed one).
+
+    Examples
+    --------
+    >>> app = create_app()
+    >>> app.test_client().get("/api/config").status_code
+    200
+    """
+    models = models if models is not None else Models(registry_entries())
+    images = images if images is not None else Images()
+    image = image or "sample:chelsea"
+    images.get(image)  # fail now, not on the page
+    installed = [name for name, e in models.entries.items() if e.installed]
+    selected = list(selected) if selected else installed[:1]
+    for name in selected:
+        models.entry(name)
+    runner = JobRunner(partial(compute, models=models, images=images))
+    renders: dict[tuple[str, str], bytes] = {}
+    renders_lock = threading.Lock()
+
+    app = Flask(__name__, static_folder="static", static_url_path="/static")
+    app.config["MAX_CONTENT_LENGTH"] = UPLOAD_MAX_BYTES + 64 * 1024
+    app.extensions["lam_runner"] = runner
+
+    @app.errorhandler(RequestError)
+    def refused(error: RequestError) -> tuple[Response, int]:
+        return jsonify(error=error.message), error.status
+
+    @app.errorhandler(HTTPException)
+    def http_error(error: HTTPException) -> tuple[Response, int]:
+        message = error.description or error.name
+        if error.code == 413:
+            message = f"upload refused: the limit is {UPLOAD_MAX_BYTES / 1e6:.0f} MB"
+        return jsonify(error=message), error.code or 500
+
+    @app.errorhandler(Exception)
+    def unexpected(error: Exception) -> tuple[Response, int]:
+        text = str(error).strip()
+        message = text.splitlines()[0] if text else type(error).__name__
+        return jsonify(error=f"internal error: {message}"), 500
+
+    @app.get("/")
+    def page() -> Response:
+        return send_from_directory(app.static_folder, "index.html")
+
+    @app.get("/api/config")
+    def config() -> Response:
+        return jsonify(
+            models=[e.to_dict() for e in models.entries.values()],
+            selected=selected,
+            image=images.get(image).to_dict(),
+            samples=[f"sample:{name}" for name in SAMPLES],
+            settings=DEFAULT_SETTINGS,
+            methods=list(METHODS),
+            detectors=list(DETECTORS),
+            limits={
+                "window_min": WINDOW_MIN,
+                "window_max": WINDOW_MAX,
+                "max_steps": MAX_STEPS,
+                "upload_max_bytes": UPLOAD_MAX_BYTES,
+                "upload_max_side": UPLOAD_MAX_SIDE,
+            },
+            colorbar=colorbar_stops(),
+        )
+
+    def _image_size(default: int = 16) -> int:
+        text = request.args.get("size", str(default))
+        try:
+            size = int(text)
+        except ValueError:
+            raise RequestError(400, f"size must be an integer, got {text!r}") from None
+        if not WINDOW_MIN <= size <= WINDOW_MAX:
+            raise RequestError(
+                400, f"size must be in [{WINDOW_MIN}, {WINDOW_MAX}], got {size}"
+            )
+        return size
+
+    def _cached(entry: ImageEntry, name: str, make: Any) -> Any:
+        if name not in entry.cache:
+            entry.cache[name] = make()
+        return entry.cache[name]
+
+    @app.get("/api/images/<image_id>")
+    def image_info(image_id: str) -> Response:
+        return jsonify(images.get(image_id).to_dict())
+
+    @app.get("/api/images/<image_id>/picture.png")
+    def image_picture(image_id: str) -> Response:
+        entry = images.get(image_id)
+        data = _cached(entry, "picture", lambda: png_bytes(image_rgb(entry.pixels)))
+        return Response(data, mimetype="image/png")
+
+    @app.get("/api/images/<image_id>/texture.png")
+    def image_texture(image_id: str) -> Response:
+        entry, size = images.get(image_id), _image_size()
+        data = _cached(entry, f"texture{size}", lambda: texture_overlay(entry, size))
+        return Response(data, mimetype="image/png")
+
+    @app.get("/api/images/<image_id>/windows")
+    def image_windows(image_id: str) -> Response:
+        entry, size = images.get(image_id), _image_size()
+        found = textured_windows(entry.pixels, size=size, count=8, margin=size)
+        return jsonify(
+            windows=[{"top": t, "left": left, "size": s} for t, left, s in found]
+        )
+
+    @app.post("/api/images")
+    def upload() -> tuple[Response, int]:
+        file = request.files.get("file")
+        if file is None:
+            raise RequestError(400, "no file in the upload (form field 'file')")
+        entry = images.add_upload(file.filename or "", file.read())
+        return jsonify(entry.to_dict()), 201
+
+    def _job_json(job: Job) -> dict[str, Any]:
+        req = job.request
+        entry = models.entries[req.model]
+        body: dict[str, Any] = {
+            "key": job.key,
+            "model": req.model,
+            "state": job.state,
+            "progress": {"done": job.done_steps, "total": job.total_steps},
+            "command": explain_command(
+                entry, images.get(req.image), req.window, dict(req.settings)
+            ),
+        }
+        if job.error is not None:
+            body["error"] = job.error
+        if job.state == DONE:
+            result: LamResult = job.result
+            body["result"] = result.summary()
+            base = f"/api/lam/{job.key}"
+            body["urls"] = {name: f"{base}/{name}.png" for name in PANELS}
+            body["urls"].update(figure=f"{base}/figure.png", map=f"{base}/map.npz")
+        return body
+
+    @app.post("/api/lam")
+    def lam_submit() -> tuple[Response, int]:
+        payload = request.get_json(silent=True)
+        if payload is None:
+            raise RequestError(400, "the request body must be JSON")
+        job = runner.submit(parse_request(payload, models, images))
+        return jsonify(_job_json(job)), 200 if job.state == DONE else 202
+
+    def _job(key: str) -> Job:
+        job = runner.get(key)
+        if job is None:
+            raise RequestError(404, f"no computation {key!r} (ask again)")
+        return job
+
+    @app.get("/api/lam/<key>")
+    def lam_status(key: str) -> Response:
+        return jsonify(_job_json(_job(key)))
+
+    @app.delete("/api/lam/<key>")
+    def lam_cancel(key: str) -> Response:
+        runner.cancel(key)
+        return jsonify(_job_json(_job(key)))
+
+    def _result(key: str) -> LamResult:
+        job = _job(key)
+        if job.state != DONE:
+            raise RequestError(409, f"computation {key!r} is {job.state}")
+        return job.result
+
+    def _render(key: str, name: str, make: Any) -> bytes:
+        with renders_lock:
+            if (key, name) in renders:
+                return renders[(key, name)]
+        data = make()
+        with renders_lock:
+            renders[(key, name)] = data
+            while len(renders) > 256:
+                del renders[next(iter(renders))]
+        return data
+
+    @app.get("/api/lam/<key>/<name>.png")
+    def lam_png(key: str, name: str) -> Response:
+        result = _result(key)
+        if name == "figure":
+            data = _render(key, name, lambda: figure_png(result))
+            filename = _download_name(result, "png")
+            return Response(
+                data,
+                mimetype="image/png",
+                headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+            )
+        if name not in PANELS:
+            raise RequestError(
+                404, f"unknown panel {name!r}; panels are {', '.join(PANELS)}"
+            )
+        data = _render(key, "panels", lambda: panels(result))
+        return Response(data[name], mimetype="image/png")  # type: ignore[index]
+
+    @app.get("/api/lam/<key>/map.npz")
+    def lam_npz(key: str) -> Response:
+        result = _result(key)
+        return Response(
+            map_npz(result),
+            mimetype="application/octet-stream",
+            headers={
+                "Content-Disposition": "attachment; "
+                f'filename="{_download_name(result, "npz")}"'
+            },
+        )
+
+    return app
+
+
+def make_server(app: Flask, host: str = "127.0.0.1", port: int = 0) -> Any:
+    """A threaded WSGI server for ``app`` that logs only refused requests."""
+    from werkzeug.serving import WSGIRequestHandler
+    from werkzeug.serving import make_server as _make_server
+
+    class QuietHandler(WSGIRequestHandler):
+        def log_request(self, code: Any = "-", size: Any = "-") -> None:
+            if str(code).isdigit() and int(code) >= 400:
+                super().log_request(code, size)
+
+    return _make_server(host, port, app, threaded=True, request_handler=QuietHandler)
+
+
+def _download_name(result: LamResult, suffix: str) -> str:
+    top, left, size = result.request.window
+    stem = "".join(c if c.isalnum() or c in "-_" else "_" for c in result.image.name)
+    return f"lam_{result.request.model}_{stem}_{top}_{left}_{size}.{suffix}"

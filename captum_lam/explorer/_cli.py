@@ -1,0 +1,165 @@
+"""``captum-lam serve``: the parser and the command (Flask imported only to run)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any, Callable
+
+#: ``resolve_model(args, name)``: the command line's model loader (explain's),
+#: passed in by the CLI so that this package does not import it.
+ResolveModel = Callable[[argparse.Namespace, Any], Any]
+
+DEFAULT_PORT = 8765
+DEFAULT_HOST = "127.0.0.1"
+
+
+def add_serve_parser(subparsers: Any, resolve_model: ResolveModel) -> None:
+    """Add ``serve`` to the ``captum-lam`` subcommands."""
+    serve = subparsers.add_parser(
+        "serve",
+        help="explore LAM in a browser: click a window, compare networks",
+        description="A local web page: the image with how textured each window "
+        "is, click a window, see the LAM of each selected network side by side.",
+    )
+    serve.add_argument(
+        "--models",
+        help="comma-separated registry names selected when the page opens "
+        "(every registered model can be chosen on the page)",
+    )
+    serve.add_argument(
+        "--model",
+        help="one more model: package.module:factory (with --weights), as explain",
+    )
+    serve.add_argument("--weights", help="weights for --model package.module:factory")
+    serve.add_argument("--checkpoint", help="one more model: a spandrel checkpoint")
+    serve.add_argument(
+        "--input-range",
+        type=float,
+        default=1.0,
+        help="with a factory: the network's input range (255 for 0-255 networks)",
+    )
+    serve.add_argument(
+        "--mean", help="with a factory: per-channel mean the network subtracts, R,G,B"
+    )
+    serve.add_argument(
+        "--pad-multiple",
+        type=int,
+        default=1,
+        help="with a factory: pad the input to a multiple of this",
+    )
+    serve.add_argument(
+        "--image",
+        default="sample:chelsea",
+        help="PNG/JPEG file or sample:NAME shown first (default sample:chelsea)",
+    )
+    serve.add_argument("--host", default=DEFAULT_HOST, help=f"default {DEFAULT_HOST}")
+    serve.add_argument(
+        "--port", type=int, default=DEFAULT_PORT, help=f"default {DEFAULT_PORT}"
+    )
+    serve.add_argument("--device", default="cpu", help="torch device (cpu, cuda, ...)")
+    serve.set_defaults(func=lambda args: cmd_serve(args, resolve_model))
+
+
+def build_app(args: argparse.Namespace, resolve_model: ResolveModel) -> Any:
+    """The Flask app ``serve`` runs, from its command-line options."""
+    try:
+        import flask  # noqa: F401
+    except ModuleNotFoundError:
+        raise ModuleNotFoundError(
+            "captum-lam serve needs Flask: pip install 'captum-lam[serve]'"
+        ) from None
+    from ._app import create_app
+    from ._catalogue import Images, Models, RequestError, registry_entries
+
+    entries = registry_entries()
+    extra = _command_line_model(args, resolve_model)
+    if extra is not None:
+        entries.append(extra)
+    names = [e.name for e in entries]
+    selected = [m for m in (args.models or "").split(",") if m]
+    for name in selected:
+        if name not in names:
+            raise ValueError(
+                f"--models: unknown model {name!r}; run 'captum-lam models' for the "
+                "list"
+            )
+    if extra is not None:
+        selected.append(extra.name)
+    models = Models(entries, device=args.device)
+    images = Images()
+    image_id = args.image
+    if not args.image.startswith("sample:"):
+        from .. import read_image
+
+        path = Path(args.image)
+        if not path.is_file():
+            raise ValueError(f"--image: no such file: {args.image}")
+        try:
+            pixels = read_image(path)
+        except Exception as error:
+            raise ValueError(
+                f"--image: {args.image} is not a readable PNG/JPEG image ({error})"
+            ) from None
+        image_id = images.add_file(args.image, pixels).id
+    try:
+        return create_app(models, images, image=image_id, selected=selected)
+    except RequestError as error:
+        option = "--image" if "image" in error.message else "--models"
+        raise ValueError(f"{option}: {error.message}") from None
+
+
+def _command_line_model(args: argparse.Namespace, resolve_model: ResolveModel) -> Any:
+    from ._catalogue import loaded_entry
+
+    if args.checkpoint:
+        model = resolve_model(args, None)
+        return loaded_entry(
+            Path(args.checkpoint).stem, model, ["--checkpoint", args.checkpoint]
+        )
+    if not args.model:
+        return None
+    if ":" not in args.model:
+        raise ValueError(
+            f"--model takes package.module:factory (registry models go in "
+            f"--models), got {args.model!r}"
+        )
+    if args.pad_multiple < 1:
+        raise ValueError(f"--pad-multiple must be >= 1, got {args.pad_multiple}")
+    model = resolve_model(args, args.model)
+    explain_args = ["--model", args.model]
+    if args.weights:
+        explain_args += ["--weights", args.weights]
+    if args.input_range != 1.0:
+        explain_args += ["--input-range", f"{args.input_range:g}"]
+    if args.mean:
+        explain_args += ["--mean", args.mean]
+    if args.pad_multiple != 1:
+        explain_args += ["--pad-multiple", str(args.pad_multiple)]
+    return loaded_entry(args.model, model, explain_args)
+
+
+def cmd_serve(args: argparse.Namespace, resolve_model: ResolveModel) -> int:
+    """Run the explorer until Ctrl-C."""
+    if not 0 <= args.port <= 65535:
+        raise ValueError(f"--port must be in [0, 65535], got {args.port}")
+    app = build_app(args, resolve_model)
+    from ._app import make_server
+
+    server = make_server(app, args.host, args.port)
+    url = f"http://{args.host}:{server.server_port}/"
+    print(f"LAM explorer on {url}  (Ctrl-C stops it)", flush=True)
+    if args.host not in ("127.0.0.1", "localhost", "::1"):
+        print(
+            f"note: bound to {args.host}: other machines can reach this page",
+            file=sys.stderr,
+        )
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        app.extensions["lam_runner"].close()
+        server.server_close()
+    return 0
