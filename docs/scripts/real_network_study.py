@@ -95,6 +95,14 @@ PAIRS = (
     ("span-x4-ch48", "span-clearreality-x4"),
 )
 ATTENTION = ("realcugan-nose-x2", "realcugan-se-x2")
+#: Other receptive field, same training style and scale: (smaller field, larger).
+RF_PAIRS = (
+    ("waifu2x-upconv7-photo-x2", "srmd-x2"),
+    ("srmd-x2", "span-x2-ch48"),
+    ("waifu2x-upconv7-photo-x2", "span-x2-ch48"),
+    ("srmd-x4", "span-x4-ch48"),
+    ("waifu2x-upconv7-photo-x2", "waifu2x-cunet-x2"),
+)
 SCALE_FAMILIES = ("SRMD", "Real-CUGAN", "SRVGGNetCompact", "SPAN")
 METRICS = (
     ("di", "DI", 2),
@@ -501,6 +509,12 @@ def correlation_rows(summary) -> list[tuple[str, str, str]]:
             "gain",
             "mass_area_90",
         ),
+        (
+            f"DI vs PSNR gain, PSNR-trained x2 only ({size} px crops)",
+            [s for s in main if s["network"].training == "PSNR" and s["scale"] == 2],
+            "gain",
+            "di",
+        ),
     ]
     for label, group, xfield, yfield in tests:
         if len(group) < 3:
@@ -626,6 +640,9 @@ def markdown_fragments(
     frags[f"{PREFIX}_pairs.md"] = markdown_table(
         header, pair_rows(records, PAIRS), right=1
     )
+    frags[f"{PREFIX}_rf_pairs.md"] = markdown_table(
+        header, pair_rows(records, RF_PAIRS), right=1
+    )
     frags[f"{PREFIX}_scale.md"] = markdown_table(
         (
             "family",
@@ -639,7 +656,8 @@ def markdown_fragments(
         scale_rows(summary),
         right=3,
     )
-    content = content_stats(records, networks)
+    size = main_lr(networks)
+    content = content_stats([r for r in records if r["lr_height"] == size], networks)
     rows = []
     for group, stats in content.items():
         for field, label, digits in (METRICS[0], METRICS[2]):
@@ -892,12 +910,12 @@ def figure_training(summary, networks):
     return fig
 
 
-def figure_pairs(records):
+def figure_pairs(records, pairs, title: str):
     """Forest plot: paired differences (other - reference) over shared windows."""
     from matplotlib.figure import Figure
 
     present = set(by_model(records))
-    pairs = [(a, b) for a, b in PAIRS if a in present and b in present]
+    pairs = [(a, b) for a, b in pairs if a in present and b in present]
     fig = Figure(figsize=(10, 0.45 * len(pairs) + 1.4), layout="constrained")
     axes = fig.subplots(1, 3, sharey=True)
     for ax, (field, label, _) in zip(axes, (METRICS[0], METRICS[2], METRICS[3])):
@@ -920,8 +938,7 @@ def figure_pairs(records):
     )
     axes[0].invert_yaxis()
     fig.suptitle(
-        "Same architecture, other training: paired differences on the same windows "
-        "(red: CI excludes 0)",
+        f"{title}: paired differences on the same windows (red: CI excludes 0)",
         fontsize=11,
     )
     return fig
@@ -1026,7 +1043,10 @@ def write_figures(records, networks: Sequence[Network], images: Path) -> list[Pa
         "receptive_field": figure_receptive_field(summary, networks),
         "attention": figure_attention(records),
         "training": figure_training(summary, networks),
-        "pairs": figure_pairs(records),
+        "pairs": figure_pairs(records, PAIRS, "Same architecture, other training"),
+        "rf_pairs": figure_pairs(
+            records, RF_PAIRS, "Larger receptive field, same training and scale"
+        ),
         "scale": figure_scale(summary, networks),
         "content": figure_content(main, networks),
     }
