@@ -101,8 +101,9 @@ RF_PAIRS = (
     ("srmd-x2", "span-x2-ch48"),
     ("waifu2x-upconv7-photo-x2", "span-x2-ch48"),
     ("srmd-x4", "span-x4-ch48"),
-    ("waifu2x-upconv7-photo-x2", "waifu2x-cunet-x2"),
 )
+#: Global attention (SE block) or not: (without, with).
+ATTENTION_PAIRS = (ATTENTION, ("waifu2x-upconv7-photo-x2", "waifu2x-cunet-x2"))
 SCALE_FAMILIES = ("SRMD", "Real-CUGAN", "SRVGGNetCompact", "SPAN")
 METRICS = (
     ("di", "DI", 2),
@@ -565,6 +566,25 @@ def scale_rows(summary) -> list[tuple[str, ...]]:
     return rows
 
 
+def relative_to_network(records):
+    """Records whose metrics are divided by their network's mean over its windows."""
+    means = {}
+    for model, rows in by_model(records).items():
+        for f, _, _ in METRICS:
+            values = [r[f] for r in rows if r[f] is not None]
+            means[model, f] = float(np.mean(values)) if values else math.nan
+    return [
+        {
+            **r,
+            **{
+                f: None if r[f] is None else r[f] / means[r["model"], f]
+                for f, _, _ in METRICS
+            },
+        }
+        for r in records
+    ]
+
+
 def content_stats(records, networks):
     """DI / 90% area / distance by content class, per family and pooled."""
     families = list(dict.fromkeys(n.family for n in networks))
@@ -643,6 +663,9 @@ def markdown_fragments(
     frags[f"{PREFIX}_rf_pairs.md"] = markdown_table(
         header, pair_rows(records, RF_PAIRS), right=1
     )
+    frags[f"{PREFIX}_attention.md"] = markdown_table(
+        header, pair_rows(records, ATTENTION_PAIRS), right=1
+    )
     frags[f"{PREFIX}_scale.md"] = markdown_table(
         (
             "family",
@@ -658,6 +681,10 @@ def markdown_fragments(
     )
     size = main_lr(networks)
     content = content_stats([r for r in records if r["lr_height"] == size], networks)
+    relative = content_stats(
+        relative_to_network([r for r in records if r["lr_height"] == size]), networks
+    )
+    content["all, relative to each network's mean"] = relative["all"]
     rows = []
     for group, stats in content.items():
         for field, label, digits in (METRICS[0], METRICS[2]):
@@ -666,7 +693,8 @@ def markdown_fragments(
                     group,
                     label,
                     *(
-                        f"{fmt_ci(stats[c][field], digits)} (n={stats['n'][c]})"
+                        f"{fmt_ci(stats[c][field], 2 if 'relative' in group else digits)}"
+                        f" (n={stats['n'][c]})"
                         for c in CLASSES
                     ),
                 )
@@ -982,9 +1010,11 @@ def figure_scale(summary, networks):
             )
     for ax, (_, label, _) in zip(axes, (METRICS[0], METRICS[2], METRICS[3])):
         ax.set_xticks([2, 3, 4], ["x2", "x3", "x4"])
-        ax.set_ylabel(label + " [95% CI]", fontsize=10)
+        ax.set_ylabel(label + " [95% CI], log scale", fontsize=10)
+        ax.set_yscale("log")
         ax.grid(alpha=0.3)
-    axes[0].legend(fontsize=8)
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncol=4, fontsize=9)
     fig.suptitle(
         f"Scale: the same family at x2 / x3 / x4 ({main_lr(networks)} px LR crops, "
         "16 px HR windows)",
@@ -998,8 +1028,8 @@ def figure_content(records, networks):
     from matplotlib.figure import Figure
 
     colours = _style(networks)
-    stats = content_stats(records, networks)
-    fig = Figure(figsize=(10, 4.0), layout="constrained")
+    stats = content_stats(relative_to_network(records), networks)
+    fig = Figure(figsize=(10, 4.4), layout="constrained")
     axes = fig.subplots(1, 2)
     groups = [g for g in stats if g != "all"]
     width = 0.6 / max(len(groups), 1)
@@ -1023,13 +1053,16 @@ def figure_content(records, networks):
                 label=group,
             )
         ax.set_xticks(range(3), CLASSES)
-        ax.set_ylabel(label + " [95% CI]", fontsize=10)
+        ax.set_ylabel(f"{label} / the network's mean [95% CI]", fontsize=9)
+        ax.axhline(1, color="k", lw=0.8, alpha=0.4)
         ax.grid(axis="y", alpha=0.3)
-        if field == "di":
-            ax.set_title(f"DI ({main_lr(networks)} px LR crops only)", fontsize=10)
-    axes[1].legend(fontsize=8, ncol=2)
+    axes[0].set_title(f"DI ({main_lr(networks)} px LR crops)", fontsize=10)
+    axes[1].set_title("pixels holding 90% of the map", fontsize=10)
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncol=5, fontsize=9)
     fig.suptitle(
-        "Content: flat / edge / texture windows (per family, and all networks: black)",
+        "Content: flat / edge / texture windows, each relative to its network's mean "
+        "(per family; all networks: black)",
         fontsize=11,
     )
     return fig
