@@ -688,13 +688,13 @@ def markdown_fragments(
     rows = []
     for group, stats in content.items():
         for field, label, digits in (METRICS[0], METRICS[2]):
+            digits = 2 if "relative" in group else digits
             rows.append(
                 (
                     group,
                     label,
                     *(
-                        f"{fmt_ci(stats[c][field], 2 if 'relative' in group else digits)}"
-                        f" (n={stats['n'][c]})"
+                        f"{fmt_ci(stats[c][field], digits)} (n={stats['n'][c]})"
                         for c in CLASSES
                     ),
                 )
