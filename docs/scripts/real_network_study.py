@@ -975,6 +975,7 @@ def figure_pairs(records, pairs, title: str):
 def figure_scale(summary, networks):
     """DI / 90% area / distance against the scale, one line per family."""
     from matplotlib.figure import Figure
+    from matplotlib.ticker import FuncFormatter
 
     colours = _style(networks)
     fig = Figure(figsize=(10, 3.8), layout="constrained")
@@ -1010,14 +1011,18 @@ def figure_scale(summary, networks):
             )
     for ax, (_, label, _) in zip(axes, (METRICS[0], METRICS[2], METRICS[3])):
         ax.set_xticks([2, 3, 4], ["x2", "x3", "x4"])
-        ax.set_ylabel(label + " [95% CI], log scale", fontsize=10)
+        ax.set_ylabel(label + " [95% CI]", fontsize=10)
         ax.set_yscale("log")
+        plain = FuncFormatter(lambda v, _: f"{v:g}")
+        ax.yaxis.set_major_formatter(plain)
+        ax.yaxis.set_minor_formatter(plain)
+        ax.tick_params(axis="y", which="minor", labelsize=8)
         ax.grid(alpha=0.3)
     handles, labels = axes[0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="outside lower center", ncol=4, fontsize=9)
     fig.suptitle(
         f"Scale: the same family at x2 / x3 / x4 ({main_lr(networks)} px LR crops, "
-        "16 px HR windows)",
+        "16 px HR windows; log scales)",
         fontsize=11,
     )
     return fig
