@@ -684,7 +684,8 @@ def markdown_fragments(
     relative = content_stats(
         relative_to_network([r for r in records if r["lr_height"] == size]), networks
     )
-    content["all, relative to each network's mean"] = relative["all"]
+    if "all" in relative:
+        content["all, relative to each network's mean"] = relative["all"]
     rows = []
     for group, stats in content.items():
         for field, label, digits in (METRICS[0], METRICS[2]):
@@ -1034,6 +1035,11 @@ def figure_content(records, networks):
 
     colours = _style(networks)
     stats = content_stats(relative_to_network(records), networks)
+    if "all" not in stats:
+        stats["all"] = {
+            c: {f: (math.nan, (math.nan, math.nan)) for f, _, _ in METRICS}
+            for c in CLASSES
+        }
     fig = Figure(figsize=(10, 4.4), layout="constrained")
     axes = fig.subplots(1, 2)
     groups = [g for g in stats if g != "all"]
