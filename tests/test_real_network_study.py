@@ -12,6 +12,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import re
+import sys
 from pathlib import Path
 
 import pytest
@@ -26,6 +27,7 @@ def _study():
     path = DOCS / "scripts" / "real_network_study.py"
     spec = importlib.util.spec_from_file_location("real_network_study", path)
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there
     spec.loader.exec_module(module)
     return module
 

@@ -523,7 +523,7 @@ def correlation_rows(summary) -> list[tuple[str, str, str]]:
         x = [s[xfield] for s in group]
         y = [s[yfield][0] for s in group]
         rho, p = spearman(x, y)
-        rows.append((label, str(len(group)), f"{rho:.2f} (p = {p:.2f})"))
+        rows.append((label, str(len(group)), f"{rho:.2f} (p = {p:.3f})"))
     return rows
 
 
@@ -886,7 +886,10 @@ def figure_attention(records):
         ax.plot(lims, lims, color="k", lw=0.8, alpha=0.5)
         ax.set_xlim(lims), ax.set_ylim(lims)
         stat = paired(records, reference, other, field)
-        ax.set_title(f"{label}\nse - nose: {fmt_signed_ci(stat, digits)}", fontsize=9)
+        ax.set_title(
+            f"{label}\nse - nose (edge + texture): {fmt_signed_ci(stat, digits)}",
+            fontsize=9,
+        )
         ax.set_xlabel(f"{reference} (no SE block)", fontsize=9)
         ax.set_ylabel(f"{other} (SE block)", fontsize=9)
     axes[0].legend(fontsize=8, title="window", title_fontsize=8)
