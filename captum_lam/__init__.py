@@ -19,22 +19,33 @@ from .filters import (
     gaussian_kernel2d_derivative,
 )
 from .lam import LAM
-from .metrics import abs_normalized_map, diffusion_index, gini
+from .metrics import (
+    abs_normalized_map,
+    diffusion_index,
+    gini,
+    mass_area,
+    mean_distance,
+)
 from .multiwindow import attribute_windows, di_map, di_map_figure
 from .objective import WindowObjective, format_windows, gradient_magnitude
 from .path_integrated_gradients import METHODS, PathIntegratedGradients
 from .paths import LinearPath, Path, ProgressiveBlurPath
+from .settings import LAMSettings
 from .studies import (
     Case,
     aggregate,
     classify_content,
     evaluate,
-    mass_area,
-    mean_distance,
     read_cases,
     select_cases,
 )
-from .visualization import comparison_figure, kde_map, lam_figure, save_figure
+from .visualization import (
+    channels_last,
+    comparison_figure,
+    kde_map,
+    lam_figure,
+    save_figure,
+)
 from .windows import textured_windows
 
 __version__ = "0.1.0"
@@ -52,6 +63,7 @@ __all__ = [
     "read_cases",
     "select_cases",
     "LAM",
+    "LAMSettings",
     "METHODS",
     "GaussianBlur2d",
     "LinearPath",
@@ -62,6 +74,7 @@ __all__ = [
     "abs_normalized_map",
     "bicubic_downsample",
     "bicubic_upsample",
+    "channels_last",
     "comparison_figure",
     "kde_map",
     "lam_figure",

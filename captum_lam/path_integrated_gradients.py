@@ -2,136 +2,106 @@
 
 from __future__ import annotations
 
-import warnings
-from typing import Any, Callable, Literal, Optional, Union
+from typing import Any, Callable, Optional, Union
 
 import torch
 from captum._utils.common import (
     _expand_additional_forward_args,
     _expand_target,
     _format_additional_forward_args,
+    _format_output,
+    _validate_target,
 )
 from captum._utils.typing import TargetType
 from captum.attr import GradientAttribution
-from captum.attr._utils.approximation_methods import approximation_parameters
 from captum.log import log_usage
 from torch import Tensor
 
-from .paths import Path
-
-Method = Literal[
-    "riemann_right",
-    "riemann_left",
-    "riemann_middle",
-    "riemann_trapezoid",
-    "gausslegendre",
-]
-#: Integration rules, with Captum's names.
-METHODS: tuple[str, ...] = (
-    "riemann_right",
-    "riemann_left",
-    "riemann_middle",
-    "riemann_trapezoid",
-    "gausslegendre",
+from ._engine import (
+    CPU_PIXELS_PER_PASS,
+    METHODS,
+    Gradient,
+    Method,
+    _Rule,
+    check_integration,
+    finite_per_step,
+    integrate,
+    steps_per_pass,
 )
-#: Input pixels per forward/backward pass on a CPU when internal_batch_size is None:
-#: measured fastest with SPAN x4 at 10 points of 64x64, 2 of 128x128, 1 of 256x256
-#: (docs/performance.md); larger passes thrash the caches.
-CPU_PIXELS_PER_PASS = 10 * 64 * 64
-_SEGMENT_METHODS = {"riemann_right": 1.0, "riemann_left": 0.0, "riemann_middle": 0.5}
+from ._packing import Inputs, PackedPath, Packing, format_inputs
+from .paths import Alphas, Path
 
-
-class _Rule:
-    """Where to take gradients and what to multiply them by, for one method."""
-
-    def __init__(self, method: str, n_steps: int) -> None:
-        self.method = method
-        n = n_steps
-        if method in _SEGMENT_METHODS:
-            # n equal segments; the gradient at a point of each segment times the
-            # segment's difference gamma(end) - gamma(start), which telescopes.
-            idx = torch.arange(n, dtype=torch.float64)
-            self.starts, self.ends = idx / n, (idx + 1) / n
-            self.alphas = (idx + _SEGMENT_METHODS[method]) / n
-            self.weights: Optional[Tensor] = None
-        else:
-            step_sizes, alphas = approximation_parameters(method)
-            self.alphas = torch.tensor(alphas(n), dtype=torch.float64)
-            self.weights = torch.tensor(step_sizes(n), dtype=torch.float64)
-
-    def velocities(self, path: Path, inputs: Tensor, steps: slice) -> Tensor:
-        """Path derivative times step for the steps in ``steps``: (S, N, C, H, W)."""
-        if self.weights is None:
-            return path.differences(inputs, self.starts[steps], self.ends[steps])
-        weights = self.weights[steps].to(dtype=inputs.dtype, device=inputs.device)
-        return path.derivatives(inputs, self.alphas[steps]) * weights.view(
-            -1, 1, 1, 1, 1
-        )
-
-
-def _raise_if_not_finite(bad: Tensor, rule: _Rule, steps: slice) -> None:
-    """``bad``: (S,) booleans, True where a step's output or gradient is not finite."""
-    if bad.any():
-        alpha = float(rule.alphas[steps][bad.nonzero()[0, 0]])
-        raise ValueError(
-            f"the forward function's output or gradient is NaN or Inf at path point "
-            f"alpha={alpha:.4f} (method {rule.method!r}); check the model's output "
-            "along the path"
-        )
+__all__ = ["CPU_PIXELS_PER_PASS", "METHODS", "Method", "PathIntegratedGradients"]
 
 
 class _FiniteWatch:
-    """Calls the forward function and remembers where its output was finite."""
+    """Calls the forward function and remembers its last output (detached)."""
 
     def __init__(self, forward_func: Callable[..., Tensor]) -> None:
         self.forward_func = forward_func
-        self.finite = torch.ones(0, dtype=torch.bool)
+        self.output = torch.ones(0)
 
     def __call__(self, *args: Any) -> Tensor:
         out = self.forward_func(*args)
-        self.finite = torch.isfinite(out.detach())
+        self.output = out.detach()
         return out
 
 
-def _check_inputs(inputs: Any) -> None:
-    if not isinstance(inputs, Tensor):
-        raise TypeError(
-            f"inputs must be a torch.Tensor of shape (N, C, H, W), got "
-            f"{type(inputs).__name__}"
+class _GradientsOnly(Path):
+    """``path``'s points with a unit velocity: with it the engine sums the rule's
+    step weights times the gradients, without ``dgamma/dalpha``."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def points(self, inputs: Tensor, alphas: Alphas) -> Tensor:
+        return self.path.points(inputs, alphas)
+
+    def derivatives(self, inputs: Tensor, alphas: Alphas) -> Tensor:
+        count = torch.as_tensor(alphas).numel()
+        return inputs.new_ones(()).expand(count, *inputs.shape)
+
+    def differences(self, inputs: Tensor, starts: Alphas, ends: Alphas) -> Tensor:
+        steps = torch.as_tensor(ends, dtype=torch.float64) - torch.as_tensor(
+            starts, dtype=torch.float64
         )
-    if inputs.ndim != 4:
-        raise ValueError(
-            f"inputs must have shape (N, C, H, W), got shape {tuple(inputs.shape)}"
-        )
-    if not inputs.is_floating_point():
-        raise TypeError(f"inputs must be a floating-point tensor, got {inputs.dtype}")
-    if inputs.dtype in (torch.float16, torch.bfloat16):
-        raise TypeError(
-            f"inputs of dtype {inputs.dtype} are not supported: use float32 or float64 "
-            "(the path's small blur differences and the sum over steps need at least "
-            "float32 precision)"
-        )
-    if inputs.numel() == 0:
-        raise ValueError(f"inputs must not be empty, got shape {tuple(inputs.shape)}")
-    if not torch.isfinite(inputs).all():
-        raise ValueError("inputs contain NaN or Inf values")
+        steps = steps.to(dtype=inputs.dtype, device=inputs.device)
+        return steps.view(-1, *([1] * inputs.ndim)).expand(-1, *inputs.shape)
 
 
-def _check_integration(n_steps: Any, method: Any, internal_batch_size: Any) -> None:
-    if isinstance(n_steps, bool) or not isinstance(n_steps, int) or n_steps < 1:
-        raise ValueError(f"n_steps must be an integer >= 1, got {n_steps!r}")
-    if method not in METHODS:
-        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
-    if method == "riemann_trapezoid" and n_steps < 2:
-        raise ValueError("n_steps must be >= 2 for method 'riemann_trapezoid'")
-    if internal_batch_size is not None and (
-        isinstance(internal_batch_size, bool)
-        or not isinstance(internal_batch_size, int)
-        or internal_batch_size < 1
-    ):
-        raise ValueError(
-            "internal_batch_size must be None or an integer >= 1, got "
-            f"{internal_batch_size!r}"
+def _as_one_tuple(tensor: Tensor) -> tuple[Tensor, ...]:
+    return (tensor,)
+
+
+def _check_target(target: Any) -> None:
+    """Catch baselines given where Captum's IntegratedGradients takes them."""
+
+    def misplaced(value: Any) -> bool:
+        if isinstance(value, Tensor):
+            return value.is_floating_point() or value.is_complex()
+        return isinstance(value, float)
+
+    def baseline_like(value: Any) -> bool:
+        if isinstance(value, (tuple, list)):
+            return any(
+                misplaced(v) or isinstance(v, Tensor) and v.ndim > 0 for v in value
+            )
+        return misplaced(value)
+
+    if baseline_like(target):
+        got = (
+            f"a {target.dtype} tensor"
+            if isinstance(target, Tensor)
+            else f"{type(target).__name__} {target!r}"
+            if not isinstance(target, (tuple, list))
+            else f"a {type(target).__name__} holding tensors or floats"
+        )
+        raise TypeError(
+            "target must be an output index as in Captum (an int, a tuple of ints, a "
+            f"list of them or an integer tensor), got {got}. If these are baselines: "
+            "baselines go into the path, not into attribute: "
+            "PathIntegratedGradients(f, LinearPath(baselines)).attribute(inputs, "
+            "target=...)"
         )
 
 
@@ -164,7 +134,16 @@ class PathIntegratedGradients(GradientAttribution):
         Maps the inputs (and ``additional_forward_args``) to one scalar per
         example, shape (N,), or to outputs that ``target`` indexes (as in Captum).
     path : Path
-        The integration path.
+        The integration path. Baselines belong to it, e.g.
+        ``LinearPath(baselines)`` with every baseline form of Captum's IG.
+    multiply_by_inputs : bool
+        True (default): the path integral above. False: the gradients integrated
+        along the path without the velocity, ``sum_k w_k grad f(gamma(alpha_k))``
+        (``w_k`` the rule's step weights, ``1/n`` for the Riemann rules); for
+        :class:`~captum_lam.paths.LinearPath` this is Captum's IG with
+        ``multiply_by_inputs=False``, the attributions divided by
+        ``x - baseline``. Completeness then does not hold, so the delta is not
+        meaningful.
 
     Examples
     --------
@@ -175,9 +154,22 @@ class PathIntegratedGradients(GradientAttribution):
     >>> attr, delta = pig.attribute(x, n_steps=20, return_convergence_delta=True)
     >>> round(float(attr.sum()), 4), abs(float(delta)) < 1e-4
     (4.0, True)
+
+    Tuple inputs and Captum's baseline forms, as with ``IntegratedGradients``:
+
+    >>> g = lambda a, b: (a * b).sum(dim=1)
+    >>> pig = PathIntegratedGradients(g, LinearPath((0.0, torch.ones(1, 3))))
+    >>> a_attr, b_attr = pig.attribute((torch.ones(2, 3), 2 * torch.ones(2, 3)))
+    >>> round(float(a_attr.sum() + b_attr.sum()), 4)  # f(x) - f(baseline) = 12
+    12.0
     """
 
-    def __init__(self, forward_func: Callable[..., Tensor], path: Path) -> None:
+    def __init__(
+        self,
+        forward_func: Callable[..., Tensor],
+        path: Path,
+        multiply_by_inputs: bool = True,
+    ) -> None:
         if not callable(forward_func):
             raise TypeError(
                 f"forward_func must be callable, got {type(forward_func).__name__}"
@@ -189,6 +181,7 @@ class PathIntegratedGradients(GradientAttribution):
             )
         super().__init__(forward_func)
         self.path = path
+        self._multiply_by_inputs = bool(multiply_by_inputs)
         #: Called as ``progress_callback(steps_done, n_steps)`` after each
         #: forward/backward pass, e.g. to drive a progress bar.
         self.progress_callback: Optional[Callable[[int, int], None]] = None
@@ -196,23 +189,25 @@ class PathIntegratedGradients(GradientAttribution):
     @log_usage()
     def attribute(  # type: ignore[override]
         self,
-        inputs: Tensor,
+        inputs: Inputs,
         target: TargetType = None,
         additional_forward_args: Any = None,
         n_steps: int = 50,
         method: Method = "gausslegendre",
         internal_batch_size: Optional[int] = None,
         return_convergence_delta: bool = False,
-    ) -> Union[Tensor, tuple[Tensor, Tensor]]:
-        r"""Attribute ``f(gamma(1)) - f(gamma(0))`` to the input pixels.
+    ) -> Union[Inputs, tuple[Inputs, Tensor]]:
+        r"""Attribute ``f(gamma(1)) - f(gamma(0))`` to the inputs.
 
         Parameters
         ----------
-        inputs : Tensor
-            Shape (N, C, H, W), floating point, finite.
+        inputs : Tensor or tuple of Tensors
+            One tensor (N, ...) of any rank, or a tuple of them (one per argument
+            of ``forward_func``, the same N), floating point, finite. The path
+            decides which ranks it takes (``ProgressiveBlurPath``: (N, C, H, W)).
         target : int, tuple, list or Tensor, optional
             Output index for ``forward_func`` as in Captum; None when it returns one
-            scalar per example.
+            scalar per example. Not the baselines: they belong to the path.
         additional_forward_args : Any, optional
             Passed to ``forward_func`` after the inputs; tensors whose first
             dimension is N are expanded along the integration steps.
@@ -233,15 +228,23 @@ class PathIntegratedGradients(GradientAttribution):
 
         Returns
         -------
-        attributions : Tensor
-            Shape (N, C, H, W), the inputs' dtype and device.
+        attributions : Tensor or tuple of Tensors
+            The inputs' form, shapes, dtype and device.
         delta : Tensor
-            Shape (N,), only with ``return_convergence_delta=True``.
+            Shape (N,), only with ``return_convergence_delta=True``; equal to
+            ``compute_convergence_delta(attributions, gamma(0), inputs, target,
+            additional_forward_args)``.
         """
-        _check_inputs(inputs)
-        _check_integration(n_steps, method, internal_batch_size)
+        tensors, is_tuple = format_inputs(inputs)
+        _check_target(target)
+        check_integration(n_steps, method, internal_batch_size)
+        paths = self.path.for_inputs(len(tensors))
+        for path, tensor in zip(paths, tensors):
+            path.check_inputs(tensor)
+        _validate_target(tensors[0].shape[0], target)
         attributions = self._integrate(
-            inputs,
+            tensors,
+            paths,
             target,
             additional_forward_args,
             n_steps,
@@ -249,80 +252,74 @@ class PathIntegratedGradients(GradientAttribution):
             internal_batch_size,
         )
         if not return_convergence_delta:
-            return attributions
-        ends = self.path.points(inputs, [0.0, 1.0])
+            return _format_output(is_tuple, attributions)
         delta = self.compute_convergence_delta(
             attributions,
-            ends[0],
-            ends[1],
+            tuple(path.baseline(tensor) for path, tensor in zip(paths, tensors)),
+            tensors,
             target=target,
             additional_forward_args=additional_forward_args,
         )
-        return attributions, delta
+        return _format_output(is_tuple, attributions), delta
 
     def _integrate(
         self,
-        inputs: Tensor,
+        tensors: tuple[Tensor, ...],
+        paths: tuple[Path, ...],
         target: TargetType,
         additional_forward_args: Any,
         n_steps: int,
         method: str,
         internal_batch_size: Optional[int],
-        region: Optional[tuple[slice, slice]] = None,
-    ) -> Tensor:
-        """Sum over steps of gradient times path velocity, (N, C, H, W).
-
-        With ``region = (rows, cols)`` the forward function sees only that part of
-        each path point (the path itself is built on the whole input), and the
-        gradient outside it is taken as zero.
-        """
-        num_examples = inputs.shape[0]
-        rows, cols = region if region is not None else (slice(None), slice(None))
-        if internal_batch_size is None and inputs.device.type == "cpu":
-            pixels_per_step = num_examples * inputs.shape[-2] * inputs.shape[-1]
-            steps_per_pass = max(1, CPU_PIXELS_PER_PASS // pixels_per_step)
-        elif internal_batch_size is None:
-            steps_per_pass = n_steps
-        else:
-            if internal_batch_size < num_examples:
-                warnings.warn(
-                    f"internal_batch_size {internal_batch_size} is smaller than the "
-                    f"number of examples {num_examples}; using {num_examples}",
-                    stacklevel=3,
-                )
-            steps_per_pass = max(1, internal_batch_size // num_examples)
-        rule = _Rule(method, n_steps)
-        args = _format_additional_forward_args(additional_forward_args)
-        inputs = inputs.detach()
-        total = torch.zeros_like(inputs)
+    ) -> tuple[Tensor, ...]:
+        """The engine on one tensor: the input itself or the packed tuple."""
         watched = _FiniteWatch(self.forward_func)
-        for start in range(0, n_steps, steps_per_pass):
-            steps = slice(start, min(start + steps_per_pass, n_steps))
+        if len(tensors) == 1:
+            inputs, path, unpack = tensors[0], paths[0], _as_one_tuple
+            forward: Callable[..., Tensor] = watched
+        else:
+            packing = Packing(tensors)
+            inputs, path = packing.pack(tensors), PackedPath(paths, packing)
+            unpack = packing.unpack
+
+            def forward(points: Tensor, *args: Any) -> Tensor:
+                return watched(*unpack(points), *args)
+
+        if not self._multiply_by_inputs:
+            path = _GradientsOnly(path)
+        args = _format_additional_forward_args(additional_forward_args)
+
+        def gradients(points: Tensor, steps: slice):
             count = steps.stop - steps.start
-            points = self.path.points(inputs, rule.alphas[steps])
-            points = points.reshape(count * num_examples, *inputs.shape[1:])
-            points = points[..., rows, cols].contiguous()
             (grads,) = self.gradient_func(
-                forward_fn=watched,
-                inputs=(points.requires_grad_(),),
+                forward_fn=forward,
+                inputs=(points,),
                 target_ind=_expand_target(target, count),
                 additional_forward_args=(
                     _expand_additional_forward_args(args, count) if args else None
                 ),
             )
-            bad = ~torch.isfinite(grads.reshape(count, -1)).all(dim=1)
-            bad |= ~watched.finite.reshape(count, -1).all(dim=1)
-            _raise_if_not_finite(bad, rule, steps)
-            velocities = rule.velocities(self.path, inputs, steps)[..., rows, cols]
-            grads = grads.reshape(count, num_examples, *grads.shape[1:])
-            total[..., rows, cols] += (grads * velocities).sum(dim=0)
-            if self.progress_callback is not None:
-                self.progress_callback(steps.stop, n_steps)
-        return total
+            yield Gradient(grads, finite_per_step(watched.output, count))
+
+        total = integrate(
+            gradients,
+            path,
+            inputs,
+            _Rule.of(method, n_steps),
+            steps_per_pass(inputs, n_steps, internal_batch_size),
+            progress=self.progress_callback,
+        )
+        return tuple(t.contiguous() for t in unpack(total))
+
+    def attribute_future(self) -> None:
+        """Not implemented, as in Captum's core attribution methods."""
+        raise NotImplementedError(
+            f"attribute_future is not implemented for {type(self).__name__}"
+        )
 
     def has_convergence_delta(self) -> bool:
         return True
 
     @property
     def multiplies_by_inputs(self) -> bool:
-        return True
+        return self._multiply_by_inputs

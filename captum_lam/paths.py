@@ -1,11 +1,12 @@
 """Integration paths: from a baseline (alpha = 0) to the input (alpha = 1).
 
-A path maps an input batch ``x`` of shape (N, C, H, W) and a 1-D tensor of S
+A path maps an input batch ``x`` of shape (N, ...) and a 1-D tensor of S
 ``alphas`` in [0, 1] to the path points ``gamma(alpha)`` and their derivatives
-``dgamma/dalpha``, each of shape (S, N, C, H, W), on ``x``'s device and dtype.
+``dgamma/dalpha``, each of shape (S, N, ...), on ``x``'s device and dtype.
 A new path is one small subclass that implements :meth:`Path.points` and
 :meth:`Path.derivatives`; :meth:`Path.differences` (used by the Riemann
-integration rules) defaults to ``points(ends) - points(starts)``.
+integration rules) defaults to ``points(ends) - points(starts)``. For a tuple
+of input tensors, :meth:`Path.for_inputs` gives the path of each tensor.
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ from .filters import (
 )
 
 Alphas = Union[Tensor, Sequence[float]]
+#: One baseline: a number or a tensor (see :class:`LinearPath`).
+Baseline = Union[None, int, float, Tensor]
 
 
 def _as_alphas(alphas: Alphas, name: str = "alphas") -> Tensor:
@@ -36,19 +39,26 @@ def _as_alphas(alphas: Alphas, name: str = "alphas") -> Tensor:
     return a
 
 
+def _per_step(steps: Tensor, inputs: Tensor) -> Tensor:
+    """(S,) values shaped (S, 1, ..., 1) to broadcast against (S, N, ...)."""
+    return steps.to(dtype=inputs.dtype, device=inputs.device).view(
+        -1, *([1] * inputs.ndim)
+    )
+
+
 class Path(ABC):
     """A differentiable path ``gamma(alpha)`` from a baseline to the input."""
 
     @abstractmethod
     def points(self, inputs: Tensor, alphas: Alphas) -> Tensor:
-        """Path points ``gamma(alpha)``, shape (S, N, C, H, W)."""
+        """Path points ``gamma(alpha)``, shape (S, N, ...)."""
 
     @abstractmethod
     def derivatives(self, inputs: Tensor, alphas: Alphas) -> Tensor:
-        """Exact derivatives ``dgamma/dalpha``, shape (S, N, C, H, W)."""
+        """Exact derivatives ``dgamma/dalpha``, shape (S, N, ...)."""
 
     def differences(self, inputs: Tensor, starts: Alphas, ends: Alphas) -> Tensor:
-        """Segment differences ``gamma(ends) - gamma(starts)``, shape (S, N, C, H, W).
+        """Segment differences ``gamma(ends) - gamma(starts)``, shape (S, N, ...).
 
         Summed over consecutive segments these telescope exactly to
         ``gamma(1) - gamma(0)``.
@@ -56,21 +66,50 @@ class Path(ABC):
         return self.points(inputs, ends) - self.points(inputs, starts)
 
     def __call__(self, inputs: Tensor, alphas: Alphas) -> tuple[Tensor, Tensor]:
-        """``(points, derivatives)`` at ``alphas``, each (S, N, C, H, W)."""
+        """``(points, derivatives)`` at ``alphas``, each (S, N, ...)."""
         return self.points(inputs, alphas), self.derivatives(inputs, alphas)
 
     def baseline(self, inputs: Tensor) -> Tensor:
-        """The start of the path, ``gamma(0)``, shape (N, C, H, W)."""
+        """The start of the path, ``gamma(0)``, shape (N, ...)."""
         return self.points(inputs, [0.0])[0]
+
+    def for_inputs(self, count: int) -> tuple[Path, ...]:
+        """The path of each tensor of a tuple of ``count`` input tensors.
+
+        Default: this path for every tensor. :class:`LinearPath` with a tuple of
+        baselines gives one path per baseline.
+        """
+        return (self,) * count
+
+    def check_inputs(self, inputs: Tensor) -> None:
+        """Raise ``ValueError`` if the path cannot be built on ``inputs``.
+
+        Default: any rank (N, ...).
+        """
+        return None
 
 
 class LinearPath(Path):
     """The straight line of Integrated Gradients: ``b + alpha * (x - b)``.
 
+    Takes every baseline form that Captum's ``IntegratedGradients`` takes.
+
     Parameters
     ----------
-    baseline : float or Tensor
-        A scalar, or a tensor broadcastable to the inputs' shape (N, C, H, W).
+    baselines : number, Tensor or tuple, optional
+        For inputs ``x`` of shape (N, ...):
+
+        * a number (default 0; None also means 0): that value everywhere;
+        * a tensor broadcastable to ``x``: one baseline for all examples, e.g.
+          shape (1, ...) or ``x.shape[1:]``, or one per example, shape (N, ...)
+          (trailing dimensions may broadcast, e.g. (N, 1, 1, 1));
+        * a tuple of the above, one per tensor, for tuple inputs (a 1-tuple
+          also serves a single tensor).
+
+        A batch of M baselines for M * k inputs is repeated k times per
+        example (``repeat_interleave``), as Captum's ``NoiseTunnel`` and
+        ``sensitivity_max`` repeat the inputs, so per-example baselines survive
+        them.
 
     Examples
     --------
@@ -79,27 +118,70 @@ class LinearPath(Path):
     >>> points, derivatives = path(x, torch.tensor([0.25, 1.0]))
     >>> points[:, 0, 0, 0, 0].tolist(), derivatives[:, 0, 0, 0, 0].tolist()
     ([0.25, 1.0], [1.0, 1.0])
+    >>> [p.baseline_value for p in LinearPath((0.0, 1.0)).for_inputs(2)]
+    [0.0, 1.0]
     """
 
-    def __init__(self, baseline: Union[float, Tensor] = 0.0) -> None:
-        self.baseline_value = baseline
+    def __init__(self, baselines: Union[Baseline, tuple[Baseline, ...]] = 0.0) -> None:
+        if isinstance(baselines, tuple):
+            if len(baselines) == 0:
+                raise ValueError("baselines must not be an empty tuple")
+            for b in baselines:
+                _check_baseline(b)
+        else:
+            _check_baseline(baselines)
+        self.baseline_value = baselines
+
+    def for_inputs(self, count: int) -> tuple[Path, ...]:
+        b = self.baseline_value
+        if not isinstance(b, tuple):
+            if isinstance(b, Tensor) and b.numel() != 1 and count != 1:
+                raise ValueError(
+                    f"the inputs are a tuple of {count} tensors but LinearPath has "
+                    "one baseline tensor; give a tuple of baselines, one per input "
+                    "tensor (a number serves all)"
+                )
+            return (LinearPath(b),) * count
+        if len(b) != count:
+            raise ValueError(
+                f"LinearPath has {len(b)} baselines but the inputs are {count} "
+                "tensors; give one baseline per input tensor"
+            )
+        return tuple(LinearPath(one) for one in b)
 
     def _baseline_like(self, inputs: Tensor) -> Tensor:
+        value = self.baseline_value
+        if isinstance(value, tuple):
+            if len(value) != 1:
+                raise ValueError(
+                    f"LinearPath has a tuple of {len(value)} baselines but the "
+                    "inputs are one tensor; give one baseline"
+                )
+            value = value[0]
         b = torch.as_tensor(
-            self.baseline_value, dtype=inputs.dtype, device=inputs.device
+            0.0 if value is None else value, dtype=inputs.dtype, device=inputs.device
         )
+        if (
+            b.ndim == inputs.ndim
+            and 1 < b.shape[0] < inputs.shape[0]
+            and inputs.shape[0] % b.shape[0] == 0
+        ):
+            # NoiseTunnel / sensitivity_max repeat each example k times in a row
+            b = b.repeat_interleave(inputs.shape[0] // b.shape[0], dim=0)
         try:
             return torch.broadcast_to(b, inputs.shape)
         except RuntimeError:
             raise ValueError(
                 f"baseline of shape {tuple(b.shape)} does not broadcast to the "
-                f"inputs' shape {tuple(inputs.shape)}"
+                f"inputs' shape {tuple(inputs.shape)}; give a number, one baseline "
+                "for all examples (shape (1, ...) or the inputs' shape without the "
+                "batch dimension) or one per example (the inputs' shape)"
             ) from None
 
     def points(self, inputs: Tensor, alphas: Alphas) -> Tensor:
-        a = _as_alphas(alphas).to(inputs.dtype).to(inputs.device)
+        a = _per_step(_as_alphas(alphas), inputs)
         b = self._baseline_like(inputs)
-        return b[None] + a.view(-1, 1, 1, 1, 1) * (inputs - b)[None]
+        return b[None] + a * (inputs - b)[None]
 
     def derivatives(self, inputs: Tensor, alphas: Alphas) -> Tensor:
         n = _as_alphas(alphas).numel()
@@ -107,16 +189,31 @@ class LinearPath(Path):
         return direction[None].expand(n, *inputs.shape)
 
     def differences(self, inputs: Tensor, starts: Alphas, ends: Alphas) -> Tensor:
-        steps = (_as_alphas(ends, "ends") - _as_alphas(starts, "starts")).to(
-            dtype=inputs.dtype, device=inputs.device
-        )
+        steps = _as_alphas(ends, "ends") - _as_alphas(starts, "starts")
         direction = inputs - self._baseline_like(inputs)
-        return steps.view(-1, 1, 1, 1, 1) * direction[None]
+        return _per_step(steps, inputs) * direction[None]
 
     def __repr__(self) -> str:
+        def show(b: Baseline) -> str:
+            return f"Tensor{tuple(b.shape)}" if isinstance(b, Tensor) else repr(b)
+
         b = self.baseline_value
-        shown = f"Tensor{tuple(b.shape)}" if isinstance(b, Tensor) else repr(b)
-        return f"LinearPath(baseline={shown})"
+        shown = (
+            "(" + ", ".join(show(one) for one in b) + ("," if len(b) == 1 else "") + ")"
+            if isinstance(b, tuple)
+            else show(b)
+        )
+        return f"LinearPath(baselines={shown})"
+
+
+def _check_baseline(b: object) -> None:
+    if b is None or isinstance(b, Tensor):
+        return
+    if isinstance(b, bool) or not isinstance(b, (int, float)):
+        raise TypeError(
+            "baselines must be a number, a tensor or a tuple of them (one per input "
+            f"tensor), got {type(b).__name__}"
+        )
 
 
 class ProgressiveBlurPath(Path):
@@ -159,11 +256,25 @@ class ProgressiveBlurPath(Path):
     def _sigmas(self, alphas: Alphas, name: str = "alphas") -> Tensor:
         return self.sigma * (1.0 - _as_alphas(alphas, name))
 
+    def check_inputs(self, inputs: Tensor) -> None:
+        if not isinstance(inputs, Tensor) or inputs.ndim != 4:
+            got = (
+                f"shape {tuple(inputs.shape)}"
+                if isinstance(inputs, Tensor)
+                else type(inputs).__name__
+            )
+            raise ValueError(
+                "ProgressiveBlurPath blurs images: inputs must have shape "
+                f"(N, C, H, W), got {got}"
+            )
+
     def points(self, inputs: Tensor, alphas: Alphas) -> Tensor:
+        self.check_inputs(inputs)
         kernels = gaussian_kernel2d(self.kernel_size, self._sigmas(alphas))
         return filter2d(inputs, kernels)
 
     def derivatives(self, inputs: Tensor, alphas: Alphas) -> Tensor:
+        self.check_inputs(inputs)
         # d/dalpha k(sigma * (1 - alpha)) = -sigma * dk/ds
         dk_ds = gaussian_kernel2d_derivative(self.kernel_size, self._sigmas(alphas))
         return filter2d(inputs, -self.sigma * dk_ds)
@@ -171,6 +282,7 @@ class ProgressiveBlurPath(Path):
     def differences(self, inputs: Tensor, starts: Alphas, ends: Alphas) -> Tensor:
         # Blurring with the kernel difference, as the reference does, is linear in
         # x and keeps the float64 precision of the kernels.
+        self.check_inputs(inputs)
         k_end = gaussian_kernel2d(self.kernel_size, self._sigmas(ends, "ends"))
         k_start = gaussian_kernel2d(self.kernel_size, self._sigmas(starts, "starts"))
         return filter2d(inputs, k_end - k_start)

@@ -17,10 +17,52 @@ from matplotlib.patches import Rectangle
 from scipy.signal import fftconvolve
 from torch import Tensor
 
+from ._io import atomic_path
 from .metrics import abs_normalized_map, diffusion_index
 from .objective import Window
 
 ArrayLike = Union[np.ndarray, Tensor]
+
+
+def channels_last(image: Union[Tensor, np.ndarray]) -> np.ndarray:
+    """One image or attribution map, channels last, for Captum's visualizers.
+
+    ``captum.attr.visualization.visualize_image_attr`` expects (H, W, C) numpy
+    arrays and does not check: a channel-first map renders wrongly without an
+    error. This turns captum-lam's (1, C, H, W) or (C, H, W) tensors into
+    (H, W, C) float arrays (on the CPU, detached).
+
+    Parameters
+    ----------
+    image : Tensor or ndarray
+        Shape (1, C, H, W) or (C, H, W).
+
+    Returns
+    -------
+    ndarray
+        Shape (H, W, C).
+
+    Examples
+    --------
+    >>> import torch
+    >>> channels_last(torch.zeros(1, 3, 8, 6)).shape
+    (8, 6, 3)
+    """
+    array = (
+        image.detach().cpu().numpy() if isinstance(image, Tensor) else np.asarray(image)
+    )
+    if array.ndim == 4:
+        if array.shape[0] != 1:
+            raise ValueError(
+                f"channels_last takes one example, shape (1, C, H, W) or (C, H, W), "
+                f"got a batch of shape {array.shape}; index one example first"
+            )
+        array = array[0]
+    if array.ndim != 3:
+        raise ValueError(
+            f"channels_last takes shape (1, C, H, W) or (C, H, W), got {array.shape}"
+        )
+    return np.ascontiguousarray(array.transpose(1, 2, 0))
 
 
 def _image_hwc(image: ArrayLike) -> np.ndarray:
@@ -372,11 +414,6 @@ def save_figure(fig: Figure, path: Union[str, os.PathLike], dpi: int = 150) -> P
     suffix = target.suffix.lower()
     if suffix not in (".png", ".pdf", ".svg"):
         raise ValueError(f"path must end in .png, .pdf or .svg, got {target.name!r}")
-    tmp = target.with_name(f".{target.name}.tmp{os.getpid()}{suffix}")
-    try:
+    with atomic_path(target, suffix) as tmp:
         fig.savefig(tmp, dpi=dpi, format=suffix[1:])
-        os.replace(tmp, target)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
     return target

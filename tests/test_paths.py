@@ -72,3 +72,100 @@ def test_sigma_validation(sigma):
 def test_alphas_must_lie_in_unit_interval(x, alphas):
     with pytest.raises(ValueError, match="alphas"):
         ProgressiveBlurPath().points(x, alphas)
+
+
+@pytest.mark.parametrize(
+    "form",
+    ["scalar", "int", "none", "per_example", "one_batched", "one_unbatched", "column"],
+)
+def test_linear_path_takes_every_captum_baseline_form(x, form):
+    per_example = torch.rand(x.shape, dtype=x.dtype)
+    expected = {
+        "scalar": torch.full_like(x, 0.3),
+        "int": torch.full_like(x, 1.0),
+        "none": torch.zeros_like(x),
+        "per_example": per_example,
+        "one_batched": per_example[:1].expand_as(x),
+        "one_unbatched": per_example[0].expand_as(x),
+        "column": per_example[:, :1, :1, :1].expand_as(x),
+    }[form]
+    baseline = {
+        "scalar": 0.3,
+        "int": 1,
+        "none": None,
+        "per_example": per_example,
+        "one_batched": per_example[:1],
+        "one_unbatched": per_example[0],
+        "column": per_example[:, :1, :1, :1],
+    }[form]
+    path = LinearPath(baseline)
+    torch.testing.assert_close(path.baseline(x), expected, rtol=0, atol=0)
+    torch.testing.assert_close(path.points(x, [1.0])[0], x)
+    torch.testing.assert_close(path.derivatives(x, [0.3])[0], x - expected)
+
+
+@pytest.mark.parametrize("shape", [(5,), (4, 3), (2, 3, 4, 5, 2)])
+def test_linear_path_works_on_any_rank(shape):
+    x = torch.rand(shape, dtype=torch.float64)
+    path = LinearPath(0.5)
+    points = path.points(x, [0.0, 0.25, 1.0])
+    assert points.shape == (3, *shape)
+    torch.testing.assert_close(points[1], 0.5 + 0.25 * (x - 0.5))
+    total = path.differences(x, [0.0, 0.4], [0.4, 1.0]).sum(dim=0)
+    torch.testing.assert_close(total, x - 0.5)
+
+
+def test_linear_path_repeats_per_example_baselines_for_a_repeated_batch(x):
+    """NoiseTunnel repeats each example k times in a row; so do the baselines."""
+    baselines = torch.rand(x.shape, dtype=x.dtype)
+    repeated = x.repeat_interleave(3, dim=0)
+    torch.testing.assert_close(
+        LinearPath(baselines).baseline(repeated), baselines.repeat_interleave(3, dim=0)
+    )
+
+
+def test_linear_path_with_a_tuple_gives_one_path_per_input_tensor(x):
+    b = torch.rand(1, 3, 12, 10, dtype=x.dtype)
+    first, second = LinearPath((0.5, b)).for_inputs(2)
+    torch.testing.assert_close(first.baseline(x), torch.full_like(x, 0.5))
+    torch.testing.assert_close(second.baseline(x), b.expand_as(x))
+    (only,) = LinearPath((b,)).for_inputs(1)
+    torch.testing.assert_close(LinearPath((b,)).baseline(x), b.expand_as(x))
+    torch.testing.assert_close(only.baseline(x), b.expand_as(x))
+    assert [p.baseline_value for p in LinearPath(0.25).for_inputs(3)] == [0.25] * 3
+
+
+@pytest.mark.parametrize(
+    "baselines, count, match",
+    [
+        ((0.0, 1.0), 3, "2 baselines but the inputs are 3 tensors"),
+        (torch.zeros(2, 3, 12, 10), 2, "one baseline tensor"),
+    ],
+)
+def test_linear_path_tuple_mismatch_is_named(baselines, count, match):
+    with pytest.raises(ValueError, match=match):
+        LinearPath(baselines).for_inputs(count)
+
+
+def test_linear_path_tuple_for_one_tensor_is_refused(x):
+    with pytest.raises(ValueError, match="tuple of 2 baselines"):
+        LinearPath((0.0, 1.0)).points(x, [0.5])
+
+
+@pytest.mark.parametrize("bad", ["0", [0.0, 1.0], True])
+def test_linear_path_refuses_non_baselines(bad):
+    with pytest.raises(TypeError, match="baselines must be a number, a tensor"):
+        LinearPath(bad)
+
+
+@pytest.mark.parametrize("shape", [(2, 12), (2, 3, 12), (1, 2, 3, 12, 10)])
+def test_blur_path_refuses_non_images(shape):
+    x = torch.rand(shape)
+    path = ProgressiveBlurPath()
+    for call in (
+        lambda: path.points(x, [0.5]),
+        lambda: path.derivatives(x, [0.5]),
+        lambda: path.differences(x, [0.0], [0.5]),
+    ):
+        with pytest.raises(ValueError, match=r"ProgressiveBlurPath blurs images.*"):
+            call()

@@ -18,8 +18,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from captum_lam._registry import ModelInfo
 from captum_lam.models._ncnn import NcnnNet
-from captum_lam.zoo._info import ModelInfo
 
 __all__ = ["GraphIO", "NcnnRestorer"]
 

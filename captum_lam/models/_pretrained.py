@@ -26,10 +26,10 @@ from typing import Optional
 
 from torch import Tensor, nn
 
+from captum_lam._registry import ModelInfo
 from captum_lam.models._ncnn import NcnnNet, load_ncnn
 from captum_lam.models._ncnn_restorer import GraphIO, NcnnRestorer
 from captum_lam.models._pretrained_families import FAMILY_ENTRIES
-from captum_lam.zoo._info import ModelInfo
 
 __all__ = [
     "PRETRAINED",

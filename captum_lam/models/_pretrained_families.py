@@ -16,8 +16,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from captum_lam._registry import ModelInfo
 from captum_lam.models._ncnn_restorer import GraphIO, constant_channels
-from captum_lam.zoo._info import ModelInfo
 
 __all__ = [
     "DENOISER_JPEG_QUALITY",
