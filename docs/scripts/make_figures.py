@@ -136,6 +136,16 @@ def main_figures() -> None:
         finally:
             os.chdir(home)
     cli_help()
+    real_network_study()
+
+
+def real_network_study() -> None:
+    """Tables and figures of docs/real-networks.md from its committed records."""
+    import runpy
+
+    script = Path(__file__).with_name("real_network_study.py")
+    module = runpy.run_path(str(script), run_name="real_network_study")
+    module["main"](["--plot-only"])
 
 
 if __name__ == "__main__":
