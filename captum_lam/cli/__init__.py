@@ -48,7 +48,7 @@ def _top_parser() -> tuple[argparse.ArgumentParser, Any]:
 def build_parser() -> argparse.ArgumentParser:
     """The whole parser (imports every command's module, and torch with them)."""
     from ..explorer import add_serve_parser
-    from ._common import resolve_model
+    from ._common import add_model_options, resolve_model
     from .compare import add_compare_parser
     from .evaluate import add_evaluate_parser
     from .explain import add_explain_parser
@@ -61,7 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_compare_parser(sub)
     add_evaluate_parser(sub)
     add_models_parser(sub)
-    add_serve_parser(sub, resolve_model)
+    add_serve_parser(sub, resolve_model, add_model_options)
     return parser
 
 

@@ -17,8 +17,16 @@ DEFAULT_PORT = 8765
 DEFAULT_HOST = "127.0.0.1"
 
 
-def add_serve_parser(subparsers: Any, resolve_model: ResolveModel) -> None:
-    """Add ``serve`` to the ``captum-lam`` subcommands."""
+def add_serve_parser(
+    subparsers: Any,
+    resolve_model: ResolveModel,
+    add_model_options: Callable[[argparse.ArgumentParser], None],
+) -> None:
+    """Add ``serve`` to the ``captum-lam`` subcommands.
+
+    The command line passes in how it loads a user's model and the options that
+    say how (the same as ``explain``'s), so this package does not import it.
+    """
     serve = subparsers.add_parser(
         "serve",
         help=COMMANDS["serve"],
@@ -34,23 +42,7 @@ def add_serve_parser(subparsers: Any, resolve_model: ResolveModel) -> None:
         "--model",
         help="one more model: package.module:factory (with --weights), as explain",
     )
-    serve.add_argument("--weights", help="weights for --model package.module:factory")
-    serve.add_argument("--checkpoint", help="one more model: a spandrel checkpoint")
-    serve.add_argument(
-        "--input-range",
-        type=float,
-        default=1.0,
-        help="with a factory: the network's input range (255 for 0-255 networks)",
-    )
-    serve.add_argument(
-        "--mean", help="with a factory: per-channel mean the network subtracts, R,G,B"
-    )
-    serve.add_argument(
-        "--pad-multiple",
-        type=int,
-        default=1,
-        help="with a factory: pad the input to a multiple of this",
-    )
+    add_model_options(serve)
     serve.add_argument(
         "--image",
         default="sample:chelsea",
@@ -127,17 +119,15 @@ def _command_line_model(args: argparse.Namespace, resolve_model: ResolveModel) -
             f"--model takes package.module:factory (registry models go in "
             f"--models), got {args.model!r}"
         )
-    if args.pad_multiple < 1:
-        raise ValueError(f"--pad-multiple must be >= 1, got {args.pad_multiple}")
     model = resolve_model(args, args.model)
     explain_args = ["--model", args.model]
     if args.weights:
         explain_args += ["--weights", args.weights]
-    if args.input_range != 1.0:
+    if args.input_range not in (None, 1.0):
         explain_args += ["--input-range", f"{args.input_range:g}"]
     if args.mean:
         explain_args += ["--mean", args.mean]
-    if args.pad_multiple != 1:
+    if args.pad_multiple not in (None, 1):
         explain_args += ["--pad-multiple", str(args.pad_multiple)]
     return loaded_entry(args.model, model, explain_args)
 
