@@ -10,10 +10,19 @@ random) weights, which deserves a warning.
 
 from __future__ import annotations
 
-from typing import Optional, Sequence
+from typing import Any, Optional, Sequence
 
 #: Options that configure the adapter around a factory's network.
 ADAPTER_OPTIONS = ("--weights", "--input-range", "--mean", "--pad-multiple")
+
+
+def given_adapter_options(args: Any) -> list[str]:
+    """The adapter options a parsed command line gave (their defaults are None)."""
+    return [
+        option
+        for option in ADAPTER_OPTIONS
+        if getattr(args, option[2:].replace("-", "_"), None) is not None
+    ]
 
 
 def is_factory(spec: str) -> bool:
@@ -82,10 +91,10 @@ def check_model_options(
                 "model, not to --checkpoint (spandrel configures the architecture)"
             )
         if not factories:
-            shown = ", ".join(specs) if specs else "the default model"
+            shown = f"registry model {', '.join(specs)}" if specs else "the default"
             raise ValueError(
                 f"{', '.join(adapter)} only apply to a package.module:factory "
-                f"model, not to registry model {shown}"
+                f"model (--model), not to {shown}"
             )
         if len(factories) > 1:
             raise ValueError(

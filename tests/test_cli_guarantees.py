@@ -145,7 +145,7 @@ def test_unusable_devices_are_refused_and_leave_no_file(
     [
         (["explain", "--model", MODEL, "--weights", "w.pth"], "not to registry model"),
         (["explain", "--model", MODEL, "--input-range", "255"], "--input-range only"),
-        (["explain", "--mean", "0.4,0.4,0.4"], "not to registry model the default"),
+        (["explain", "--mean", "0.4,0.4,0.4"], "not to the default"),
         (["explain", "--model", MODEL, "--checkpoint", "x.pth"], "--model and --chec"),
         (["compare", "--model", MODEL, "--models", MODEL], "--model and --models"),
         (["compare", "--models", ",,"], "--models: give at least one model"),

@@ -123,7 +123,7 @@ def test_model_list_is_split_and_duplicates_refused():
     "kwargs, match",
     [
         ({"model": "edsr-small", "adapter": ["--weights"]}, "not to registry model"),
-        ({"adapter": ["--input-range"]}, "not to registry model the default"),
+        ({"adapter": ["--input-range"]}, "not to the default"),
         ({"models": ["plain-d4"], "adapter": ["--mean"]}, "not to registry model"),
         (
             {"checkpoint": "x.pth", "adapter": ["--pad-multiple"]},

@@ -380,3 +380,16 @@ def test_a_factory_model_from_the_command_line(tmp_path, photo_png, capsys):
         assert body["result"]["diffusion_index"] == pytest.approx(expected, abs=1e-6)
     finally:
         app.extensions["lam_runner"].close()
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--weights", "w.pth"], "--weights only apply to a package.module:factory"),
+        (["--model", "a.b:c", "--checkpoint", "x.pt"], "give only one of them"),
+    ],
+)
+def test_serve_refuses_model_options_that_do_nothing(argv, message, capsys):
+    assert main(["serve", *argv]) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1

@@ -19,7 +19,11 @@ from .._images import (
     crop_to_multiple,
     read_image_spec,
 )
-from .._model_options import check_model_options, split_models
+from .._model_options import (
+    check_model_options,
+    given_adapter_options,
+    split_models,
+)
 from .._output_paths import Output, check_outputs
 from .._validation import parse_device
 from ..objective import DETECTORS, check_windows_fit
@@ -293,16 +297,7 @@ def check_model_args(args: argparse.Namespace) -> tuple[list[str], list[str]]:
         models = split_models(getattr(args, "models", None))
     except ValueError as error:
         raise UserError(str(error)) from None
-    adapter = [
-        option
-        for option, value in (
-            ("--weights", args.weights),
-            ("--input-range", args.input_range),
-            ("--mean", args.mean),
-            ("--pad-multiple", args.pad_multiple),
-        )
-        if value is not None
-    ]
+    adapter = given_adapter_options(args)
     try:
         warnings = check_model_options(
             model=getattr(args, "model", None),

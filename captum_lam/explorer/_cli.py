@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from .._commands import COMMANDS
+from .._model_options import check_model_options, given_adapter_options
 
 #: ``resolve_model(args, name)``: the command line's model loader (explain's),
 #: passed in by the CLI so that this package does not import it.
@@ -134,6 +135,13 @@ def _command_line_model(args: argparse.Namespace, resolve_model: ResolveModel) -
 
 def cmd_serve(args: argparse.Namespace, resolve_model: ResolveModel) -> int:
     """Run the explorer until Ctrl-C."""
+    for text in check_model_options(
+        model=args.model,
+        checkpoint=args.checkpoint,
+        adapter=given_adapter_options(args),
+        weights=args.weights,
+    ):
+        print(f"captum-lam: warning: {text}", file=sys.stderr)
     if not 0 <= args.port <= 65535:
         raise ValueError(f"--port must be in [0, 65535], got {args.port}")
     app = build_app(args, resolve_model)
