@@ -8,7 +8,7 @@ import pytest
 import torch
 from captum.attr import IntegratedGradients
 
-from captum_lam import LAM, WindowObjective, zoo
+from captum_lam import LAM, WindowObjective, attribute_windows, zoo
 from tests.reference_lam import reference_path, reference_path_gradient
 
 MODELS = [
@@ -73,6 +73,34 @@ def test_paper_size(benchmark, model, kind, n_steps):
             reference_path_gradient(model, points, derivatives, *WINDOW)
 
     benchmark.pedantic(run, rounds=3, warmup_rounds=1)
+
+
+@pytest.mark.parametrize("kind", ["lam", "attribute_windows", "floor"])
+def test_one_window_defaults(benchmark, model, kind):
+    """attribute_windows on one window against LAM and the floor, all defaults.
+
+    Target: attribute_windows <= 1.15x LAM; LAM <= 1.05x the floor (10 points of
+    64x64 per pass, the CPU default).
+    """
+    lr = _lr(64)
+    benchmark.group = f"{model.lam_info.name} LR 64x64, defaults, one window"
+    if kind == "lam":
+        lam = LAM(model)
+
+        def run():
+            lam.attribute(lr, target=WINDOW)
+
+    elif kind == "attribute_windows":
+
+        def run():
+            attribute_windows(model, lr, WINDOW)
+
+    else:
+
+        def run():
+            _floor(model, lr, 50, BATCH)
+
+    benchmark.pedantic(run, rounds=5, warmup_rounds=1)
 
 
 @pytest.mark.parametrize("batch", [1, 5, 10, 25, 50])

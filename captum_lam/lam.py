@@ -2,27 +2,35 @@
 
 from __future__ import annotations
 
-import warnings
 from typing import Any, Optional, Union
 
 import torch
+from captum._utils.common import _expand_additional_forward_args
 from captum.log import log_usage
-from torch import Tensor, nn
+from torch import Tensor
 
+from ._checks import check_image_batch, warn_if_training
+from ._engine import (
+    Gradient,
+    _Rule,
+    check_integration,
+    convergence_delta,
+    finite_per_step,
+    integrate,
+    steps_per_pass,
+)
+from ._reach import Reach, model_reach, reach_region
 from .objective import (
     Detector,
     Window,
     WindowObjective,
-    check_windows_fit,
     format_windows,
+    probe_model,
+    window_gradient_sum,
 )
-from .path_integrated_gradients import (
-    Method,
-    PathIntegratedGradients,
-    _check_inputs,
-    _check_integration,
-)
+from .path_integrated_gradients import Method, PathIntegratedGradients
 from .paths import ProgressiveBlurPath
+from .settings import LAMSettings
 
 
 class LAM(PathIntegratedGradients):
@@ -82,6 +90,12 @@ class LAM(PathIntegratedGradients):
         )
         self.model = model
 
+    @classmethod
+    def from_settings(cls, model: Any, settings: LAMSettings) -> LAM:
+        """LAM with the path and detector of ``settings``; pass
+        ``**settings.integration()`` to :meth:`attribute` for the rest."""
+        return cls(model, settings.sigma, settings.kernel_size, settings.detector)
+
     @property
     def sigma(self) -> float:
         return self.path.sigma  # type: ignore[attr-defined]
@@ -104,7 +118,8 @@ class LAM(PathIntegratedGradients):
         method: Method = "riemann_right",
         internal_batch_size: Optional[int] = None,
         return_convergence_delta: bool = False,
-        crop: Union[None, str, int] = None,
+        reach: Reach = None,
+        crop: Reach = None,
     ) -> Union[Tensor, tuple[Tensor, Tensor]]:
         r"""Local attribution map of the output window ``target``.
 
@@ -129,15 +144,18 @@ class LAM(PathIntegratedGradients):
             fastest), on other devices all steps at once.
         return_convergence_delta : bool
             Also return, per example, ``sum(attr) - (D(F(x)) - D(F(baseline)))``.
+        reach : None, "auto" or int
+            How many LR pixels the network reaches beyond a pixel (its receptive
+            field's radius). The path is built on the whole input, but the
+            network runs only on the part of it that the windows depend on; the
+            map is written back at full size and equals the whole-input one (to
+            float rounding). ``"auto"`` takes it from
+            ``model.lam_info.receptive_field`` (set for the zoo's and the
+            published models) and uses the whole input for a global or
+            undeclared field. A reach smaller than the true one gives a wrong
+            map. Default None: the whole input.
         crop : None, "auto" or int
-            Receptive-field cropping. The path is built on the whole input, but the
-            network runs only on the part of it that the windows' receptive field
-            reaches; the map is written back at full size and equals the uncropped
-            one (to float rounding). ``"auto"`` takes the receptive field from
-            ``model.lam_info.receptive_field`` (set for the zoo's models); an int
-            is how many LR pixels the network reaches beyond a pixel (the
-            receptive field's radius). Refused for models with a global receptive
-            field. Default None: the whole input.
+            Old name of ``reach``.
 
         Returns
         -------
@@ -147,151 +165,56 @@ class LAM(PathIntegratedGradients):
         delta : Tensor
             Shape (N,), with ``return_convergence_delta=True``.
         """
-        _check_inputs(inputs)
-        _check_integration(n_steps, method, internal_batch_size)
+        check_image_batch(inputs)
+        check_integration(n_steps, method, internal_batch_size)
         windows = format_windows(target, inputs.shape[0], device=inputs.device)
-        if isinstance(self.model, nn.Module) and self.model.training:
-            warnings.warn(
-                "the model is in training mode: BatchNorm and Dropout make the map "
-                "depend on the batch and on chance; call model.eval() first",
-                stacklevel=3,
-            )
+        warn_if_training(self.model)
         extra = _tuple_args(additional_forward_args)
-        reach = _crop_reach(self.model, crop)
-        output_shape = _probe_model(self.model, inputs, extra, windows)
-        if reach is not None:
-            return self._attribute_cropped(
-                inputs,
-                windows,
-                extra,
-                output_shape,
-                reach,
-                n_steps,
-                method,
-                internal_batch_size,
-                return_convergence_delta,
+        radius = model_reach(self.model, _reach_alias(reach, crop))
+        output_shape = probe_model(self.model, inputs, extra, windows)
+        region: tuple[slice, ...] = ()
+        if radius is not None:
+            region = reach_region(inputs.shape, output_shape, windows, radius)
+            scale = output_shape[-1] // inputs.shape[-1]
+            windows = windows - windows.new_tensor(
+                [region[0].start * scale, region[1].start * scale, 0]
             )
-        return super().attribute.__wrapped__(  # type: ignore[attr-defined]
-            self,
-            inputs,
-            target=None,
-            additional_forward_args=(windows, *extra),
-            n_steps=n_steps,
-            method=method,
-            internal_batch_size=internal_batch_size,
-            return_convergence_delta=return_convergence_delta,
-        )
+        detector = self.detector
 
-    def _attribute_cropped(
-        self,
-        inputs: Tensor,
-        windows: Tensor,
-        extra: tuple,
-        output_shape: torch.Size,
-        reach: int,
-        n_steps: int,
-        method: str,
-        internal_batch_size: Optional[int],
-        return_convergence_delta: bool,
-    ) -> Union[Tensor, tuple[Tensor, Tensor]]:
-        rows, cols = _crop_region(inputs.shape, output_shape, windows, reach)
-        scale = output_shape[-1] // inputs.shape[-1]
-        shifted = windows - windows.new_tensor(
-            [rows.start * scale, cols.start * scale, 0]
-        )
-        args = (shifted, *extra)
-        attributions = self._integrate(
-            inputs, None, args, n_steps, method, internal_batch_size, (rows, cols)
+        def objective(points: Tensor, count: int = 1) -> Tensor:
+            args = _expand_additional_forward_args(extra, count) if extra else ()
+            output = self.model(points, *args)
+            return window_gradient_sum(output, windows.repeat(count, 1), detector)
+
+        def gradients(points: Tensor, steps: slice):
+            count = steps.stop - steps.start
+            with torch.enable_grad():
+                values = objective(points, count)
+                (grads,) = torch.autograd.grad(torch.unbind(values), points)
+            yield Gradient(grads, finite_per_step(values, count))
+
+        attributions = integrate(
+            gradients,
+            self.path,
+            inputs,
+            _Rule.of(method, n_steps),
+            steps_per_pass(inputs, n_steps, internal_batch_size),
+            region=region,
+            progress=self.progress_callback,
         )
         if not return_convergence_delta:
             return attributions
-        ends = self.path.points(inputs.detach(), [0.0, 1.0])[..., rows, cols]
-        with torch.no_grad():
-            change = self.forward_func(ends[1], *args) - self.forward_func(
-                ends[0], *args
-            )
-        delta = attributions.sum(dim=(1, 2, 3)) - change
+        delta = convergence_delta(attributions, objective, self.path, inputs, region)
         return attributions, delta
 
 
-def _crop_reach(model: Any, crop: Union[None, str, int]) -> Optional[int]:
-    """LR pixels the network reaches beyond a pixel, or None for no cropping."""
+def _reach_alias(reach: Reach, crop: Reach) -> Reach:
+    """``crop=`` is the old name of ``reach=``."""
     if crop is None:
-        return None
-    if crop == "auto":
-        info = getattr(model, "lam_info", None)
-        if info is None:
-            raise ValueError(
-                "crop='auto' needs the model's receptive field (model.lam_info, set "
-                "for the zoo's models); pass crop=<its radius in LR pixels> instead"
-            )
-        if info.receptive_field is None:
-            raise ValueError(
-                f"crop is refused for {info.name}: its receptive field is global "
-                "(self-attention or global pooling), so every input pixel matters"
-            )
-        # one pixel more than the radius: free, and safe for even fields
-        return int(info.receptive_field) // 2 + 1
-    if isinstance(crop, bool) or not isinstance(crop, int) or crop < 0:
-        raise ValueError(
-            f"crop must be None, 'auto' or an integer >= 0 (LR pixels), got {crop!r}"
-        )
+        return reach
+    if reach is not None:
+        raise ValueError("give reach= only (crop= is its old name), not both")
     return crop
-
-
-def _crop_region(
-    input_shape: torch.Size, output_shape: torch.Size, windows: Tensor, reach: int
-) -> tuple[slice, slice]:
-    h, w = input_shape[-2:]
-    out_h, out_w = output_shape[-2:]
-    if out_h % h or out_w % w or out_h // h != out_w // w:
-        raise ValueError(
-            f"crop needs an integer scale, but the model maps {h}x{w} to "
-            f"{out_h}x{out_w}"
-        )
-    scale = out_h // h
-    top, left = windows[:, 0], windows[:, 1]
-    bottom, right = top + windows[:, 2], left + windows[:, 2]
-    # the detectors look one output pixel beyond the window (Sobel: on both sides)
-    r0 = int(((top - 1).clamp_min(0) // scale).min()) - reach
-    c0 = int(((left - 1).clamp_min(0) // scale).min()) - reach
-    r1 = int((bottom.clamp_max(out_h - 1) // scale).max()) + reach + 1
-    c1 = int((right.clamp_max(out_w - 1) // scale).max()) + reach + 1
-    return slice(max(r0, 0), min(r1, h)), slice(max(c0, 0), min(c1, w))
-
-
-def _probe_model(
-    model: Any, inputs: Tensor, extra: tuple, windows: Tensor
-) -> torch.Size:
-    """One no-grad forward on the input, to fail early and clearly."""
-    try:
-        with torch.no_grad():
-            output = model(inputs, *extra)
-    except Exception as error:
-        raise ValueError(
-            f"model failed on inputs of shape {tuple(inputs.shape)} "
-            f"({type(error).__name__}: {str(error).strip().splitlines()[0]})"
-        ) from error
-    if not isinstance(output, Tensor) or output.ndim != 4:
-        got = (
-            tuple(output.shape) if isinstance(output, Tensor) else type(output).__name__
-        )
-        raise ValueError(
-            f"model must return an image batch of shape (N, C, H, W), got {got}"
-        )
-    if output.device != inputs.device:
-        raise ValueError(
-            f"model output is on {output.device} but inputs are on {inputs.device}; "
-            "move the model and the inputs to the same device"
-        )
-    if output.shape[0] != inputs.shape[0]:
-        raise ValueError(
-            f"model returned {output.shape[0]} outputs for {inputs.shape[0]} inputs"
-        )
-    if not torch.isfinite(output).all():
-        raise ValueError("model output contains NaN or Inf values on the inputs")
-    check_windows_fit(windows, output.shape[-2], output.shape[-1])
-    return output.shape
 
 
 def _tuple_args(args: Any) -> tuple:

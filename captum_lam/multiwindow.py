@@ -9,43 +9,43 @@ windows, and :func:`di_map_figure` draws that grid over the image.
 
 from __future__ import annotations
 
-import warnings
 from typing import Any, Callable, Optional, Union
 
 import numpy as np
 import torch
 from matplotlib.figure import Figure
-from torch import Tensor, nn
+from torch import Tensor
 
-from .lam import _crop_region, _probe_model
+from ._checks import check_image_batch, check_int, warn_if_training
+from ._engine import (
+    Gradient,
+    _Rule,
+    convergence_delta,
+    finite_per_step,
+    integrate,
+    steps_per_pass,
+)
+from ._reach import Reach, model_reach, reach_region
 from .metrics import diffusion_index
 from .objective import (
-    DETECTORS,
     Detector,
     Window,
-    _num_windows,
     format_windows,
-    gradient_magnitude,
-    window_sum,
+    num_windows,
+    probe_model,
+    window_gradient_sum,
 )
-from .path_integrated_gradients import (
-    Method,
-    _check_inputs,
-    _check_integration,
-    _raise_if_not_finite,
-    _Rule,
-)
-from .paths import ProgressiveBlurPath
+from .path_integrated_gradients import Method
+from .settings import LAMSettings
 
 __all__ = ["attribute_windows", "di_map", "di_map_figure", "grid_windows"]
-
-Reach = Union[None, str, int]
 
 
 def attribute_windows(
     model: Any,
     inputs: Tensor,
     windows: Window,
+    settings: Optional[LAMSettings] = None,
     *,
     sigma: float = 1.2,
     kernel_size: int = 9,
@@ -63,7 +63,8 @@ def attribute_windows(
     inputs.expand(K, ...), target=windows, ...)`` (to float rounding: about
     1e-12 relative in float64), but each path point goes through the network
     once: the K window objectives are computed on the same output and their
-    gradients come from K backward passes through the one graph.
+    gradients come from K backward passes through the one graph. For one
+    window it costs what LAM costs (the same passes).
 
     Parameters
     ----------
@@ -74,22 +75,23 @@ def attribute_windows(
     windows : tuple, list of tuples, or Tensor
         K windows ``(top, left, size)`` in output pixels: a list of tuples or
         an integer tensor (K, 3); a single tuple means K = 1.
+    settings : LAMSettings, optional
+        All of LAM's settings at once; when given, it replaces ``sigma``,
+        ``kernel_size``, ``detector``, ``n_steps``, ``method`` and
+        ``internal_batch_size``.
     sigma, kernel_size, detector
         As for :class:`~captum_lam.LAM` (defaults: the reference's).
     n_steps, method, internal_batch_size
         As for :meth:`captum_lam.LAM.attribute`; ``internal_batch_size`` is the
-        number of path points per forward pass.
+        number of path points per forward pass (default: as LAM).
     return_convergence_delta : bool
         Also return, per window, ``sum(attr) - (D(F(x)) - D(F(baseline)))``.
     reach : None, "auto" or int
-        Optional speed-up for networks with a finite receptive field: LR pixels
-        the network reaches beyond a pixel (``"auto"``: from
-        ``model.lam_info.receptive_field``, and no speed-up for a global or
-        unknown field). Windows whose reaches do not overlap then share one
+        As for :meth:`captum_lam.LAM.attribute`: LR pixels the network reaches
+        beyond a pixel. Here windows whose reaches do not overlap share one
         backward pass: the gradient of one window's objective is exactly zero
-        outside its reach, so the sum of their gradients splits exactly. A
-        ``reach`` smaller than the true one gives wrong maps. Default None:
-        one backward pass per window.
+        outside its reach, so the sum of their gradients splits exactly.
+        Default None: one backward pass per window.
     progress_callback : callable, optional
         Called as ``progress_callback(steps_done, n_steps)`` after each pass.
 
@@ -111,108 +113,85 @@ def attribute_windows(
     >>> attr.shape
     torch.Size([2, 3, 16, 16])
     """
-    _check_inputs(inputs)
+    check_image_batch(inputs)
     if inputs.shape[0] != 1:
         raise ValueError(
             "attribute_windows explains windows of ONE image: inputs must have "
             f"shape (1, C, h, w), got {tuple(inputs.shape)}"
         )
-    _check_integration(n_steps, method, internal_batch_size)
-    if detector not in DETECTORS:
-        raise ValueError(f"detector must be one of {DETECTORS}, got {detector!r}")
-    path = ProgressiveBlurPath(sigma=sigma, kernel_size=kernel_size)
+    if settings is None:
+        settings = LAMSettings(
+            sigma, kernel_size, detector, n_steps, method, internal_batch_size
+        )
+    elif not isinstance(settings, LAMSettings):
+        raise TypeError(
+            f"settings must be a LAMSettings, got {type(settings).__name__}"
+        )
     if windows is None:
         format_windows(windows, 1)  # raises the library's message
-    boxes = format_windows(windows, _num_windows(windows), device=inputs.device)
-    if isinstance(model, nn.Module) and model.training:
-        warnings.warn(
-            "the model is in training mode: BatchNorm and Dropout make the map "
-            "depend on the batch and on chance; call model.eval() first",
-            stacklevel=2,
-        )
-    output_shape = _probe_model(model, inputs, (), boxes)
-    groups = _backward_groups(model, inputs.shape, output_shape, boxes, reach)
+    boxes = format_windows(windows, num_windows(windows), device=inputs.device)
+    warn_if_training(model, stacklevel=2)
+    radius = model_reach(model, reach)
+    output_shape = probe_model(model, inputs, (), boxes)
+    groups = _backward_groups(inputs.shape, output_shape, boxes, radius)
+    path = settings.path()
 
-    rule = _Rule(method, n_steps)
-    x = inputs.detach()
-    num_windows = boxes.shape[0]
-    total = torch.zeros(num_windows, *x.shape[1:], dtype=x.dtype, device=x.device)
-    per_pass = n_steps if internal_batch_size is None else internal_batch_size
-    for start in range(0, n_steps, per_pass):
-        steps = slice(start, min(start + per_pass, n_steps))
+    def objectives(output: Tensor) -> Tensor:
+        """Every window's objective at every point, (K, S)."""
+        return torch.stack(
+            [
+                window_gradient_sum(output, boxes[k : k + 1], settings.detector)
+                for k in range(len(boxes))
+            ]
+        )
+
+    def gradients(points: Tensor, steps: slice):
         count = steps.stop - steps.start
-        points = path.points(x, rule.alphas[steps]).reshape(count, *x.shape[1:])
-        points.requires_grad_()
         with torch.enable_grad():
             output = model(points)
-            finite = torch.isfinite(output.detach()).reshape(count, -1).all(dim=1)
-            magnitude = gradient_magnitude(output, detector)
-            objectives = _window_sums(magnitude, boxes)  # (K, S)
-        velocities = rule.velocities(path, x, steps)[:, 0]  # (S, C, h, w)
+            values = objectives(output)
+        finite = finite_per_step(output, count)
         for g, (members, regions) in enumerate(groups):
-            (grads,) = torch.autograd.grad(
-                objectives[members].sum(),
-                points,
-                retain_graph=g < len(groups) - 1,
-            )
-            bad = ~(finite & torch.isfinite(grads).reshape(count, -1).all(dim=1))
-            _raise_if_not_finite(bad, rule, steps)
-            for k, (rows, cols) in zip(members, regions):
-                total[k][:, rows, cols] += (
-                    grads[:, :, rows, cols] * velocities[:, :, rows, cols]
-                ).sum(dim=0)
-        del output, magnitude, objectives, points
-        if progress_callback is not None:
-            progress_callback(steps.stop, n_steps)
+            with torch.enable_grad():
+                (grads,) = torch.autograd.grad(
+                    values[members].sum(), points, retain_graph=g < len(groups) - 1
+                )
+            into = [(slice(k, k + 1), region) for k, region in zip(members, regions)]
+            yield Gradient(grads, finite, into)
+
+    total = integrate(
+        gradients,
+        path,
+        inputs,
+        _Rule.of(settings.method, settings.n_steps),
+        steps_per_pass(inputs, settings.n_steps, settings.internal_batch_size),
+        num_maps=len(boxes),
+        progress=progress_callback,
+    )
     if not return_convergence_delta:
         return total
-    ends = path.points(x, [0.0, 1.0])[:, 0]
-    with torch.no_grad():
-        sums = _window_sums(gradient_magnitude(model(ends), detector), boxes)
-    delta = total.sum(dim=(1, 2, 3)) - (sums[:, 1] - sums[:, 0])
-    return total, delta
 
+    def objective(point: Tensor) -> Tensor:
+        return objectives(model(point))[:, 0]
 
-def _window_sums(magnitude: Tensor, boxes: Tensor) -> Tensor:
-    """Objective of every window (K, 3) at every path point (S, ...): (K, S)."""
-    return torch.stack(
-        [window_sum(magnitude, boxes[k : k + 1]) for k in range(len(boxes))]
-    )
-
-
-def _model_reach(model: Any, reach: Reach) -> Optional[int]:
-    """LR pixels the network reaches beyond a pixel, or None (no sharing)."""
-    if reach is None:
-        return None
-    if reach == "auto":
-        info = getattr(model, "lam_info", None)
-        field = getattr(info, "receptive_field", None)
-        # one pixel more than the radius, as LAM's crop="auto"
-        return None if field is None else int(field) // 2 + 1
-    if isinstance(reach, bool) or not isinstance(reach, int) or reach < 0:
-        raise ValueError(
-            f"reach must be None, 'auto' or an integer >= 0 (LR pixels), got {reach!r}"
-        )
-    return reach
+    return total, convergence_delta(total, objective, path, inputs)
 
 
 def _backward_groups(
-    model: Any,
     input_shape: torch.Size,
     output_shape: torch.Size,
     boxes: Tensor,
-    reach: Reach,
+    radius: Optional[int],
 ) -> list[tuple[list[int], list[tuple[slice, slice]]]]:
     """Windows that share a backward pass, with the LR region each one reaches.
 
     Without a reach every window is its own group and reaches the whole input.
     """
-    radius = _model_reach(model, reach)
     everything = (slice(None), slice(None))
     if radius is None:
         return [([k], [everything]) for k in range(boxes.shape[0])]
     regions = [
-        _crop_region(input_shape, output_shape, boxes[k : k + 1], radius)
+        reach_region(input_shape, output_shape, boxes[k : k + 1], radius)
         for k in range(boxes.shape[0])
     ]
     groups: list[tuple[list[int], list[tuple[slice, slice]]]] = []
@@ -258,15 +237,13 @@ def grid_windows(
     >>> grid_windows(64, 48, size=16).shape
     torch.Size([4, 3, 3])
     """
-    if isinstance(size, bool) or not isinstance(size, int) or size < 1:
-        raise ValueError(f"size must be an integer >= 1, got {size!r}")
+    check_int("size", size, 1)
     if size > min(height, width):
         raise ValueError(
             f"size {size} does not fit an output of {height}x{width} pixels"
         )
     stride = size if stride is None else stride
-    if isinstance(stride, bool) or not isinstance(stride, int) or stride < 1:
-        raise ValueError(f"stride must be an integer >= 1, got {stride!r}")
+    check_int("stride", stride, 1)
     tops = torch.arange(0, height - size + 1, stride)
     lefts = torch.arange(0, width - size + 1, stride)
     grid = torch.stack(torch.meshgrid(tops, lefts, indexing="ij"), dim=-1)
@@ -317,11 +294,8 @@ def di_map(
     >>> windows.shape, di.shape
     (torch.Size([4, 4, 3]), (4, 4))
     """
-    _check_inputs(inputs)
-    if not isinstance(windows_per_pass, int) or windows_per_pass < 1:
-        raise ValueError(
-            f"windows_per_pass must be an integer >= 1, got {windows_per_pass!r}"
-        )
+    check_image_batch(inputs)
+    check_int("windows_per_pass", windows_per_pass, 1)
     with torch.no_grad():
         out_h, out_w = model(inputs).shape[-2:]
     grid = grid_windows(int(out_h), int(out_w), size, stride)

@@ -13,6 +13,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ._checks import check_image_output
+
 Detector = Literal["difference", "sobel"]
 DETECTORS: tuple[str, ...] = ("difference", "sobel")
 
@@ -56,19 +58,72 @@ def gradient_magnitude(image: Tensor, detector: Detector = "difference") -> Tens
     >>> gradient_magnitude(ramp)[0, 0, 0].tolist()
     [1.0, 1.0, 1.0, 0.0]
     """
-    if detector == "difference":
-        dy = F.pad(image[..., :-1, :] - image[..., 1:, :], (0, 0, 0, 1))
-        dx = F.pad(image[..., :, :-1] - image[..., :, 1:], (0, 1, 0, 0))
-    elif detector == "sobel":
-        n, c, h, w = image.shape
-        flat = F.pad(image.reshape(n * c, 1, h, w), (1, 1, 1, 1), mode="replicate")
-        kx = image.new_tensor([[-1.0, 0.0, 1.0], [-2.0, 0.0, 2.0], [-1.0, 0.0, 1.0]])
-        weight = torch.stack([kx, kx.t()])[:, None]
-        responses = F.conv2d(flat, weight).reshape(n, c, 2, h, w)
-        dx, dy = responses[:, :, 0], responses[:, :, 1]
-    else:
+    _check_detector(detector)
+    before = _MARGIN_BEFORE[detector]
+    padded = F.pad(image, (before, 1, before, 1), mode="replicate")
+    return _valid_magnitude(padded, detector, image.shape[-2], image.shape[-1])
+
+
+#: Output pixels a detector looks at before a pixel (after: always one).
+_MARGIN_BEFORE = {"difference": 0, "sobel": 1}
+
+
+def _check_detector(detector: Any) -> None:
+    if detector not in DETECTORS:
         raise ValueError(f"detector must be one of {DETECTORS}, got {detector!r}")
+
+
+def _valid_magnitude(padded: Tensor, detector: str, height: int, width: int) -> Tensor:
+    """Gradient magnitude of the ``height x width`` pixels that ``padded`` holds
+    with the detector's margins (replicated at the image's borders) around them.
+    """
+    if detector == "difference":
+        y = padded[..., :height, :width]
+        dy = y - padded[..., 1 : height + 1, :width]
+        dx = y - padded[..., :height, 1 : width + 1]
+    else:
+        n, c = padded.shape[:2]
+        flat = padded.reshape(n * c, 1, *padded.shape[-2:])
+        kx = padded.new_tensor([[-1.0, 0.0, 1.0], [-2.0, 0.0, 2.0], [-1.0, 0.0, 1.0]])
+        weight = torch.stack([kx, kx.t()])[:, None]
+        responses = F.conv2d(flat, weight)[..., :height, :width]
+        responses = responses.reshape(n, c, 2, height, width)
+        dx, dy = responses[:, :, 0], responses[:, :, 1]
     return _safe_sqrt(dy * dy + dx * dx)
+
+
+def window_gradient_sum(output: Tensor, windows: Tensor, detector: str) -> Tensor:
+    """The LAM objective: gradient magnitude summed over each window, (N,).
+
+    Computes the detector only on the windows (plus the pixel it looks at
+    beyond them), not on the whole output: the same values as
+    the whole-output magnitude ``gradient_magnitude(output, detector)`` summed
+    over each window and its channels.
+    ``windows``: (N, 3) int64, inside the output.
+    """
+    h, w = output.shape[-2:]
+    before = _MARGIN_BEFORE[detector]
+    if windows.shape[0] == 1 or bool((windows == windows[:1]).all()):
+        top, left, size = windows[0].tolist()
+        r0, c0 = top - before, left - before
+        r1, c1 = top + size + 1, left + size + 1
+        patch = output[..., max(r0, 0) : min(r1, h), max(c0, 0) : min(c1, w)]
+        pads = (max(-c0, 0), max(c1 - w, 0), max(-r0, 0), max(r1 - h, 0))
+        if any(pads):
+            patch = F.pad(patch, pads, mode="replicate")
+        return _valid_magnitude(patch, detector, size, size).sum(dim=(1, 2, 3))
+    # different windows per example: gather a patch of the largest size each
+    windows = windows.to(output.device)
+    size = int(windows[:, 2].max())
+    span = torch.arange(size + before + 1, device=output.device)
+    rows = (windows[:, :1] - before + span).clamp(0, h - 1)  # (N, P)
+    cols = (windows[:, 1:2] - before + span).clamp(0, w - 1)
+    examples = torch.arange(output.shape[0], device=output.device)[:, None, None]
+    patch = output[examples, :, rows[:, :, None], cols[:, None, :]]  # (N, P, P, C)
+    magnitude = _valid_magnitude(patch.permute(0, 3, 1, 2), detector, size, size)
+    inside = span[:size][None] < windows[:, 2:3]  # (N, size)
+    mask = (inside[:, :, None] & inside[:, None, :]).to(magnitude.dtype)[:, None]
+    return (magnitude * mask).sum(dim=(1, 2, 3))
 
 
 def format_windows(
@@ -176,25 +231,6 @@ def check_windows_fit(windows: Tensor, height: int, width: int) -> None:
         )
 
 
-def _window_mask(windows: Tensor, height: int, width: int, dtype) -> Tensor:
-    rows = torch.arange(height, device=windows.device)
-    cols = torch.arange(width, device=windows.device)
-    top, left, size = windows[:, 0, None], windows[:, 1, None], windows[:, 2, None]
-    in_rows = (rows[None] >= top) & (rows[None] < top + size)
-    in_cols = (cols[None] >= left) & (cols[None] < left + size)
-    return (in_rows[:, :, None] & in_cols[:, None, :]).to(dtype)[:, None]
-
-
-def window_sum(image: Tensor, windows: Tensor) -> Tensor:
-    """Sum of ``image`` (N, C, H, W) over each example's window and channels -> (N,)."""
-    n, _, h, w = image.shape
-    if windows.shape[0] == 1 or bool((windows == windows[:1]).all()):
-        top, left, size = windows[0].tolist()
-        return image[:, :, top : top + size, left : left + size].sum(dim=(1, 2, 3))
-    mask = _window_mask(windows.to(image.device), h, w, image.dtype)
-    return (image * mask).sum(dim=(1, 2, 3))
-
-
 class WindowObjective(nn.Module):
     """Forward wrapper: image-to-image model -> one LAM objective value per example.
 
@@ -234,10 +270,9 @@ class WindowObjective(nn.Module):
         super().__init__()
         if not callable(model):
             raise TypeError(f"model must be callable, got {type(model).__name__}")
-        if detector not in DETECTORS:
-            raise ValueError(f"detector must be one of {DETECTORS}, got {detector!r}")
+        _check_detector(detector)
         if window is not None:
-            format_windows(window, _num_windows(window))
+            format_windows(window, num_windows(window))
         self.model = model
         self.window = window
         self.detector = detector
@@ -271,23 +306,52 @@ class WindowObjective(nn.Module):
             )
         windows = format_windows(window, x.shape[0], device=x.device)
         output = self.model(x, *model_args)
-        if not isinstance(output, Tensor) or output.ndim != 4:
-            shape = tuple(output.shape) if isinstance(output, Tensor) else type(output)
-            raise ValueError(
-                f"model must return an image batch of shape (N, C, H, W), got {shape}"
-            )
+        check_image_output(output)
         if output.device != x.device:
             raise ValueError(
                 f"model output is on {output.device} but its input is on {x.device}"
             )
         check_windows_fit(windows, output.shape[-2], output.shape[-1])
-        return window_sum(gradient_magnitude(output, self.detector), windows)
+        return window_gradient_sum(output, windows, self.detector)
 
     def extra_repr(self) -> str:
         return f"window={self.window}, detector={self.detector!r}"
 
 
-def _num_windows(window: Window) -> int:
+def probe_model(
+    model: Any, inputs: Tensor, extra: tuple, windows: Tensor
+) -> torch.Size:
+    """One no-grad forward on the input, to fail early and clearly.
+
+    Checks that ``model(inputs, *extra)`` is a finite image batch (N, C, H, W)
+    on the inputs' device in which every window (N, 3) fits; returns its shape.
+    """
+    try:
+        with torch.no_grad():
+            output = model(inputs, *extra)
+    except Exception as error:
+        raise ValueError(
+            f"model failed on inputs of shape {tuple(inputs.shape)} "
+            f"({type(error).__name__}: {str(error).strip().splitlines()[0]})"
+        ) from error
+    check_image_output(output)
+    if output.device != inputs.device:
+        raise ValueError(
+            f"model output is on {output.device} but inputs are on {inputs.device}; "
+            "move the model and the inputs to the same device"
+        )
+    if output.shape[0] != inputs.shape[0]:
+        raise ValueError(
+            f"model returned {output.shape[0]} outputs for {inputs.shape[0]} inputs"
+        )
+    if not torch.isfinite(output).all():
+        raise ValueError("model output contains NaN or Inf values on the inputs")
+    check_windows_fit(windows, output.shape[-2], output.shape[-1])
+    return output.shape
+
+
+def num_windows(window: Window) -> int:
+    """How many windows a window argument holds (1 for a single tuple)."""
     if isinstance(window, Tensor):
         return window.shape[0] if window.ndim == 2 else 1
     nested = len(window) > 0 and all(isinstance(w, (tuple, list)) for w in window)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import warnings
 from typing import Any, Callable, Literal, Optional, Union
 
 import torch
@@ -10,14 +9,28 @@ from captum._utils.common import (
     _expand_additional_forward_args,
     _expand_target,
     _format_additional_forward_args,
+    _run_forward,
 )
 from captum._utils.typing import TargetType
 from captum.attr import GradientAttribution
-from captum.attr._utils.approximation_methods import approximation_parameters
 from captum.log import log_usage
 from torch import Tensor
 
+from ._checks import check_image_batch
+from ._engine import (
+    CPU_PIXELS_PER_PASS,
+    METHODS,
+    Gradient,
+    _Rule,
+    check_integration,
+    convergence_delta,
+    finite_per_step,
+    integrate,
+    steps_per_pass,
+)
 from .paths import Path
+
+__all__ = ["CPU_PIXELS_PER_PASS", "METHODS", "Method", "PathIntegratedGradients"]
 
 Method = Literal[
     "riemann_right",
@@ -26,113 +39,19 @@ Method = Literal[
     "riemann_trapezoid",
     "gausslegendre",
 ]
-#: Integration rules, with Captum's names.
-METHODS: tuple[str, ...] = (
-    "riemann_right",
-    "riemann_left",
-    "riemann_middle",
-    "riemann_trapezoid",
-    "gausslegendre",
-)
-#: Input pixels per forward/backward pass on a CPU when internal_batch_size is None:
-#: measured fastest with SPAN x4 at 10 points of 64x64, 2 of 128x128, 1 of 256x256
-#: (docs/performance.md); larger passes thrash the caches.
-CPU_PIXELS_PER_PASS = 10 * 64 * 64
-_SEGMENT_METHODS = {"riemann_right": 1.0, "riemann_left": 0.0, "riemann_middle": 0.5}
-
-
-class _Rule:
-    """Where to take gradients and what to multiply them by, for one method."""
-
-    def __init__(self, method: str, n_steps: int) -> None:
-        self.method = method
-        n = n_steps
-        if method in _SEGMENT_METHODS:
-            # n equal segments; the gradient at a point of each segment times the
-            # segment's difference gamma(end) - gamma(start), which telescopes.
-            idx = torch.arange(n, dtype=torch.float64)
-            self.starts, self.ends = idx / n, (idx + 1) / n
-            self.alphas = (idx + _SEGMENT_METHODS[method]) / n
-            self.weights: Optional[Tensor] = None
-        else:
-            step_sizes, alphas = approximation_parameters(method)
-            self.alphas = torch.tensor(alphas(n), dtype=torch.float64)
-            self.weights = torch.tensor(step_sizes(n), dtype=torch.float64)
-
-    def velocities(self, path: Path, inputs: Tensor, steps: slice) -> Tensor:
-        """Path derivative times step for the steps in ``steps``: (S, N, C, H, W)."""
-        if self.weights is None:
-            return path.differences(inputs, self.starts[steps], self.ends[steps])
-        weights = self.weights[steps].to(dtype=inputs.dtype, device=inputs.device)
-        return path.derivatives(inputs, self.alphas[steps]) * weights.view(
-            -1, 1, 1, 1, 1
-        )
-
-
-def _raise_if_not_finite(bad: Tensor, rule: _Rule, steps: slice) -> None:
-    """``bad``: (S,) booleans, True where a step's output or gradient is not finite."""
-    if bad.any():
-        alpha = float(rule.alphas[steps][bad.nonzero()[0, 0]])
-        raise ValueError(
-            f"the forward function's output or gradient is NaN or Inf at path point "
-            f"alpha={alpha:.4f} (method {rule.method!r}); check the model's output "
-            "along the path"
-        )
 
 
 class _FiniteWatch:
-    """Calls the forward function and remembers where its output was finite."""
+    """Calls the forward function and remembers its last output (detached)."""
 
     def __init__(self, forward_func: Callable[..., Tensor]) -> None:
         self.forward_func = forward_func
-        self.finite = torch.ones(0, dtype=torch.bool)
+        self.output = torch.ones(0)
 
     def __call__(self, *args: Any) -> Tensor:
         out = self.forward_func(*args)
-        self.finite = torch.isfinite(out.detach())
+        self.output = out.detach()
         return out
-
-
-def _check_inputs(inputs: Any) -> None:
-    if not isinstance(inputs, Tensor):
-        raise TypeError(
-            f"inputs must be a torch.Tensor of shape (N, C, H, W), got "
-            f"{type(inputs).__name__}"
-        )
-    if inputs.ndim != 4:
-        raise ValueError(
-            f"inputs must have shape (N, C, H, W), got shape {tuple(inputs.shape)}"
-        )
-    if not inputs.is_floating_point():
-        raise TypeError(f"inputs must be a floating-point tensor, got {inputs.dtype}")
-    if inputs.dtype in (torch.float16, torch.bfloat16):
-        raise TypeError(
-            f"inputs of dtype {inputs.dtype} are not supported: use float32 or float64 "
-            "(the path's small blur differences and the sum over steps need at least "
-            "float32 precision)"
-        )
-    if inputs.numel() == 0:
-        raise ValueError(f"inputs must not be empty, got shape {tuple(inputs.shape)}")
-    if not torch.isfinite(inputs).all():
-        raise ValueError("inputs contain NaN or Inf values")
-
-
-def _check_integration(n_steps: Any, method: Any, internal_batch_size: Any) -> None:
-    if isinstance(n_steps, bool) or not isinstance(n_steps, int) or n_steps < 1:
-        raise ValueError(f"n_steps must be an integer >= 1, got {n_steps!r}")
-    if method not in METHODS:
-        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
-    if method == "riemann_trapezoid" and n_steps < 2:
-        raise ValueError("n_steps must be >= 2 for method 'riemann_trapezoid'")
-    if internal_batch_size is not None and (
-        isinstance(internal_batch_size, bool)
-        or not isinstance(internal_batch_size, int)
-        or internal_batch_size < 1
-    ):
-        raise ValueError(
-            "internal_batch_size must be None or an integer >= 1, got "
-            f"{internal_batch_size!r}"
-        )
 
 
 class PathIntegratedGradients(GradientAttribution):
@@ -238,87 +157,42 @@ class PathIntegratedGradients(GradientAttribution):
         delta : Tensor
             Shape (N,), only with ``return_convergence_delta=True``.
         """
-        _check_inputs(inputs)
-        _check_integration(n_steps, method, internal_batch_size)
-        attributions = self._integrate(
-            inputs,
-            target,
-            additional_forward_args,
-            n_steps,
-            method,
-            internal_batch_size,
-        )
-        if not return_convergence_delta:
-            return attributions
-        ends = self.path.points(inputs, [0.0, 1.0])
-        delta = self.compute_convergence_delta(
-            attributions,
-            ends[0],
-            ends[1],
-            target=target,
-            additional_forward_args=additional_forward_args,
-        )
-        return attributions, delta
-
-    def _integrate(
-        self,
-        inputs: Tensor,
-        target: TargetType,
-        additional_forward_args: Any,
-        n_steps: int,
-        method: str,
-        internal_batch_size: Optional[int],
-        region: Optional[tuple[slice, slice]] = None,
-    ) -> Tensor:
-        """Sum over steps of gradient times path velocity, (N, C, H, W).
-
-        With ``region = (rows, cols)`` the forward function sees only that part of
-        each path point (the path itself is built on the whole input), and the
-        gradient outside it is taken as zero.
-        """
-        num_examples = inputs.shape[0]
-        rows, cols = region if region is not None else (slice(None), slice(None))
-        if internal_batch_size is None and inputs.device.type == "cpu":
-            pixels_per_step = num_examples * inputs.shape[-2] * inputs.shape[-1]
-            steps_per_pass = max(1, CPU_PIXELS_PER_PASS // pixels_per_step)
-        elif internal_batch_size is None:
-            steps_per_pass = n_steps
-        else:
-            if internal_batch_size < num_examples:
-                warnings.warn(
-                    f"internal_batch_size {internal_batch_size} is smaller than the "
-                    f"number of examples {num_examples}; using {num_examples}",
-                    stacklevel=3,
-                )
-            steps_per_pass = max(1, internal_batch_size // num_examples)
-        rule = _Rule(method, n_steps)
+        check_image_batch(inputs)
+        check_integration(n_steps, method, internal_batch_size)
+        rule = _Rule.of(method, n_steps)
+        per_pass = steps_per_pass(inputs, n_steps, internal_batch_size)
         args = _format_additional_forward_args(additional_forward_args)
-        inputs = inputs.detach()
-        total = torch.zeros_like(inputs)
         watched = _FiniteWatch(self.forward_func)
-        for start in range(0, n_steps, steps_per_pass):
-            steps = slice(start, min(start + steps_per_pass, n_steps))
+
+        def gradients(points: Tensor, steps: slice):
             count = steps.stop - steps.start
-            points = self.path.points(inputs, rule.alphas[steps])
-            points = points.reshape(count * num_examples, *inputs.shape[1:])
-            points = points[..., rows, cols].contiguous()
             (grads,) = self.gradient_func(
                 forward_fn=watched,
-                inputs=(points.requires_grad_(),),
+                inputs=(points,),
                 target_ind=_expand_target(target, count),
                 additional_forward_args=(
                     _expand_additional_forward_args(args, count) if args else None
                 ),
             )
-            bad = ~torch.isfinite(grads.reshape(count, -1)).all(dim=1)
-            bad |= ~watched.finite.reshape(count, -1).all(dim=1)
-            _raise_if_not_finite(bad, rule, steps)
-            velocities = rule.velocities(self.path, inputs, steps)[..., rows, cols]
-            grads = grads.reshape(count, num_examples, *grads.shape[1:])
-            total[..., rows, cols] += (grads * velocities).sum(dim=0)
-            if self.progress_callback is not None:
-                self.progress_callback(steps.stop, n_steps)
-        return total
+            yield Gradient(grads, finite_per_step(watched.output, count))
+
+        attributions = integrate(
+            gradients,
+            self.path,
+            inputs,
+            rule,
+            per_pass,
+            progress=self.progress_callback,
+        )
+        if not return_convergence_delta:
+            return attributions
+
+        def objective(points: Tensor) -> Tensor:
+            return _run_forward(self.forward_func, points, target, args)
+
+        return attributions, convergence_delta(
+            attributions, objective, self.path, inputs
+        )
 
     def has_convergence_delta(self) -> bool:
         return True

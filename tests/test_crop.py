@@ -80,18 +80,33 @@ def test_per_example_windows_and_batches():
     assert (cropped - whole).abs().max() <= 1e-5 * whole.abs().max()
 
 
-def test_refused_for_global_receptive_field_and_unknown_models():
+def test_auto_reach_uses_the_whole_input_for_global_and_unknown_fields():
     x = torch.rand(1, 3, 16, 16)
-    with pytest.raises(ValueError, match="receptive field is global"):
-        LAM(Counting(make_tiny_sr(), receptive_field=None)).attribute(
-            x, target=(0, 0, 8), crop="auto"
-        )
-    with pytest.raises(
-        ValueError, match=r"crop='auto' needs the model's receptive field"
-    ):
-        LAM(make_tiny_sr()).attribute(x, target=(0, 0, 8), crop="auto")
-    with pytest.raises(ValueError, match="crop must be None, 'auto' or an integer"):
-        LAM(make_tiny_sr()).attribute(x, target=(0, 0, 8), crop=-2)
+    whole = LAM(make_tiny_sr()).attribute(x, target=(0, 0, 8), n_steps=3)
+    for model in (Counting(make_tiny_sr(), receptive_field=None), make_tiny_sr()):
+        got = LAM(model).attribute(x, target=(0, 0, 8), n_steps=3, reach="auto")
+        torch.testing.assert_close(got, whole, rtol=0, atol=0)
+    net = Counting(make_tiny_sr(), receptive_field=None)
+    LAM(net).attribute(x, target=(0, 0, 8), n_steps=3, reach="auto")
+    assert set(net.sizes) == {(16, 16)}  # the network always saw the whole input
+
+
+def test_reach_errors_name_the_argument():
+    x = torch.rand(1, 3, 16, 16)
+    with pytest.raises(ValueError, match="reach must be None, 'auto' or an integer"):
+        LAM(make_tiny_sr()).attribute(x, target=(0, 0, 8), reach=-2)
+    with pytest.raises(ValueError, match="reach must be None, 'auto' or an integer"):
+        LAM(make_tiny_sr()).attribute(x, target=(0, 0, 8), crop="everything")
+    with pytest.raises(ValueError, match="not both"):
+        LAM(make_tiny_sr()).attribute(x, target=(0, 0, 8), reach=2, crop=2)
+
+
+def test_crop_is_the_old_name_of_reach():
+    x = torch.rand(1, 3, 24, 24)
+    net = make_tiny_sr()
+    new = LAM(net).attribute(x, target=(10, 10, 8), n_steps=3, reach=3)
+    old = LAM(net).attribute(x, target=(10, 10, 8), n_steps=3, crop=3)
+    torch.testing.assert_close(new, old, rtol=0, atol=0)
 
 
 # one of each local architecture: the plain CNNs, the residual net, SPAN, SRVGG

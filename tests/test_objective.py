@@ -102,3 +102,24 @@ def test_model_must_return_an_image():
     obj = WindowObjective(lambda x: x.sum(dim=(1, 2, 3)), window=(0, 0, 1))
     with pytest.raises(ValueError, match=r"shape \(N, C, H, W\)"):
         obj(torch.rand(1, 1, 4, 4))
+
+
+@pytest.mark.parametrize("detector", ["difference", "sobel"])
+def test_window_objective_equals_the_whole_output_detector(detector):
+    """The detector runs on the window (+ its margin) only: same values, borders too."""
+    from captum_lam.objective import window_gradient_sum
+
+    y = torch.rand(4, 3, 20, 24, dtype=torch.float64)
+    full = gradient_magnitude(y, detector)
+    cases = [
+        [[0, 0, 5]] * 4,  # top-left corner, same window for all
+        [[15, 19, 5]] * 4,  # bottom-right corner
+        [[0, 0, 5], [15, 19, 5], [3, 7, 9], [0, 4, 20]],  # per example, sizes differ
+    ]
+    for rows in cases:
+        windows = torch.tensor(rows)
+        expected = torch.stack(
+            [full[i, :, t : t + s, c : c + s].sum() for i, (t, c, s) in enumerate(rows)]
+        )
+        got = window_gradient_sum(y, windows, detector)
+        torch.testing.assert_close(got, expected, rtol=1e-12, atol=0)

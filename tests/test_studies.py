@@ -18,6 +18,7 @@ from torch import nn
 
 from captum_lam import LAM, zoo
 from captum_lam._images import sample_image
+from captum_lam._reach import model_reach
 from captum_lam.multiwindow import (
     _backward_groups,
     attribute_windows,
@@ -131,13 +132,13 @@ def test_windows_beyond_each_others_reach_share_a_backward_exactly(lr64):
         model, lr64, WINDOWS, n_steps=5, reach="auto", return_convergence_delta=True
     )
     torch.testing.assert_close(shared, plain, rtol=0, atol=1e-12)
-    groups = _backward_groups(
-        model, lr64.shape, torch.Size([1, 3, 48, 48]), torch.tensor(WINDOWS), "auto"
-    )
+    boxes = torch.tensor(WINDOWS)
+    out = torch.Size([1, 3, 48, 48])
+    groups = _backward_groups(lr64.shape, out, boxes, model_reach(model, "auto"))
     assert len(groups) < len(WINDOWS)
     # a global receptive field (or none known) shares nothing
-    boxes = torch.tensor(WINDOWS)
-    assert len(_backward_groups(net, lr64.shape, (1, 3, 48, 48), boxes, "auto")) == 5
+    radius = model_reach(net, "auto")
+    assert len(_backward_groups(lr64.shape, out, boxes, radius)) == len(WINDOWS)
     with pytest.raises(ValueError, match="reach"):
         attribute_windows(net, lr64, WINDOWS, n_steps=2, reach=-1)
 
