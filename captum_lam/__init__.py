@@ -3,6 +3,7 @@
 >>> from captum_lam import LAM, diffusion_index
 """
 
+from ._adaptive import IntegrationReport
 from ._images import (
     bicubic_downsample,
     bicubic_upsample,
@@ -54,6 +55,7 @@ __all__ = [
     "LAM",
     "METHODS",
     "GaussianBlur2d",
+    "IntegrationReport",
     "LinearPath",
     "Path",
     "PathIntegratedGradients",

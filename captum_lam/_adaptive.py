@@ -16,30 +16,40 @@ ReLU, PReLU, ``r = 3``), so ``r`` is capped at :data:`MAX_RATIO` and a ratio
 ``r <= 1`` (not converging yet) gives an infinite estimate. The estimate is
 multiplied by :data:`SAFETY` (measured: ``benchmarks/adaptive_honesty.py``).
 
-The controller knows nothing of networks: it asks a callback for
-``sum_i weights[i] * integrand(alphas[i])``, one map per example.
+The controller (:func:`integrate_to_tolerance`) knows nothing of networks: it
+asks a callback for ``sum_i weights[i] * integrand(alphas[i])``, one map per
+example. :func:`integrate_steps` connects it to the engine: a fixed number of
+steps runs the engine once with the chosen rule, ``"auto"`` runs it once per
+level with that level's new nodes.
 """
 
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass
-from typing import Callable, Optional
+from typing import Any, Callable, Optional, Union
 
 import torch
 from torch import Tensor
+
+from ._engine import GradientFn, Region, _Rule, check_integration, integrate
+from ._engine import steps_per_pass as _steps_per_pass
+from .paths import Path
 
 #: Cap of the observed ratio of successive level differences: 3^2, the midpoint
 #: rule's order on smooth integrands.
 MAX_RATIO = 9.0
 #: Factor applied to the geometric-tail estimate (see the module docstring).
 SAFETY = 1.5
-#: Most gradient evaluations of ``n_steps="auto"`` by default (level 3^7).
-DEFAULT_MAX_STEPS = 2187
+#: Most gradient evaluations of ``n_steps="auto"`` (level 2 * 3^6).
+DEFAULT_MAX_STEPS = 1458
 #: Segments of the first level: 2, 6, 18, 54, ... (measured on SPAN x4: level 54
 #: reaches 1e-3 on every window tried, where the 1, 3, 9, 27, 81 family needs 27
 #: on some windows and 81 on others).
 FIRST_LEVEL = 2
+#: Tolerance of ``n_steps="auto"`` when none is given.
+DEFAULT_TOLERANCE = 1e-3
 #: The rule's name in reports.
 RULE = "nested midpoint (tripling)"
 
@@ -78,6 +88,26 @@ class IntegrationReport:
         if self.estimated_error is None:
             return None
         return float(self.estimated_error.max())
+
+
+def check_steps(
+    n_steps: Any, method: Any, internal_batch_size: Any, tolerance: Any = None
+) -> Optional[float]:
+    """Validate the integration arguments; the tolerance to reach, or None.
+
+    ``n_steps`` is an integer >= 1 (a fixed rule, ``tolerance`` must be None) or
+    ``"auto"`` (``tolerance`` defaults to :data:`DEFAULT_TOLERANCE`).
+    """
+    if isinstance(n_steps, str) and n_steps == "auto":
+        check_integration(1, method, internal_batch_size)
+        chosen = DEFAULT_TOLERANCE if tolerance is None else tolerance
+        check_tolerance(n_steps, chosen)
+        return float(chosen)
+    if isinstance(n_steps, bool) or not isinstance(n_steps, int) or n_steps < 1:
+        raise ValueError(f"n_steps must be an integer >= 1 or 'auto', got {n_steps!r}")
+    check_integration(n_steps, method, internal_batch_size)
+    check_tolerance(n_steps, tolerance)
+    return None
 
 
 def check_tolerance(
@@ -210,4 +240,63 @@ def integrate_to_tolerance(
         tolerance=tolerance,
         converged=bool((estimate <= tolerance).all()),
     )
+    return total, report
+
+
+def integrate_steps(
+    gradients: GradientFn,
+    path: Path,
+    inputs: Tensor,
+    n_steps: Union[int, str],
+    method: str,
+    internal_batch_size: Optional[int],
+    tolerance: Optional[float],
+    *,
+    num_maps: Optional[int] = None,
+    region: Region = (),
+    progress: Optional[Callable[[int, int], None]] = None,
+) -> tuple[Tensor, IntegrationReport]:
+    """The engine's :func:`~captum_lam._engine.integrate` with a fixed or an
+    automatic number of steps (``n_steps="auto"``: to ``tolerance``).
+
+    Arguments as for the engine; returns the maps and how they were computed.
+    """
+
+    def run(rule: _Rule, done: int = 0) -> Tensor:
+        per_pass = _steps_per_pass(inputs, len(rule), internal_batch_size)
+        shifted = None
+        if progress is not None:
+            shifted = lambda k, n: progress(done + k, done + n)  # noqa: E731
+        return integrate(
+            gradients,
+            path,
+            inputs,
+            rule,
+            per_pass,
+            num_maps=num_maps,
+            region=region,
+            progress=shifted,
+        )
+
+    if n_steps != "auto":
+        assert isinstance(n_steps, int)
+        total = run(_Rule.of(method, n_steps))
+        return total, IntegrationReport(n_steps=n_steps, method=method)
+    assert tolerance is not None
+    done = 0
+
+    def contributions(alphas: Tensor, weights: Tensor) -> Tensor:
+        nonlocal done
+        total = run(_Rule(RULE, alphas=alphas, weights=weights), done)
+        done += len(alphas)
+        return total
+
+    total, report = integrate_to_tolerance(contributions, tolerance)
+    if not report.converged:
+        warnings.warn(
+            f"n_steps='auto' stopped at {report.n_steps} steps (the most allowed) "
+            f"with an estimated map error of {report.max_estimated_error:.2g}, "
+            f"above the tolerance {tolerance:g}; the map is less exact than asked",
+            stacklevel=4,
+        )
     return total, report

@@ -16,17 +16,14 @@ from captum.attr import GradientAttribution
 from captum.log import log_usage
 from torch import Tensor
 
+from ._adaptive import IntegrationReport, check_steps, integrate_steps
 from ._checks import check_image_batch
 from ._engine import (
     CPU_PIXELS_PER_PASS,
     METHODS,
     Gradient,
-    _Rule,
-    check_integration,
     convergence_delta,
     finite_per_step,
-    integrate,
-    steps_per_pass,
 )
 from .paths import Path
 
@@ -111,6 +108,10 @@ class PathIntegratedGradients(GradientAttribution):
         #: Called as ``progress_callback(steps_done, n_steps)`` after each
         #: forward/backward pass, e.g. to drive a progress bar.
         self.progress_callback: Optional[Callable[[int, int], None]] = None
+        #: How the last :meth:`attribute` call integrated: steps used and, with
+        #: ``n_steps="auto"``, the estimated map error per example
+        #: (:class:`~captum_lam.IntegrationReport`). None before the first call.
+        self.last_integration: Optional[IntegrationReport] = None
 
     @log_usage()
     def attribute(  # type: ignore[override]
@@ -118,10 +119,11 @@ class PathIntegratedGradients(GradientAttribution):
         inputs: Tensor,
         target: TargetType = None,
         additional_forward_args: Any = None,
-        n_steps: int = 50,
+        n_steps: Union[int, Literal["auto"]] = 50,
         method: Method = "gausslegendre",
         internal_batch_size: Optional[int] = None,
         return_convergence_delta: bool = False,
+        tolerance: Optional[float] = None,
     ) -> Union[Tensor, tuple[Tensor, Tensor]]:
         r"""Attribute ``f(gamma(1)) - f(gamma(0))`` to the input pixels.
 
@@ -135,8 +137,11 @@ class PathIntegratedGradients(GradientAttribution):
         additional_forward_args : Any, optional
             Passed to ``forward_func`` after the inputs; tensors whose first
             dimension is N are expanded along the integration steps.
-        n_steps : int
-            Number of gradient evaluations, default 50.
+        n_steps : int or "auto"
+            Number of gradient evaluations, default 50. ``"auto"``: as many as
+            it takes to reach ``tolerance`` (nested midpoint rules refined by
+            tripling, every gradient reused; ``method`` is then not used); the
+            steps used and the estimated error are in :attr:`last_integration`.
         method : str
             One of ``"riemann_right"``, ``"riemann_left"``, ``"riemann_middle"``,
             ``"riemann_trapezoid"``, ``"gausslegendre"`` (default, as Captum's IG).
@@ -149,6 +154,10 @@ class PathIntegratedGradients(GradientAttribution):
         return_convergence_delta : bool
             Also return ``sum(attributions) - (f(gamma(1)) - f(gamma(0)))`` per
             example.
+        tolerance : float, optional
+            With ``n_steps="auto"``: the bound on each map's estimated relative
+            error ``max|map - exact map| / max|map|``, in [1e-7, 1). Default
+            1e-3. Not allowed with a fixed ``n_steps``.
 
         Returns
         -------
@@ -158,9 +167,7 @@ class PathIntegratedGradients(GradientAttribution):
             Shape (N,), only with ``return_convergence_delta=True``.
         """
         check_image_batch(inputs)
-        check_integration(n_steps, method, internal_batch_size)
-        rule = _Rule.of(method, n_steps)
-        per_pass = steps_per_pass(inputs, n_steps, internal_batch_size)
+        tolerance = check_steps(n_steps, method, internal_batch_size, tolerance)
         args = _format_additional_forward_args(additional_forward_args)
         watched = _FiniteWatch(self.forward_func)
 
@@ -176,12 +183,14 @@ class PathIntegratedGradients(GradientAttribution):
             )
             yield Gradient(grads, finite_per_step(watched.output, count))
 
-        attributions = integrate(
+        attributions, self.last_integration = integrate_steps(
             gradients,
             self.path,
             inputs,
-            rule,
-            per_pass,
+            n_steps,
+            method,
+            internal_batch_size,
+            tolerance,
             progress=self.progress_callback,
         )
         if not return_convergence_delta:
