@@ -113,7 +113,7 @@ def check_steps(
 def check_tolerance(
     n_steps: object, tolerance: object, max_steps: object = DEFAULT_MAX_STEPS
 ) -> None:
-    """Validate ``n_steps="auto"`` / ``tolerance`` / ``max_steps``, naming the bad one."""
+    """Validate ``tolerance`` (given ``n_steps``) and ``max_steps``."""
     if tolerance is None:
         return
     if n_steps != "auto":
