@@ -24,6 +24,7 @@ import torch
 from torch import Tensor, nn
 
 from . import __version__
+from ._adaptive import IntegrationReport
 from ._images import (
     bicubic_downsample,
     bicubic_upsample,
@@ -251,6 +252,7 @@ def _progress(
     bar = tqdm(total=total, desc=label, unit="step", file=sys.stderr, leave=False)
 
     def update(done: int, n: int) -> None:
+        bar.total = max(bar.total, n)  # n_steps="auto" plans one level at a time
         bar.update(done - bar.n)
 
     try:
@@ -288,7 +290,7 @@ def _run_lam(
     window: tuple[int, int, int],
     args: argparse.Namespace,
     label: str,
-) -> tuple[Tensor, float, float]:
+) -> tuple[Tensor, float, float, IntegrationReport]:
     lam = LAM(
         model, sigma=args.sigma, kernel_size=args.kernel_size, detector=args.detector
     )
@@ -297,14 +299,31 @@ def _run_lam(
         attr, delta = lam.attribute(
             lr,
             target=window,
-            n_steps=args.steps,
             method=args.method,
             internal_batch_size=args.batch_size,
             return_convergence_delta=True,
+            **steps_options(args),
         )
     change = float(attr.sum()) - float(delta)
     relative = abs(float(delta)) / abs(change) if change != 0 else float("inf")
-    return attr, float(delta), relative
+    assert lam.last_integration is not None
+    return attr, float(delta), relative, lam.last_integration
+
+
+def steps_options(args: argparse.Namespace) -> dict[str, Any]:
+    """``n_steps`` (and ``tolerance``) for LAM from --steps / --tolerance."""
+    if args.tolerance is None:
+        return {"n_steps": args.steps}
+    return {"n_steps": "auto", "tolerance": args.tolerance}
+
+
+def integration_record(report: IntegrationReport) -> dict[str, Any]:
+    """The steps used and the estimated map error, for the JSON outputs."""
+    return {
+        "n_steps_used": report.n_steps,
+        "tolerance": report.tolerance,
+        "estimated_map_error": report.max_estimated_error,
+    }
 
 
 def cmd_explain(args: argparse.Namespace) -> int:
@@ -360,7 +379,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
     )
 
     t0 = time.perf_counter()
-    attr, delta, relative = _run_lam(model, lr, window, args, "LAM")
+    attr, delta, relative, integration = _run_lam(model, lr, window, args, "LAM")
     lam_time = time.perf_counter() - t0
     di = float(diffusion_index(attr[0]))
 
@@ -381,11 +400,12 @@ def cmd_explain(args: argparse.Namespace) -> int:
         "settings": {
             "sigma": args.sigma,
             "kernel_size": args.kernel_size,
-            "n_steps": args.steps,
-            "method": args.method,
+            "n_steps": args.steps if args.tolerance is None else "auto",
+            "method": args.method if args.tolerance is None else integration.method,
             "detector": args.detector,
             "internal_batch_size": args.batch_size,
             "device": str(device),
+            **integration_record(integration),
         },
         "diffusion_index": di,
         "convergence_delta": delta,
@@ -405,11 +425,22 @@ def cmd_explain(args: argparse.Namespace) -> int:
         f"convergence delta: {delta:.4g} "
         f"({100 * relative:.3g}% of the objective's change)",
     )
+    if integration.tolerance is not None:
+        _say(
+            args,
+            f"integration: {integration.n_steps} steps, estimated map error "
+            f"{integration.max_estimated_error:.2g} (tolerance {args.tolerance:g})",
+        )
     if relative > DELTA_WARNING:
+        how = (
+            f"method {args.method}, {args.steps} steps"
+            if args.tolerance is None
+            else f"--tolerance {args.tolerance:g}, {integration.n_steps} steps"
+        )
         print(
             f"warning: LAM misses completeness by {100 * relative:.2g}% of the "
-            f"objective's change (method {args.method}, {args.steps} steps); "
-            "--method riemann_middle (same cost) or more --steps makes it exact",
+            f"objective's change ({how}); --method riemann_middle (same cost), "
+            "more --steps or a smaller --tolerance makes it exact",
             file=sys.stderr,
         )
     if hr is not None:
@@ -646,10 +677,29 @@ def _sigma(text: str) -> float:
     return value
 
 
+def _tolerance(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not 1e-7 <= value < 1:
+        raise argparse.ArgumentTypeError(
+            f"expected a number in [1e-7, 1), got {text!r}"
+        )
+    return value
+
+
 def add_lam_settings(p: argparse.ArgumentParser) -> None:
     """LAM's settings, shared by explain, compare and evaluate."""
     p.add_argument(
         "--steps", type=_positive_int, default=50, help="integration steps (50)"
+    )
+    p.add_argument(
+        "--tolerance",
+        type=_tolerance,
+        default=None,
+        help="integrate until the estimated relative map error is below this "
+        "(e.g. 1e-3), reusing every gradient; replaces --steps and --method",
     )
     p.add_argument("--sigma", type=_sigma, default=1.2, help="baseline blur (1.2)")
     p.add_argument(
