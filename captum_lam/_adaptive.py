@@ -9,12 +9,20 @@ in all.
 
 The error of the finest level is estimated from the last three levels. With
 ``D_n = max|S_n - S_{n/3}|`` (relative to ``max|S_n|``, per map) and the
-observed ratio ``r = D_{n/3} / D_n``, a rule of order ``p`` has ``r = 3^p`` and
-error ``D_n / (r - 1)``. The midpoint rule is of order 2 on smooth integrands
-(``r = 9``) and of order 1 where the gradient jumps (piecewise-linear networks:
-ReLU, PReLU, ``r = 3``), so ``r`` is capped at :data:`MAX_RATIO` and a ratio
-``r <= 1`` (not converging yet) gives an infinite estimate. The estimate is
-multiplied by :data:`SAFETY` (measured: ``benchmarks/adaptive_honesty.py``).
+observed ratio ``r = D_{n/3} / D_n``, a rule whose error shrinks by ``r`` per
+level has error ``D_n / (r - 1)``. The midpoint rule gains a factor 9 per level
+on smooth integrands but only 3 where the integrand jumps, and LAM's integrand
+always jumps: the objective's gradient magnitude ``sqrt(dx^2 + dy^2)`` has a
+kink wherever a window pixel's output gradient crosses zero, and ReLU/PReLU
+networks add their own. The smooth part dies out first, so a ratio observed
+early (9 or more) says nothing about the next level, where the jumps dominate
+(measured on SPAN x4: differences 7.9e-2, 1.2e-3, 2.6e-4 at levels 6, 18, 54).
+So ``r`` is capped at :data:`MAX_RATIO` = 3 (first order), a smaller observed
+ratio (not converging yet) makes the estimate larger, ``r <= 1`` makes it
+infinite, and the result is multiplied by :data:`SAFETY`. On SPAN x4 this
+bounds the true error by a factor of 2 or more; on integrands with random jumps
+the bound held in >= 95% of trials (``tests/test_adaptive.py``,
+``benchmarks/adaptive_honesty.py``).
 
 The controller (:func:`integrate_to_tolerance`) knows nothing of networks: it
 asks a callback for ``sum_i weights[i] * integrand(alphas[i])``, one map per
@@ -37,11 +45,12 @@ from ._engine import GradientFn, Region, _Rule, check_integration, integrate
 from ._engine import steps_per_pass as _steps_per_pass
 from .paths import Path
 
-#: Cap of the observed ratio of successive level differences: 3^2, the midpoint
-#: rule's order on smooth integrands.
-MAX_RATIO = 9.0
-#: Factor applied to the geometric-tail estimate (see the module docstring).
-SAFETY = 1.5
+#: Cap of the observed ratio of successive level differences: 3, the midpoint
+#: rule's gain per tripling on integrands with jumps (first order).
+MAX_RATIO = 3.0
+#: Factor applied to the geometric-tail estimate (see the module docstring):
+#: 1.0 bounded the error in 82-97% of random-jump trials, 1.25 in 95-100%.
+SAFETY = 1.25
 #: Most gradient evaluations of ``n_steps="auto"`` (level 2 * 3^6).
 DEFAULT_MAX_STEPS = 1458
 #: Segments of the first level: 2, 6, 18, 54, ... (measured on SPAN x4: level 54
@@ -208,8 +217,9 @@ def integrate_to_tolerance(
     --------
     >>> f = lambda a, w: (w * torch.cos(a)).sum().reshape(1, 1)
     >>> total, report = integrate_to_tolerance(f, 1e-5)
-    >>> abs(float(total) - math.sin(1.0)) < 1e-6, report.n_steps
-    (True, 81)
+    >>> error = abs(float(total) - math.sin(1.0)) / math.sin(1.0)
+    >>> report.n_steps, error <= report.max_estimated_error <= 1e-5
+    (162, True)
     """
     check_tolerance("auto", tolerance, max_steps)
     total: Optional[Tensor] = None
