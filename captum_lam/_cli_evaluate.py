@@ -175,7 +175,7 @@ def _common_scale(names: list[str]) -> int:
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from . import studies
     from ._io import write_text_atomic
-    from .cli import UserError, _check_writable, _resolve_model
+    from .cli import UserError, _check_writable, _resolve_model, steps_options
 
     out = _check_writable(args.out, "--out")
     csv_path = _check_writable(args.csv, "--csv")
@@ -239,7 +239,6 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         models,
         cases,
         images=images,
-        n_steps=args.steps,
         method=args.method,
         sigma=args.sigma,
         kernel_size=args.kernel_size,
@@ -249,6 +248,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         out=out,
         progress=show,
         load_model=load_model,
+        **steps_options(args),
     )
     if rank != 0:
         return 0
@@ -280,7 +280,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
             "out": str(out),
             "cases": len(records),
             "settings": {
-                "n_steps": args.steps,
+                **steps_options(args),
                 "method": args.method,
                 "sigma": args.sigma,
                 "kernel_size": args.kernel_size,

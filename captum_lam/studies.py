@@ -84,7 +84,7 @@ EDGE_COHERENCE = 0.5
 #: Record fields that depend on the machine, not on the case.
 TIMING_FIELDS = ("seconds", "group_seconds", "group_windows")
 #: The settings every record of one output file must share.
-SETTINGS = ("n_steps", "method", "sigma", "kernel_size", "detector")
+SETTINGS = ("n_steps", "method", "sigma", "kernel_size", "detector", "tolerance")
 
 
 # --- size-robust companions of the Diffusion Index ----------------------------
@@ -659,6 +659,7 @@ def evaluate(
     device: Union[str, torch.device] = "cpu",
     out: Optional[PathLike] = None,
     progress: bool = False,
+    tolerance: Optional[float] = None,
     load_model: Optional[Callable[[str], nn.Module]] = None,
     on_record: Optional[Callable[[dict], None]] = None,
 ) -> list[dict[str, Any]]:
@@ -675,7 +676,9 @@ def evaluate(
     ``objective_change``, ``delta``, ``relative_delta``, ``psnr_y``,
     ``ssim_y``, ``bicubic_psnr_y`` (of the whole image, Y channel, ``scale``
     pixels shaved), ``receptive_field``, ``parameters``, the settings
-    (``n_steps``, ``method``, ``sigma``, ``kernel_size``, ``detector``) and the
+    (``n_steps``, ``method``, ``sigma``, ``kernel_size``, ``detector``,
+    ``tolerance``), ``n_steps_used`` and ``estimated_map_error`` (with
+    ``n_steps="auto"``: the window's estimated relative map error) and the
     timing (``seconds``: the group's LAM time divided by its windows,
     ``group_seconds``, ``group_windows``). Undefined values (DI of an all-zero
     map) are None.
@@ -725,6 +728,7 @@ def evaluate(
         "sigma": float(sigma),
         "kernel_size": kernel_size,
         "detector": detector,
+        "tolerance": tolerance,
     }
     if models is None:
         names = list(dict.fromkeys(c.model for c in cases if c.model is not None))
@@ -913,7 +917,7 @@ def _evaluate_group(
     }
     info = getattr(model, "lam_info", None)
     started = time.perf_counter()
-    attr, delta = attribute_windows(
+    attr, delta, integration = attribute_windows(
         model,
         lr,
         [w for _, w in windows],
@@ -925,7 +929,10 @@ def _evaluate_group(
         internal_batch_size=internal_batch_size,
         return_convergence_delta=True,
         reach=reach,
+        tolerance=settings["tolerance"],
+        return_integration=True,
     )
+    estimates = integration.estimated_error
     seconds = time.perf_counter() - started
     attr, delta = attr.detach().cpu(), delta.detach().cpu()
     records = []
@@ -960,6 +967,8 @@ def _evaluate_group(
             "receptive_field": getattr(info, "receptive_field", None),
             "parameters": getattr(info, "parameters", None),
             **settings,
+            "n_steps_used": integration.n_steps,
+            "estimated_map_error": None if estimates is None else float(estimates[k]),
             "seconds": seconds / len(windows),
             "group_seconds": seconds,
             "group_windows": len(windows),
