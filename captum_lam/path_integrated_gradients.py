@@ -82,6 +82,15 @@ class PathIntegratedGradients(GradientAttribution):
     path : Path
         The integration path.
 
+    Attributes
+    ----------
+    last_integration : IntegrationReport or None
+        How the last :meth:`attribute` call integrated: ``n_steps`` used,
+        ``method``, and with ``n_steps="auto"`` the ``estimated_error`` per
+        example (relative map error) and whether the ``tolerance`` was reached.
+    progress_callback : callable or None
+        Called as ``progress_callback(steps_done, n_steps)`` after each pass.
+
     Examples
     --------
     >>> from captum_lam import LinearPath
