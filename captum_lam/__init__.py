@@ -20,18 +20,23 @@ from .filters import (
     gaussian_kernel2d_derivative,
 )
 from .lam import LAM
-from .metrics import abs_normalized_map, diffusion_index, gini
+from .metrics import (
+    abs_normalized_map,
+    diffusion_index,
+    gini,
+    mass_area,
+    mean_distance,
+)
 from .multiwindow import attribute_windows, di_map, di_map_figure
 from .objective import WindowObjective, format_windows, gradient_magnitude
 from .path_integrated_gradients import METHODS, PathIntegratedGradients
 from .paths import LinearPath, Path, ProgressiveBlurPath
+from .settings import LAMSettings
 from .studies import (
     Case,
     aggregate,
     classify_content,
     evaluate,
-    mass_area,
-    mean_distance,
     read_cases,
     select_cases,
 )
@@ -53,6 +58,7 @@ __all__ = [
     "read_cases",
     "select_cases",
     "LAM",
+    "LAMSettings",
     "METHODS",
     "GaussianBlur2d",
     "IntegrationReport",

@@ -23,7 +23,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, NamedTuple, Optional
+from typing import Any, Callable, Literal, NamedTuple, Optional, get_args
 
 import torch
 from captum.attr._utils.approximation_methods import approximation_parameters
@@ -32,14 +32,15 @@ from torch import Tensor
 from ._checks import check_int
 from .paths import Path
 
-#: Integration rules, with Captum's names.
-METHODS: tuple[str, ...] = (
+Method = Literal[
     "riemann_right",
     "riemann_left",
     "riemann_middle",
     "riemann_trapezoid",
     "gausslegendre",
-)
+]
+#: Integration rules, with Captum's names.
+METHODS: tuple[str, ...] = get_args(Method)
 #: Input pixels per forward/backward pass on a CPU when internal_batch_size is None:
 #: measured fastest with SPAN x4 at 10 points of 64x64, 2 of 128x128, 1 of 256x256
 #: (docs/performance.md); larger passes thrash the caches.

@@ -63,6 +63,13 @@ def to_tensor(array: np.ndarray) -> Tensor:
     return torch.from_numpy(np.ascontiguousarray(array.transpose(2, 0, 1)))[None]
 
 
+def read_image_spec(spec: str) -> Tensor:
+    """``sample:NAME`` (a bundled photo) or a PNG/JPEG path -> (1, 3, H, W)."""
+    if spec.startswith("sample:"):
+        return sample_image(spec.split(":", 1)[1])
+    return read_image(spec)
+
+
 def read_image(path: Union[str, Path]) -> Tensor:
     """Read a PNG or JPEG file as a (1, 3, H, W) float32 tensor in [0, 1].
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Union
+from typing import Any, Sequence, Union
 
 import numpy as np
 import torch
 from torch import Tensor
+
+from ._checks import check_int
 
 ArrayLike = Union[np.ndarray, Tensor]
 
@@ -131,3 +133,114 @@ def diffusion_index(attributions: ArrayLike) -> Union[float, np.ndarray]:
             f"{array.shape}"
         )
     return (1.0 - gini(abs_normalized_map(array))) * 100.0
+
+
+# --- size-robust companions of the Diffusion Index ------------------------------
+
+
+def _magnitude_maps(attributions: Any) -> np.ndarray:
+    """``|sum over channels|`` as (N, h, w) float64; one map gives N = 1."""
+    if isinstance(attributions, Tensor):
+        attributions = attributions.detach().to("cpu", torch.float64).numpy()
+    array = np.asarray(attributions, dtype=np.float64)
+    if array.ndim == 2:
+        array = array[None, None]
+    elif array.ndim == 3:
+        array = array[None]
+    elif array.ndim != 4:
+        raise ValueError(
+            "attributions must have shape (h, w), (C, h, w) or (N, C, h, w), got "
+            f"{array.shape}"
+        )
+    return np.stack([abs_normalized_map(one) for one in array])
+
+
+def mass_area(attributions: Any, fraction: float = 0.5) -> Union[int, np.ndarray]:
+    """How many LR pixels hold ``fraction`` of the attribution mass.
+
+    The map is ``|sum over channels|`` of the attribution (the map the
+    Diffusion Index is computed on); its pixels are taken largest first until
+    their sum reaches ``fraction`` of the total. Unlike the DI, the count does
+    not change when the image around the window grows.
+
+    Parameters
+    ----------
+    attributions : Tensor or ndarray
+        One map (h, w) or (C, h, w), or a batch (N, C, h, w). Not all zero.
+    fraction : float
+        In (0, 1], e.g. 0.5 or 0.9.
+
+    Returns
+    -------
+    int or ndarray
+        An int in [1, h * w] for one map; an (N,) int64 array for a batch.
+
+    Examples
+    --------
+    >>> m = np.zeros((8, 8)); m[0, 0] = 3.0; m[5, 5] = 1.0
+    >>> mass_area(m, 0.5), mass_area(m, 0.9)
+    (1, 2)
+    >>> mass_area(np.ones((3, 10, 10)), 0.5)
+    50
+    """
+    if not isinstance(fraction, (int, float)) or not 0 < fraction <= 1:
+        raise ValueError(f"fraction must be in (0, 1], got {fraction!r}")
+    maps = _magnitude_maps(attributions)
+    counts = []
+    for m in maps:
+        values = np.sort(m.ravel())[::-1]
+        cumulative = np.cumsum(values)
+        # a relative tolerance so that fraction=1 and exact ties do not overshoot
+        target = fraction * cumulative[-1] * (1 - 1e-12)
+        counts.append(int(np.searchsorted(cumulative, target) + 1))
+    batch = len(getattr(attributions, "shape", np.shape(attributions))) == 4
+    return np.array(counts, dtype=np.int64) if batch else counts[0]
+
+
+def _window_centre(window: Sequence[int], scale: int) -> tuple[float, float]:
+    """The window's centre in LR pixel coordinates (pixel centres at integers)."""
+    top, left, size = (int(v) for v in window)
+    return (top + size / 2) / scale - 0.5, (left + size / 2) / scale - 0.5
+
+
+def mean_distance(attributions: Any, window: Sequence[int], scale: int) -> float:
+    """Attribution-weighted mean distance, in LR pixels, from the window's centre.
+
+    The weights are ``|sum over channels|`` of the map. The window
+    ``(top, left, size)`` is in output pixels; its centre in LR pixel
+    coordinates is ``((top + size / 2) / scale - 0.5, (left + size / 2) / scale
+    - 0.5)`` (LR pixel ``i`` covers output pixels ``i * scale`` to ``(i + 1) *
+    scale - 1``).
+
+    Parameters
+    ----------
+    attributions : Tensor or ndarray
+        One map, (h, w), (C, h, w) or (1, C, h, w). Not all zero.
+    window : tuple
+        ``(top, left, size)`` in output pixels.
+    scale : int
+        Upscaling factor of the network.
+
+    Returns
+    -------
+    float
+        >= 0; small when the network used the pixels under the window only.
+
+    Examples
+    --------
+    >>> m = np.zeros((8, 8)); m[2, 2] = 1.0
+    >>> mean_distance(m, (8, 8, 4), scale=4)  # window over LR pixel (2, 2)
+    0.0
+    >>> m[2, 6] = 1.0
+    >>> mean_distance(m, (8, 8, 4), scale=4)
+    2.0
+    """
+    check_int("scale", scale, 1)
+    maps = _magnitude_maps(attributions)
+    if maps.shape[0] != 1:
+        raise ValueError("mean_distance takes one map, not a batch")
+    weights = maps[0]
+    cy, cx = _window_centre(window, scale)
+    ys, xs = np.mgrid[0 : weights.shape[0], 0 : weights.shape[1]]
+    distances = np.hypot(ys - cy, xs - cx)
+    return float((weights * distances).sum() / weights.sum())

@@ -7,7 +7,7 @@ and textures* in the window, not why its pixels have their values.
 
 from __future__ import annotations
 
-from typing import Any, Literal, Optional, Sequence, Union
+from typing import Any, Literal, Optional, Sequence, Union, get_args
 
 import torch
 import torch.nn.functional as F
@@ -16,7 +16,7 @@ from torch import Tensor, nn
 from ._checks import check_image_output
 
 Detector = Literal["difference", "sobel"]
-DETECTORS: tuple[str, ...] = ("difference", "sobel")
+DETECTORS: tuple[str, ...] = get_args(Detector)
 
 #: A window ``(top, left, size)`` in output pixels, a list of them (one per
 #: example), or an integer tensor of shape (3,) or (N, 3).

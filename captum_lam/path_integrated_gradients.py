@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable, Literal, Optional, Union
+from typing import Any, Callable, Optional, Union
 
 import torch
 from captum._utils.common import (
@@ -22,20 +22,13 @@ from ._engine import (
     CPU_PIXELS_PER_PASS,
     METHODS,
     Gradient,
+    Method,
     convergence_delta,
     finite_per_step,
 )
 from .paths import Path
 
 __all__ = ["CPU_PIXELS_PER_PASS", "METHODS", "Method", "PathIntegratedGradients"]
-
-Method = Literal[
-    "riemann_right",
-    "riemann_left",
-    "riemann_middle",
-    "riemann_trapezoid",
-    "gausslegendre",
-]
 
 
 class _FiniteWatch:

@@ -17,6 +17,7 @@ from matplotlib.patches import Rectangle
 from scipy.signal import fftconvolve
 from torch import Tensor
 
+from ._io import atomic_path
 from .metrics import abs_normalized_map, diffusion_index
 from .objective import Window
 
@@ -359,11 +360,6 @@ def save_figure(fig: Figure, path: Union[str, os.PathLike], dpi: int = 150) -> P
     suffix = target.suffix.lower()
     if suffix not in (".png", ".pdf", ".svg"):
         raise ValueError(f"path must end in .png, .pdf or .svg, got {target.name!r}")
-    tmp = target.with_name(f".{target.name}.tmp{os.getpid()}{suffix}")
-    try:
+    with atomic_path(target, suffix) as tmp:
         fig.savefig(tmp, dpi=dpi, format=suffix[1:])
-        os.replace(tmp, target)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
     return target

@@ -5,12 +5,13 @@ LAM is about *hard* windows: in flat areas an SR network only interpolates.
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Optional, Sequence
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from ._checks import check_int
 from .objective import gradient_magnitude
 
 
@@ -88,8 +89,7 @@ def textured_windows(
     >>> top >= 36 and left >= 36
     True
     """
-    if not isinstance(count, int) or count < 1:
-        raise ValueError(f"count must be an integer >= 1, got {count!r}")
+    check_int("count", count, 1)
     stride = max(1, size // 4) if stride is None else stride
     energy = texture_energy(image, size, stride)
     h, w = image.shape[-2:]
@@ -102,9 +102,15 @@ def textured_windows(
             continue
         if top + size > h - margin or left + size > w - margin:
             continue
-        if any(abs(top - t) < size and abs(left - lft) < size for t, lft, _ in chosen):
+        if overlaps(chosen, top, left, size):
             continue
         chosen.append((top, left, size))
         if len(chosen) == count:
             break
     return chosen
+
+
+def overlaps(chosen: Sequence[Sequence[int]], top: int, left: int, size: int) -> bool:
+    """Whether the square ``(top, left, size)`` overlaps one of ``chosen``
+    (windows of the same size, ``(top, left, ...)``)."""
+    return any(abs(top - t) < size and abs(left - lf) < size for t, lf, *_ in chosen)

@@ -195,3 +195,30 @@ def test_sobel_detector_changes_the_map(tiny_sr, photo_crop):
         photo_crop, target=(8, 8, 12), n_steps=10
     )
     assert not torch.allclose(a, b)
+
+
+def test_settings_are_validated_once_and_shared():
+    from captum_lam import LAMSettings, attribute_windows
+
+    with pytest.raises(ValueError, match="n_steps must be an integer >= 1"):
+        LAMSettings(n_steps=0)
+    with pytest.raises(ValueError, match="method must be one of"):
+        LAMSettings(method="simpson")
+    with pytest.raises(ValueError, match="detector must be one of"):
+        LAMSettings(detector="canny")
+    with pytest.raises(ValueError, match="sigma must be a finite number"):
+        LAMSettings(sigma=-1.0)
+    settings = LAMSettings(sigma=0.8, kernel_size=7, n_steps=6, method="riemann_middle")
+    with pytest.raises(AttributeError):
+        settings.n_steps = 3  # frozen
+    model = make_tiny_sr().double()
+    x = torch.rand(1, 3, 12, 12, dtype=torch.float64)
+    by_settings = LAM.from_settings(model, settings).attribute(
+        x, target=(2, 2, 8), **settings.integration()
+    )
+    by_arguments = LAM(model, sigma=0.8, kernel_size=7).attribute(
+        x, target=(2, 2, 8), n_steps=6, method="riemann_middle"
+    )
+    torch.testing.assert_close(by_settings, by_arguments, rtol=0, atol=0)
+    windows = attribute_windows(model, x, (2, 2, 8), settings)
+    torch.testing.assert_close(windows, by_arguments, rtol=1e-12, atol=1e-14)

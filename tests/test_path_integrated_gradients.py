@@ -72,8 +72,67 @@ def test_delta_is_sum_minus_change_of_the_forward(objective):
     torch.testing.assert_close(delta, attr.sum(dim=(1, 2, 3)) - change)
 
 
-def test_has_convergence_delta():
-    assert PathIntegratedGradients(lambda x: x, LinearPath()).has_convergence_delta()
+class _MultiOutput(torch.nn.Module):
+    """(N, 3, 6, 6) -> (N, 4, 2) scores; the extra argument scales every score."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = torch.nn.Conv2d(3, 8, 3, padding=1)
+
+    def forward(self, x, scale):
+        features = torch.tanh(self.conv(x)).mean(dim=(2, 3))  # (N, 8)
+        return features.reshape(-1, 4, 2) * scale.reshape(-1, 1, 1)
+
+
+@pytest.mark.parametrize(
+    "target",
+    [
+        (1, 0),  # one tuple for every example
+        [(0, 1), (3, 0), (2, 1)],  # one tuple per example
+    ],
+)
+def test_targets_and_tensor_arguments_like_captum(target):
+    """Every Captum target form and a per-example tensor argument, on a
+    multi-output forward function: equal to Captum's IntegratedGradients."""
+    torch.manual_seed(1)
+    f = _MultiOutput().double()
+    x = torch.rand(3, 3, 6, 6, dtype=torch.float64)
+    scale = torch.tensor([1.0, -2.0, 0.5], dtype=torch.float64)
+    ours, our_delta = PathIntegratedGradients(f, LinearPath(0.0)).attribute(
+        x,
+        target=target,
+        additional_forward_args=(scale,),
+        n_steps=12,
+        internal_batch_size=9,  # three examples times three steps per pass
+        return_convergence_delta=True,
+    )
+    theirs, their_delta = IntegratedGradients(f).attribute(
+        x,
+        target=target,
+        additional_forward_args=(scale,),
+        n_steps=12,
+        return_convergence_delta=True,
+    )
+    torch.testing.assert_close(ours, theirs, rtol=1e-7, atol=1e-9)
+    torch.testing.assert_close(our_delta, their_delta, rtol=1e-6, atol=1e-8)
+    # the targets really select different outputs: another target, another map
+    other = PathIntegratedGradients(f, LinearPath(0.0)).attribute(
+        x, target=(2, 0), additional_forward_args=(scale,), n_steps=12
+    )
+    assert (other - ours).abs().max() > 1e-3
+
+
+def test_an_integer_target_on_a_two_dimensional_output():
+    torch.manual_seed(2)
+    conv = torch.nn.Conv2d(3, 5, 3).double()
+    f = lambda x: conv(x).mean(dim=(2, 3))  # noqa: E731  (N, 5)
+    x = torch.rand(2, 3, 6, 6, dtype=torch.float64)
+    for target in (3, [1, 4], torch.tensor([1, 4])):
+        ours = PathIntegratedGradients(f, LinearPath(0.0)).attribute(
+            x, target=target, n_steps=8
+        )
+        theirs = IntegratedGradients(f).attribute(x, target=target, n_steps=8)
+        torch.testing.assert_close(ours, theirs, rtol=1e-7, atol=1e-9)
 
 
 def test_constructor_checks_its_arguments():

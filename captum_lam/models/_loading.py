@@ -10,7 +10,7 @@ Two ways in:
 
 Both return an ``nn.Module`` in eval mode that maps RGB ``(N, C, H, W)`` in [0, 1] to
 the network's output in [0, 1], with the attribute ``lam_info``
-(:class:`~captum_lam.zoo._info.ModelInfo`). :class:`ModelAdapter` is the glue: value
+(:class:`~captum_lam.zoo.ModelInfo`). :class:`ModelAdapter` is the glue: value
 range, mean, padding to a multiple of the window size, and a copy of the input for
 networks that modify it in place.
 
@@ -33,7 +33,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from captum_lam.zoo._info import ModelInfo
+from captum_lam._registry import ModelInfo, measure_scale
+from captum_lam._registry import model_scale as model_scale  # old home
 
 __all__ = ["ModelAdapter", "load_checkpoint", "load_factory", "read_state_dict"]
 
@@ -387,31 +388,6 @@ def _load_strict(model: nn.Module, state: dict[str, Tensor], weights: Path) -> N
     model.load_state_dict(state, strict=True)
 
 
-def model_scale(model: Any, channels: int = 3, device: Any = None) -> int:
-    """The upscaling factor: ``model.lam_info.scale``, else one forward of 16x16."""
-    info = getattr(model, "lam_info", None)
-    if info is not None and getattr(info, "scale", None):
-        return int(info.scale)
-    return _measure_scale(model, 16, channels, device)
-
-
-def _measure_scale(
-    model: nn.Module, size: int, channels: int = 3, device: Any = None
-) -> int:
-    parameters = model.parameters() if isinstance(model, nn.Module) else iter(())
-    parameter = next(parameters, None)
-    dtype = parameter.dtype if parameter is not None else torch.float32
-    if device is None:
-        device = parameter.device if parameter is not None else torch.device("cpu")
-    probe = torch.rand(1, channels, size, size, dtype=dtype, device=device)
-    with torch.no_grad():
-        out = model(probe)
-    if not isinstance(out, Tensor) or out.ndim != 4:
-        shape = tuple(out.shape) if isinstance(out, Tensor) else type(out).__name__
-        raise ValueError(f"the network must return (N, C, H, W), got {shape}")
-    return max(1, round(out.shape[-2] / size))
-
-
 def load_factory(
     spec: str,
     weights: Optional[PathLike] = None,
@@ -441,7 +417,7 @@ def load_factory(
     -------
     nn.Module
         In eval mode; maps (N, 3, H, W) in [0, 1] to (N, C', s*H, s*W). Its
-        attribute ``lam_info`` is a :class:`~captum_lam.zoo._info.ModelInfo` with
+        attribute ``lam_info`` is a :class:`~captum_lam.zoo.ModelInfo` with
         ``kind="factory"`` and the scale measured by one forward of a 16x16 image.
 
     Raises
@@ -471,15 +447,30 @@ def load_factory(
     model.eval()
     probe = pad_multiple * -(-16 // pad_multiple)
     try:
-        scale = _measure_scale(model, probe)
+        scale = measure_scale(model, probe)
     except Exception as error:
         raise ValueError(
             f"model spec {spec!r}: a test forward of a 1x3x{probe}x{probe} image "
             f"failed: {type(error).__name__}: {_first_line(error)}"
         ) from error
     source = spec if weights is None else f"{spec} with weights {weights}"
-    model.lam_info = ModelInfo(  # type: ignore[assignment]
-        name=spec,
+    model.lam_info = _user_model_info(  # type: ignore[assignment]
+        spec,
+        scale,
+        network,
+        source,
+        "factory",
+        f"{type(network).__name__} x{scale} built by {spec}",
+    )
+    return model
+
+
+def _user_model_info(
+    name: str, scale: int, network: nn.Module, source: str, kind: str, description: str
+) -> ModelInfo:
+    """What is known about a user's network: its scale and size, nothing more."""
+    return ModelInfo(
+        name=name,
         scale=scale,
         parameters=sum(p.numel() for p in network.parameters()),
         receptive_field=None,
@@ -487,10 +478,9 @@ def load_factory(
         source=source,
         license=_USER_LICENSE,
         package=None,
-        kind="factory",
-        description=f"{type(network).__name__} x{scale} built by {spec}",
+        kind=kind,
+        description=description,
     )
-    return model
 
 
 def load_checkpoint(path: PathLike) -> nn.Module:
@@ -514,7 +504,7 @@ def load_checkpoint(path: PathLike) -> nn.Module:
         input to the architecture's size requirements (e.g. a multiple of SwinIR's
         window) and cropping the output, and giving the network a copy of its
         input (spandrel's RCAN scales its input in place). Its attribute
-        ``lam_info`` is a :class:`~captum_lam.zoo._info.ModelInfo` with
+        ``lam_info`` is a :class:`~captum_lam.zoo.ModelInfo` with
         ``kind="checkpoint"`` and the architecture's name.
 
     Notes
@@ -580,7 +570,7 @@ def load_checkpoint(path: PathLike) -> nn.Module:
     # here, once, and not during the first attribution.
     probe = max(16, int(requirements.minimum))
     try:
-        measured = _measure_scale(model, probe, channels=int(descriptor.input_channels))
+        measured = measure_scale(model, probe, channels=int(descriptor.input_channels))
     except Exception as error:
         raise ValueError(
             f"{name} from checkpoint {path}: a test forward of a "
@@ -592,16 +582,12 @@ def load_checkpoint(path: PathLike) -> nn.Module:
             f"{name} from checkpoint {path}: spandrel says scale {scale} but the "
             f"network upscales by {measured}"
         )
-    model.lam_info = ModelInfo(  # type: ignore[assignment]
-        name=name,
-        scale=scale,
-        parameters=sum(p.numel() for p in network.parameters()),
-        receptive_field=None,
-        degradation="unknown",
-        source=str(path),
-        license=_USER_LICENSE,
-        package=None,
-        kind="checkpoint",
-        description=f"{name} x{scale} ({descriptor.purpose}) from {path.name}",
+    model.lam_info = _user_model_info(  # type: ignore[assignment]
+        name,
+        scale,
+        network,
+        str(path),
+        "checkpoint",
+        f"{name} x{scale} ({descriptor.purpose}) from {path.name}",
     )
     return model

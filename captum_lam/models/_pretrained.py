@@ -25,8 +25,8 @@ from typing import Optional
 
 from torch import Tensor, nn
 
+from captum_lam._registry import ModelInfo
 from captum_lam.models._ncnn import NcnnNet, load_ncnn
-from captum_lam.zoo._info import ModelInfo
 
 __all__ = [
     "PRETRAINED",

@@ -22,7 +22,7 @@ from typing import Optional
 
 from torch import nn
 
-from captum_lam.zoo._info import ModelInfo
+from captum_lam._registry import ModelInfo, Registry, Source
 from captum_lam.zoo._trained import TRAINED, load_trained, weights_available
 
 __all__ = ["ModelInfo", "TRAINED", "names", "load", "info", "installed"]
@@ -37,39 +37,44 @@ def _pretrained() -> Optional[ModuleType]:
     return _pretrained
 
 
-def _catalogue() -> dict[str, ModelInfo]:
-    pretrained = _pretrained()
-    merged = dict(TRAINED)
-    if pretrained is not None:
-        for name, model_info in pretrained.PRETRAINED.items():
-            merged.setdefault(name, model_info)
-    return merged
+def _pretrained_infos() -> dict[str, ModelInfo]:
+    module = _pretrained()
+    return {} if module is None else dict(module.PRETRAINED)
 
 
-def _unknown(name: str, catalogue: dict[str, ModelInfo]) -> ValueError:
-    return ValueError(f"unknown model {name!r}; valid names: {', '.join(catalogue)}")
+def _load_pretrained(name: str) -> nn.Module:
+    module = _pretrained()
+    assert module is not None  # the name came from its catalogue
+    return module.load_pretrained(name)
+
+
+def _pretrained_installed(name: str) -> bool:
+    module = _pretrained()
+    return module is not None and bool(module.is_installed(name))
+
+
+#: The trained zoo first, then the published networks (imported lazily).
+REGISTRY = Registry(
+    [
+        Source(lambda: TRAINED, load_trained, weights_available),
+        Source(_pretrained_infos, _load_pretrained, _pretrained_installed),
+    ]
+)
 
 
 def names() -> list[str]:
     """Every registered model name: the trained zoo first, then the pretrained."""
-    return list(_catalogue())
+    return REGISTRY.names()
 
 
 def info(name: str) -> ModelInfo:
     """The :class:`ModelInfo` of model ``name`` (``ValueError`` if unknown)."""
-    catalogue = _catalogue()
-    if name not in catalogue:
-        raise _unknown(name, catalogue)
-    return catalogue[name]
+    return REGISTRY.info(name)
 
 
 def installed(name: str) -> bool:
     """Whether model ``name`` can be loaded here (weights or package present)."""
-    model_info = info(name)
-    if model_info.kind == "trained" and name in TRAINED:
-        return weights_available(name)
-    pretrained = _pretrained()
-    return pretrained is not None and bool(pretrained.is_installed(name))
+    return REGISTRY.installed(name)
 
 
 def load(name: str) -> nn.Module:
@@ -83,9 +88,4 @@ def load(name: str) -> nn.Module:
         For a pretrained model whose pip package is missing (the message says
         what to install).
     """
-    info(name)
-    if name in TRAINED:
-        return load_trained(name)
-    pretrained = _pretrained()
-    assert pretrained is not None  # info() found the name in its catalogue
-    return pretrained.load_pretrained(name)
+    return REGISTRY.load(name)

@@ -1,50 +1,5 @@
-"""What the registry knows about one model."""
+"""Old home of :class:`ModelInfo`; it lives in :mod:`captum_lam._registry`."""
 
-from __future__ import annotations
+from captum_lam._registry import ModelInfo
 
-from dataclasses import asdict, dataclass
-from typing import Any, Optional
-
-
-@dataclass(frozen=True)
-class ModelInfo:
-    """Facts about one registered model.
-
-    Attributes
-    ----------
-    name : str
-        Stable registry name, e.g. ``"span-x4-ch48"`` or ``"plain-d8"``.
-    scale : int
-        Upscaling factor (1 for a denoiser).
-    parameters : int or None
-        Number of parameters (None where unknown until loaded).
-    receptive_field : int or None
-        Side of the square receptive field in LR pixels; None means global
-        (self-attention over the whole image, global pooling).
-    degradation : str
-        What the model was trained to undo, e.g. ``"bicubic x4 (DIV2K)"``.
-    source : str
-        Where the weights come from (paper, package, training script).
-    license : str
-        Licence of the weights.
-    package : str or None
-        The pip package that ships the weights (None for the trained zoo).
-    kind : str
-        ``"pretrained"`` (published network) or ``"trained"`` (this project's zoo).
-    description : str
-        One line for listings.
-    """
-
-    name: str
-    scale: int
-    parameters: Optional[int]
-    receptive_field: Optional[int]
-    degradation: str
-    source: str
-    license: str
-    package: Optional[str]
-    kind: str
-    description: str = ""
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+__all__ = ["ModelInfo"]

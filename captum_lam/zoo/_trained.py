@@ -6,16 +6,15 @@ float32) next to ``NAME.json`` with the training metadata.
 
 from __future__ import annotations
 
-import json
 from importlib import resources
 from typing import Any, Optional
 
 from torch import nn
 
+from captum_lam._registry import ModelInfo
 from captum_lam.zoo._architectures import build
-from captum_lam.zoo._info import ModelInfo
 
-__all__ = ["TRAINED", "load_trained", "training_metadata", "weights_available"]
+__all__ = ["TRAINED", "load_trained", "weights_available"]
 
 _SOURCE = "captum-lam zoo, trained by captum_lam.zoo.train"
 _LICENSE = "BSD-3-Clause"
@@ -109,12 +108,6 @@ def weights_available(name: str) -> bool:
     """Whether the weights file of trained model ``name`` is present."""
     _check(name)
     return _resource(f"{name}.safetensors").is_file()
-
-
-def training_metadata(name: str) -> dict[str, Any]:
-    """The training metadata (``NAME.json``) of trained model ``name``."""
-    _check(name)
-    return json.loads(_resource(f"{name}.json").read_text())
 
 
 def load_trained(name: str) -> nn.Module:

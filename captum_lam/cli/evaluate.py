@@ -10,14 +10,24 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
 import sys
 from pathlib import Path
 from typing import Any, Optional
 
 from torch import Tensor
 
-from ._images import HELD_OUT_IMAGES
+from .._images import HELD_OUT_IMAGES
+from ..studies.runner import torchrun_rank
+from ._common import (
+    UserError,
+    add_lam_settings,
+    check_writable,
+    lam_settings,
+    positive_int,
+    read_image_option,
+    require_file,
+    resolve_model,
+)
 
 DEFAULT_IMAGES = ",".join(f"sample:{name}" for name in HELD_OUT_IMAGES if name != "cat")
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
@@ -25,7 +35,6 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 
 def add_evaluate_parser(subparsers: Any) -> argparse.ArgumentParser:
     """Add the ``evaluate`` command to ``subparsers`` (sets ``func``)."""
-    from .cli import _positive_int, add_lam_settings
 
     p = subparsers.add_parser(
         "evaluate",
@@ -47,10 +56,13 @@ def add_evaluate_parser(subparsers: Any) -> argparse.ArgumentParser:
         f"(HR images; default {DEFAULT_IMAGES}, never used to train the zoo)",
     )
     p.add_argument(
+        "--centre-crop",
         "--crop",
-        type=_positive_int,
-        help="centre-crop every HR image to at most CROP x CROP pixels first "
-        "(default: whole images)",
+        dest="centre_crop",
+        metavar="SIZE",
+        type=positive_int,
+        help="centre-crop every HR image to at most SIZE x SIZE pixels first "
+        "(default: whole images); --crop is its old name",
     )
     p.add_argument(
         "--cases",
@@ -58,10 +70,10 @@ def add_evaluate_parser(subparsers: Any) -> argparse.ArgumentParser:
         "[, model]) instead of choosing windows",
     )
     p.add_argument(
-        "--per-image", type=_positive_int, default=4, help="windows per image (4)"
+        "--per-image", type=positive_int, default=4, help="windows per image (4)"
     )
     p.add_argument(
-        "--size", type=_positive_int, default=16, help="window side, HR pixels (16)"
+        "--size", type=positive_int, default=16, help="window side, HR pixels (16)"
     )
     p.add_argument(
         "--mode",
@@ -103,7 +115,6 @@ def _seed(text: str) -> Optional[int]:
 
 
 def _read_one(spec: str) -> Tensor:
-    from .cli import read_image_option
 
     return read_image_option(spec, "--images")
 
@@ -117,7 +128,6 @@ def _centre_crop(image: Tensor, size: Optional[int]) -> Tensor:
 
 
 def _image_specs(text: str) -> list[str]:
-    from .cli import UserError
 
     specs: list[str] = []
     for item in (s.strip() for s in text.split(",")):
@@ -140,8 +150,7 @@ def _image_specs(text: str) -> list[str]:
 
 
 def _check_models(names: list[str]) -> None:
-    from . import zoo
-    from .cli import UserError
+    from .. import zoo
 
     for name in names:
         if ":" in name:
@@ -163,7 +172,7 @@ def _check_models(names: list[str]) -> None:
 
 def _common_scale(names: list[str]) -> int:
     """Least common multiple of the zoo models' scales (4 for unknown models)."""
-    from . import zoo
+    from .. import zoo
 
     scale = 1
     for name in names:
@@ -173,21 +182,18 @@ def _common_scale(names: list[str]) -> int:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    from . import studies
-    from ._io import write_text_atomic
-    from .cli import UserError, _check_writable, _resolve_model, steps_options
+    from .. import studies
+    from .._io import write_text_atomic
 
-    out = _check_writable(args.out, "--out")
-    csv_path = _check_writable(args.csv, "--csv")
-    summary_path = _check_writable(args.summary, "--summary")
+    out = check_writable(args.out, "--out")
+    csv_path = check_writable(args.csv, "--csv")
+    summary_path = check_writable(args.summary, "--summary")
     figures = Path(args.figures) if args.figures else None
     if figures is not None and not figures.is_dir():
         raise UserError(f"--figures: folder {figures} does not exist")
     models = [m.strip() for m in (args.models or "").split(",") if m.strip()]
     if args.cases:
-        from .cli import _require_file
-
-        _require_file(args.cases, "--cases")
+        require_file(args.cases, "--cases")
         try:
             cases = studies.read_cases(args.cases)
         except ValueError as error:
@@ -205,7 +211,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         specs = _image_specs(args.images)
         cases = []
     _check_models(models)
-    images = {spec: _centre_crop(_read_one(spec), args.crop) for spec in specs}
+    images = {spec: _centre_crop(_read_one(spec), args.centre_crop) for spec in specs}
     if args.cases:
         for case in cases:
             h, w = images[case.image].shape[-2:]
@@ -229,26 +235,21 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
             raise UserError(f"--images: {error}") from None
 
     def load_model(name: str):
-        return _resolve_model(
+        return resolve_model(
             argparse.Namespace(model=name, checkpoint=None, weights=None), name
         )
 
-    rank = int(os.environ.get("RANK", "0"))
+    rank, _ = torchrun_rank()
     show = not args.quiet and sys.stderr.isatty()
     records = studies.evaluate(
         models,
         cases,
         images=images,
-        method=args.method,
-        sigma=args.sigma,
-        kernel_size=args.kernel_size,
-        detector=args.detector,
-        internal_batch_size=args.batch_size,
+        settings=lam_settings(args),
         device=args.device,
         out=out,
         progress=show,
         load_model=load_model,
-        **steps_options(args),
     )
     if rank != 0:
         return 0
@@ -262,7 +263,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
             print(f"wrote {csv_path}")
     analyses: dict[str, Any] = {}
     if summary_path is not None or figures is not None:
-        from .visualization import save_figure
+        from ..visualization import save_figure
 
         for name, analysis in (
             ("di_vs_psnr", studies.di_vs_psnr),
@@ -280,7 +281,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
             "out": str(out),
             "cases": len(records),
             "settings": {
-                **steps_options(args),
+                "n_steps": lam_settings(args).n_steps,
+                "tolerance": args.tolerance,
                 "method": args.method,
                 "sigma": args.sigma,
                 "kernel_size": args.kernel_size,
@@ -288,7 +290,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
                 "window_size": args.size,
                 "mode": None if args.cases else args.mode,
                 "seed": None if args.cases else args.seed,
-                "crop": args.crop,
+                "crop": args.centre_crop,
             },
             "models": summary,
             "analyses": analyses,

@@ -1,0 +1,139 @@
+"""The model registry: name -> what is known about the model + how to load it.
+
+In the spirit of spandrel's registry: every network the package can explain is
+described by a :class:`ModelInfo` and comes from a :class:`Source` (a
+catalogue of names with a loader and an "is it installed here" test). The
+trained zoo (``captum_lam.zoo._trained``) and the published networks
+(``captum_lam.models._pretrained``) are the two sources; :mod:`captum_lam.zoo`
+puts them in one :class:`Registry`. :func:`model_scale` is the one place that
+tells a model's upscaling factor.
+
+This module imports neither source, so both can import it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from typing import Any, Callable, Optional, Sequence
+
+import torch
+from torch import Tensor, nn
+
+__all__ = ["ModelInfo", "Registry", "Source", "measure_scale", "model_scale"]
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """Facts about one registered model.
+
+    Attributes
+    ----------
+    name : str
+        Stable registry name, e.g. ``"span-x4-ch48"`` or ``"plain-d8"``.
+    scale : int
+        Upscaling factor (1 for a denoiser).
+    parameters : int or None
+        Number of parameters (None where unknown until loaded).
+    receptive_field : int or None
+        Side of the square receptive field in LR pixels; None means global
+        (self-attention over the whole image, global pooling).
+    degradation : str
+        What the model was trained to undo, e.g. ``"bicubic x4 (DIV2K)"``.
+    source : str
+        Where the weights come from (paper, package, training script).
+    license : str
+        Licence of the weights.
+    package : str or None
+        The pip package that ships the weights (None for the trained zoo).
+    kind : str
+        ``"pretrained"`` (published network) or ``"trained"`` (this project's zoo).
+    description : str
+        One line for listings.
+    """
+
+    name: str
+    scale: int
+    parameters: Optional[int]
+    receptive_field: Optional[int]
+    degradation: str
+    source: str
+    license: str
+    package: Optional[str]
+    kind: str
+    description: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Source:
+    """A catalogue of models: their infos, a loader and an installed test.
+
+    ``infos`` is called each time the registry is read, so a source may be
+    imported lazily (and be missing: return an empty mapping).
+    """
+
+    infos: Callable[[], Mapping[str, ModelInfo]]
+    load: Callable[[str], nn.Module]
+    installed: Callable[[str], bool]
+
+
+class Registry:
+    """Names -> (info, loader) over several sources; the first source wins a name."""
+
+    def __init__(self, sources: Sequence[Source]) -> None:
+        self.sources = list(sources)
+
+    def _entries(self) -> dict[str, tuple[ModelInfo, Source]]:
+        merged: dict[str, tuple[ModelInfo, Source]] = {}
+        for source in self.sources:
+            for name, info in source.infos().items():
+                merged.setdefault(name, (info, source))
+        return merged
+
+    def _entry(self, name: str) -> tuple[ModelInfo, Source]:
+        entries = self._entries()
+        if name not in entries:
+            raise ValueError(
+                f"unknown model {name!r}; valid names: {', '.join(entries)}"
+            )
+        return entries[name]
+
+    def names(self) -> list[str]:
+        return list(self._entries())
+
+    def info(self, name: str) -> ModelInfo:
+        return self._entry(name)[0]
+
+    def installed(self, name: str) -> bool:
+        return bool(self._entry(name)[1].installed(name))
+
+    def load(self, name: str) -> nn.Module:
+        return self._entry(name)[1].load(name)
+
+
+def model_scale(model: Any, channels: int = 3, device: Any = None) -> int:
+    """The upscaling factor: ``model.lam_info.scale``, else one forward of 16x16."""
+    info = getattr(model, "lam_info", None)
+    if info is not None and getattr(info, "scale", None):
+        return int(info.scale)
+    return measure_scale(model, 16, channels, device)
+
+
+def measure_scale(
+    model: nn.Module, size: int, channels: int = 3, device: Any = None
+) -> int:
+    parameters = model.parameters() if isinstance(model, nn.Module) else iter(())
+    parameter = next(parameters, None)
+    dtype = parameter.dtype if parameter is not None else torch.float32
+    if device is None:
+        device = parameter.device if parameter is not None else torch.device("cpu")
+    probe = torch.rand(1, channels, size, size, dtype=dtype, device=device)
+    with torch.no_grad():
+        out = model(probe)
+    if not isinstance(out, Tensor) or out.ndim != 4:
+        shape = tuple(out.shape) if isinstance(out, Tensor) else type(out).__name__
+        raise ValueError(f"the network must return (N, C, H, W), got {shape}")
+    return max(1, round(out.shape[-2] / size))

@@ -1,0 +1,407 @@
+"""What the commands share: options, models, images, windows, progress, output."""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import sys
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Callable, Iterator, Optional, Sequence
+
+import torch
+from torch import Tensor, nn
+
+from .._images import (
+    bicubic_downsample,
+    bicubic_upsample,
+    crop_to_multiple,
+    read_image_spec,
+)
+from ..objective import DETECTORS, check_windows_fit
+from ..path_integrated_gradients import METHODS
+from ..settings import LAMSettings
+from ..windows import textured_windows
+
+DEFAULT_PRETRAINED = "span-x4-ch48"
+DEFAULT_TRAINED = "edsr-small"  # the zoo model with the best held-out PSNR
+DEFAULT_IMAGE = "sample:chelsea"
+DEFAULT_WINDOW_SIZE = 16
+#: HR side of the region ``--region auto`` keeps around an automatic window.
+AUTO_CROP = 256
+#: Relative completeness error above which ``explain`` warns.
+DELTA_WARNING = 0.01
+COMPARE_METHODS = ("saliency", "ig", "ig-blur", "lam")
+
+
+class UserError(Exception):
+    """A mistake on the command line: one line on stderr, exit code 2."""
+
+
+# --- models and images -------------------------------------------------------
+
+
+def resolve_model(args: argparse.Namespace, name: Optional[str] = None) -> nn.Module:
+    from .. import zoo
+
+    spec = name if name is not None else args.model
+    if getattr(args, "checkpoint", None):
+        from ..models._loading import load_checkpoint
+
+        require_file(args.checkpoint, "--checkpoint")
+        return load_checkpoint(args.checkpoint)
+    if spec is None:
+        spec = (
+            DEFAULT_PRETRAINED if zoo.installed(DEFAULT_PRETRAINED) else DEFAULT_TRAINED
+        )
+    if ":" in spec:
+        from ..models._loading import load_factory
+
+        if getattr(args, "weights", None):
+            require_file(args.weights, "--weights")
+        return load_factory(
+            spec,
+            getattr(args, "weights", None),
+            input_range=args.input_range,
+            mean=parse_mean(args.mean),
+            pad_multiple=args.pad_multiple,
+        )
+    if spec not in zoo.names():
+        raise UserError(
+            f"unknown model {spec!r}; run 'captum-lam models' for the list, or pass "
+            "package.module:factory with --weights, or --checkpoint PATH"
+        )
+    return zoo.load(spec)
+
+
+def parse_mean(text: Optional[str]) -> Optional[tuple[float, ...]]:
+    if text is None:
+        return None
+    try:
+        return tuple(float(v) for v in text.split(","))
+    except ValueError:
+        raise UserError(
+            f"--mean must be comma-separated numbers, got {text!r}"
+        ) from None
+
+
+def model_info(model: nn.Module) -> dict[str, Any]:
+    info = getattr(model, "lam_info", None)
+    if info is None:
+        return {"name": type(model).__name__}
+    return info.to_dict()
+
+
+def require_file(path: str, option: str) -> None:
+    p = Path(path)
+    if not p.exists():
+        raise UserError(f"{option}: no such file: {path}")
+    if not p.is_file():
+        raise UserError(f"{option}: not a file: {path}")
+    if not os.access(p, os.R_OK):
+        raise UserError(f"{option}: cannot read {path}")
+
+
+def read_image_option(spec: str, option: str) -> Tensor:
+    """``sample:NAME`` or a PNG/JPEG path given as ``option``; UserError if bad."""
+    if spec.startswith("sample:"):
+        try:
+            return read_image_spec(spec)
+        except (ValueError, AttributeError):
+            name = spec.split(":", 1)[1]
+            raise UserError(f"{option}: unknown built-in sample {name!r}") from None
+    require_file(spec, option)
+    try:
+        return read_image_spec(spec)
+    except Exception as error:  # PIL raises several types for bad files
+        raise UserError(
+            f"{option}: {spec} is not a readable PNG/JPEG image ({error})"
+        ) from None
+
+
+def parse_window(text: Optional[str]) -> Optional[tuple[int, int, int]]:
+    if text is None:
+        return None
+    try:
+        top, left, size = (int(v) for v in text.split(","))
+    except ValueError:
+        raise UserError(
+            "--window must be TOP,LEFT,SIZE (three integers, output pixels), "
+            f"got {text!r}"
+        ) from None
+    if size < 1 or top < 0 or left < 0:
+        raise UserError(f"--window needs TOP, LEFT >= 0 and SIZE >= 1, got {text!r}")
+    return top, left, size
+
+
+def parse_region(text: str, scale: int) -> Optional[int]:
+    if text in ("auto", "none"):
+        return None
+    try:
+        size = int(text)
+    except ValueError:
+        raise UserError(
+            f"--region must be auto, none or a size in HR pixels, got {text!r}"
+        ) from None
+    if size < scale or size % scale:
+        raise UserError(
+            f"--region must be a positive multiple of the scale {scale}, got {size}"
+        )
+    return size
+
+
+class CommandCase:
+    """The LR input, the HR image (if known) and the window, after cropping."""
+
+    def __init__(
+        self, args: argparse.Namespace, scale: int, device: torch.device
+    ) -> None:
+        image, self.source = read_image_option(args.image, "--image"), args.image
+        image = image.to(device)
+        if args.lr:
+            lr_full = image
+            reference = bicubic_upsample(lr_full, scale)
+        else:
+            reference = crop_to_multiple(image, scale)
+            if min(reference.shape[-2:]) < scale:
+                raise UserError(
+                    f"--image: {image.shape[-1]}x{image.shape[-2]} pixels is too small "
+                    f"for scale {scale}"
+                )
+        h, w = reference.shape[-2:]
+        window = parse_window(args.window)
+        if window is None:
+            size = min(DEFAULT_WINDOW_SIZE, h, w)
+            window = textured_windows(reference, size=size, count=1)[0]
+            self.window_how = "most textured (automatic)"
+        else:
+            self.window_how = "given"
+        try:
+            check_windows_fit(torch.tensor([window]), h, w)
+        except ValueError as error:
+            raise UserError(f"--window: {error}") from None
+        crop = parse_region(args.region, scale)
+        if args.region == "auto" and args.window is None and min(h, w) > AUTO_CROP:
+            crop = AUTO_CROP
+        if crop is not None and crop < window[2]:
+            raise UserError(
+                f"--region {crop} is smaller than the window size {window[2]}"
+            )
+        top0 = left0 = 0
+        if crop is not None and (crop < h or crop < w):
+            top0 = region_start(window[0], window[2], crop, h, scale)
+            left0 = region_start(window[1], window[2], crop, w, scale)
+            reference = reference[..., top0 : top0 + crop, left0 : left0 + crop]
+        self.crop = {
+            "top": top0,
+            "left": left0,
+            "height": int(reference.shape[-2]),
+            "width": int(reference.shape[-1]),
+        }
+        self.window = (window[0] - top0, window[1] - left0, window[2])
+        self.window_in_image = window
+        if args.lr:
+            r0, c0 = top0 // scale, left0 // scale
+            hh, ww = reference.shape[-2] // scale, reference.shape[-1] // scale
+            self.lr = lr_full[..., r0 : r0 + hh, c0 : c0 + ww]
+            self.hr: Optional[Tensor] = None
+        else:
+            self.hr = reference
+            self.lr = bicubic_downsample(reference, scale)
+
+
+def region_start(start: int, size: int, crop: int, extent: int, scale: int) -> int:
+    if crop >= extent:
+        return 0
+    centred = start + size // 2 - crop // 2
+    centred = min(max(centred, 0), extent - crop)
+    return centred - centred % scale
+
+
+# --- progress ----------------------------------------------------------------
+
+
+@contextmanager
+def progress_bar(
+    total: int, quiet: bool, label: str
+) -> Iterator[Callable[[int, int], None]]:
+    show = not quiet and sys.stderr.isatty()
+    if not show:
+        yield lambda done, n: None
+        return
+    from tqdm.auto import tqdm
+
+    bar = tqdm(total=total, desc=label, unit="step", file=sys.stderr, leave=False)
+
+    def update(done: int, n: int) -> None:
+        bar.total = max(bar.total, n)  # n_steps="auto" plans one level at a time
+        bar.update(done - bar.n)
+
+    try:
+        yield update
+    finally:
+        bar.close()
+
+
+def say(args: argparse.Namespace, text: str) -> None:
+    if not args.quiet:
+        print(text)
+
+
+# --- atomic output -----------------------------------------------------------
+
+
+def check_writable(path: Optional[str], option: str) -> Optional[Path]:
+    if path is None:
+        return None
+    p = Path(path)
+    parent = p.parent if str(p.parent) else Path(".")
+    if not parent.is_dir():
+        raise UserError(f"{option}: folder {parent} does not exist")
+    if not os.access(parent, os.W_OK):
+        raise UserError(f"{option}: cannot write to {parent}")
+    return p
+
+
+# --- parser ------------------------------------------------------------------
+
+
+def _number(text: str, cast: Callable[[str], Any], allowed: str, ok) -> Any:
+    """``cast(text)`` if it parses and ``ok`` accepts it, else argparse's error."""
+    try:
+        value = cast(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected {allowed}, got {text!r}") from None
+    if not ok(value):
+        raise argparse.ArgumentTypeError(f"expected {allowed}, got {text!r}")
+    return value
+
+
+def positive_int(text: str) -> int:
+    return _number(text, int, "an integer >= 1", lambda v: v >= 1)
+
+
+def odd_int(text: str) -> int:
+    value = positive_int(text)
+    if value % 2 == 0:
+        raise argparse.ArgumentTypeError(f"expected an odd integer, got {text!r}")
+    return value
+
+
+def sigma_value(text: str) -> float:
+    return _number(text, float, "a finite number >= 0", lambda v: 0 <= v < math.inf)
+
+
+def lam_settings(args: argparse.Namespace) -> LAMSettings:
+    """The :class:`~captum_lam.LAMSettings` of the :func:`add_lam_settings` options."""
+    return LAMSettings(
+        sigma=args.sigma,
+        kernel_size=args.kernel_size,
+        detector=args.detector,
+        n_steps=args.steps if args.tolerance is None else "auto",
+        method=args.method,
+        internal_batch_size=args.batch_size,
+        tolerance=args.tolerance,
+    )
+
+
+def tolerance_value(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not 1e-7 <= value < 1:
+        raise argparse.ArgumentTypeError(
+            f"expected a number in [1e-7, 1), got {text!r}"
+        )
+    return value
+
+
+def add_lam_settings(p: argparse.ArgumentParser) -> None:
+    """LAM's settings, shared by explain, compare and evaluate."""
+    p.add_argument(
+        "--steps", type=positive_int, default=50, help="integration steps (50)"
+    )
+    p.add_argument(
+        "--tolerance",
+        type=tolerance_value,
+        default=None,
+        help="integrate until the estimated relative map error is below this "
+        "(e.g. 1e-3), reusing every gradient; replaces --steps and --method",
+    )
+    p.add_argument("--sigma", type=sigma_value, default=1.2, help="baseline blur (1.2)")
+    p.add_argument(
+        "--kernel-size", type=odd_int, default=9, help="blur kernel side (9)"
+    )
+    p.add_argument(
+        "--method",
+        choices=METHODS,
+        default="riemann_right",
+        help="integration rule (riemann_right = the reference's; "
+        "riemann_middle = most exact at the same cost)",
+    )
+    p.add_argument("--detector", choices=DETECTORS, default="difference")
+    p.add_argument(
+        "--batch-size",
+        type=positive_int,
+        default=None,
+        help="path points per forward/backward pass (default: automatic, about "
+        "40k input pixels per pass on a CPU, all steps at once on a GPU)",
+    )
+    p.add_argument("--device", default="cpu", help="torch device (cpu, cuda, ...)")
+
+
+def add_common(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--image",
+        default=DEFAULT_IMAGE,
+        help="PNG/JPEG file, or sample:NAME for a built-in photo "
+        f"(default {DEFAULT_IMAGE}); an HR image is bicubic-downsampled",
+    )
+    p.add_argument("--lr", action="store_true", help="take --image as the LR input")
+    p.add_argument("--weights", help="weights for --model package.module:factory")
+    p.add_argument("--checkpoint", help="any SR checkpoint spandrel knows")
+    p.add_argument(
+        "--input-range",
+        type=float,
+        default=1.0,
+        help="with a factory: the network's input range (255 for 0-255 networks)",
+    )
+    p.add_argument(
+        "--mean", help="with a factory: per-channel mean the network subtracts, R,G,B"
+    )
+    p.add_argument(
+        "--pad-multiple",
+        type=positive_int,
+        default=1,
+        help="with a factory: pad the input to a multiple of this (window attention)",
+    )
+    p.add_argument(
+        "--window", help="TOP,LEFT,SIZE in output pixels (default: most textured)"
+    )
+    p.add_argument(
+        "--region",
+        "--crop",
+        dest="region",
+        default="auto",
+        help="side of the HR region around the window that is explained: SIZE "
+        "(HR pixels), none (the whole image) or auto (default: 256x256 around an "
+        "automatically chosen window; LAM's cost and the DI grow with the image). "
+        "--crop is its old name",
+    )
+    add_lam_settings(p)
+    p.add_argument("--quiet", action="store_true", help="no progress bar or summary")
+
+
+def print_table(rows: Sequence[dict[str, Any]], quiet: bool) -> None:
+    if quiet:
+        return
+    width = max(len(r["label"]) for r in rows)
+    psnr = any("psnr_y_db" in r for r in rows)
+    print(f"{'':<{width}}  {'DI':>7}" + ("  PSNR-Y" if psnr else "") + "  seconds")
+    for r in rows:
+        line = f"{r['label']:<{width}}  {r['diffusion_index']:7.2f}"
+        if psnr:
+            line += f"  {r.get('psnr_y_db', float('nan')):6.2f}"
+        print(line + f"  {r['seconds']:7.2f}")

@@ -1,0 +1,272 @@
+"""Study cases: an image and a window; choosing windows by content."""
+
+from __future__ import annotations
+
+import math
+import zlib
+from dataclasses import dataclass
+from typing import Mapping, Optional, Sequence
+
+import numpy as np
+from torch import Tensor
+
+from .._checks import check_int
+from .._images import (
+    crop_to_multiple,
+    read_image_spec,
+    rgb_to_y,
+)
+from ..windows import overlaps, texture_energy, textured_windows
+
+#: The content classes of :func:`classify_content`.
+CONTENT_CLASSES = ("flat", "edge", "texture")
+#: Mean luma gradient magnitude (per HR pixel, luma in [0, 1]) below which a
+#: window is "flat".
+FLAT_ENERGY = 0.015
+#: Structure-tensor coherence at or above which a textured window is an "edge"
+#: (one dominant orientation: an edge, a line, parallel stripes).
+EDGE_COHERENCE = 0.5
+
+
+# --- cases ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Case:
+    """One window of one image, for one model or (``model=None``) for every model.
+
+    Attributes
+    ----------
+    model : str or None
+        Registry name of the model, or None: every model of the study.
+    image : str
+        ``sample:NAME`` (a bundled photo) or a file path; the HR image.
+    window : tuple of int
+        ``(top, left, size)`` in HR (= output) pixels.
+    """
+
+    model: Optional[str]
+    image: str
+    window: tuple[int, int, int]
+
+    def __post_init__(self) -> None:
+        window = tuple(int(v) for v in self.window)
+        if len(window) != 3 or window[2] < 1 or min(window[:2]) < 0:
+            raise ValueError(
+                f"window must be (top, left, size) with top, left >= 0 and size >= "
+                f"1, got {self.window!r}"
+            )
+        object.__setattr__(self, "window", window)
+
+    def key(self, model: Optional[str] = None) -> str:
+        """Stable identity of the case for ``model`` (default: its own model)."""
+        name = self.model if model is None else model
+        top, left, size = self.window
+        return f"{name}|{self.image}|{top},{left},{size}"
+
+
+def load_image(spec: str) -> Tensor:
+    """``sample:NAME`` or a PNG/JPEG path -> (1, 3, H, W) float32 in [0, 1]."""
+    return read_image_spec(spec)
+
+
+def classify_content(
+    image: Tensor,
+    window: Sequence[int],
+    *,
+    flat_energy: float = FLAT_ENERGY,
+    edge_coherence: float = EDGE_COHERENCE,
+) -> tuple[str, float, float]:
+    """Is the window flat, an edge, or texture?
+
+    On the luma of the window (BT.601, in [0, 1]): the gradient energy is the
+    mean forward-difference gradient magnitude; the coherence of the summed
+    structure tensor ``J = sum [gx^2, gx gy; gx gy, gy^2]`` is
+    ``((l1 - l2) / (l1 + l2))^2`` with ``l1 >= l2`` its eigenvalues: 1 for one
+    orientation (an edge, a line, parallel stripes), 0 for no dominant one.
+
+    * ``"flat"``: energy below ``flat_energy`` (default 0.015);
+    * ``"edge"``: otherwise, coherence at least ``edge_coherence`` (0.5);
+    * ``"texture"``: the rest.
+
+    Parameters
+    ----------
+    image : Tensor
+        (1, 3, H, W) or (3, H, W) in [0, 1], the HR image.
+    window : tuple
+        ``(top, left, size)`` in the image's pixels.
+
+    Returns
+    -------
+    (label, energy, coherence)
+
+    Examples
+    --------
+    >>> import torch
+    >>> img = torch.zeros(1, 3, 32, 32)
+    >>> classify_content(img, (8, 8, 16))[0]
+    'flat'
+    >>> img[..., 16:] = 1.0  # a vertical edge
+    >>> classify_content(img, (8, 8, 16))[0]
+    'edge'
+    >>> noise = torch.rand(1, 3, 32, 32, generator=torch.Generator().manual_seed(0))
+    >>> classify_content(noise, (8, 8, 16))[0]
+    'texture'
+    """
+    if image.ndim == 3:
+        image = image[None]
+    top, left, size = (int(v) for v in window)
+    h, w = image.shape[-2:]
+    if top + size > h or left + size > w:
+        raise ValueError(f"window {tuple(window)} leaves the {h}x{w} image")
+    luma = rgb_to_y(image.detach().double().cpu())[0, 0].numpy()
+    patch = luma[top : min(top + size + 1, h), left : min(left + size + 1, w)]
+    gx = np.diff(patch, axis=1)[:size, :size]
+    gy = np.diff(patch, axis=0)[:size, :size]
+    rows, cols = min(gx.shape[0], gy.shape[0]), min(gx.shape[1], gy.shape[1])
+    gx, gy = gx[:rows, :cols], gy[:rows, :cols]
+    energy = float(np.hypot(gx, gy).mean()) if gx.size else 0.0
+    jxx, jyy, jxy = (
+        float((gx * gx).sum()),
+        float((gy * gy).sum()),
+        float((gx * gy).sum()),
+    )
+    trace = jxx + jyy
+    coherence = (
+        (math.sqrt((jxx - jyy) ** 2 + 4 * jxy**2) / trace) ** 2 if trace > 0 else 0.0
+    )
+    if energy < flat_energy:
+        label = "flat"
+    elif coherence >= edge_coherence:
+        label = "edge"
+    else:
+        label = "texture"
+    return label, energy, coherence
+
+
+def _image_seed(seed: int, name: str) -> np.random.Generator:
+    return np.random.default_rng([seed, zlib.crc32(name.encode())])
+
+
+def _candidates(hr: Tensor, size: int, margin: int) -> list[tuple[int, int, float]]:
+    """Every window position on a ``size // 4`` grid, with its gradient energy."""
+    stride = max(1, size // 4)
+    energy = texture_energy(hr, size, stride)
+    h, w = hr.shape[-2:]
+    found = []
+    for i in range(energy.shape[0]):
+        for j in range(energy.shape[1]):
+            top, left = i * stride, j * stride
+            if min(top, left) < margin:
+                continue
+            if top + size > h - margin or left + size > w - margin:
+                continue
+            found.append((top, left, float(energy[i, j])))
+    return found
+
+
+def select_cases(
+    images: Mapping[str, Tensor],
+    per_image: int = 4,
+    size: int = 16,
+    seed: Optional[int] = 0,
+    scale: int = 4,
+    *,
+    mode: str = "hardest",
+    pool: int = 3,
+    margin: Optional[int] = None,
+) -> list[Case]:
+    """Windows to explain, chosen like the LAM paper: the hard ones.
+
+    ``mode="hardest"`` (default) takes the ``pool * per_image`` most textured
+    non-overlapping windows of each image (:func:`~captum_lam.windows.
+    textured_windows`, highest gradient energy first) and draws ``per_image`` of
+    them with a generator seeded by ``seed`` and the image's name (so adding an
+    image does not change the others' windows); ``seed=None`` takes the top
+    ``per_image`` deterministically. ``mode="random"`` draws non-overlapping
+    windows uniformly; ``mode="stratified"`` draws ``per_image`` windows of
+    each content class of :func:`classify_content` (fewer where an image has
+    fewer), for the DI-vs-content analysis.
+
+    Windows never overlap within an image and keep ``margin`` HR pixels from the
+    borders (default: ``scale``, the border PSNR leaves out).
+
+    Parameters
+    ----------
+    images : mapping of name -> Tensor
+        HR images (1, 3, H, W) in [0, 1]; the names become :attr:`Case.image`
+        (``sample:NAME`` or a path, for :func:`evaluate` to load them).
+    per_image : int
+        Windows per image (per class with ``mode="stratified"``).
+    size : int
+        Window side in HR pixels (default 16, the paper's).
+    seed : int or None
+        Seed of the draw; None: deterministic (top ``per_image``; random modes
+        then use seed 0).
+    scale : int
+        Upscaling factor: images are cropped to a multiple of it first.
+
+    Returns
+    -------
+    list of Case
+        With ``model=None``, image by image in the mapping's order, the windows
+        of an image by decreasing gradient energy.
+
+    Examples
+    --------
+    >>> import torch
+    >>> img = torch.zeros(1, 3, 96, 96); img[..., 48:, 48:] = torch.rand(48, 48)
+    >>> cases = select_cases({"sample:x": img}, per_image=2, seed=None)
+    >>> [c.window for c in cases]  # doctest: +SKIP
+    [(52, 52, 16), (52, 72, 16)]
+    >>> all(c.window[0] >= 36 and c.window[1] >= 36 for c in cases)
+    True
+    """
+    check_int("per_image", per_image, 1)
+    if mode not in ("hardest", "random", "stratified"):
+        raise ValueError(
+            f"mode must be 'hardest', 'random' or 'stratified', got {mode!r}"
+        )
+    check_int("pool", pool, 1)
+    margin = scale if margin is None else margin
+    cases: list[Case] = []
+    for name, image in images.items():
+        hr = crop_to_multiple(image, scale)
+        h, w = hr.shape[-2:]
+        if size > min(h, w) - 2 * margin:
+            raise ValueError(
+                f"image {name!r} ({w}x{h}) has no room for a {size}x{size} window "
+                f"{margin} pixels from its borders"
+            )
+        rng = _image_seed(0 if seed is None else seed, name)
+        if mode == "hardest":
+            ranked = textured_windows(hr, size, count=pool * per_image, margin=margin)
+            if seed is None:
+                chosen = ranked[:per_image]
+            else:
+                take = min(per_image, len(ranked))
+                picks = np.sort(rng.choice(len(ranked), size=take, replace=False))
+                chosen = [ranked[i] for i in picks]
+        else:
+            candidates = _candidates(hr, size, margin)
+            order = rng.permutation(len(candidates))
+            chosen_with_energy: list[tuple[int, int, int, float]] = []
+            counts = dict.fromkeys(CONTENT_CLASSES, 0)
+            for i in order.tolist():
+                top, left, energy = candidates[i]
+                taken = [(t, lf, s) for t, lf, s, _ in chosen_with_energy]
+                if overlaps(taken, top, left, size):
+                    continue
+                if mode == "stratified":
+                    label = classify_content(hr, (top, left, size))[0]
+                    if counts[label] >= per_image:
+                        continue
+                    counts[label] += 1
+                chosen_with_energy.append((top, left, size, energy))
+                limit = per_image * (3 if mode == "stratified" else 1)
+                if len(chosen_with_energy) == limit:
+                    break
+            chosen_with_energy.sort(key=lambda c: (-c[3], c[0], c[1]))
+            chosen = [(t, lf, s) for t, lf, s, _ in chosen_with_energy]
+        cases.extend(Case(None, name, window) for window in chosen)
+    return cases

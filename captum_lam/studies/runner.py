@@ -1,0 +1,368 @@
+"""The study runner: evaluate many models on many cases, resumably, sharded."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any, Callable, Mapping, Optional, Sequence, Union
+
+import torch
+from torch import Tensor, nn
+
+from .._images import (
+    bicubic_downsample,
+    bicubic_upsample,
+    crop_to_multiple,
+    psnr_y,
+    ssim_y,
+)
+from .._registry import model_scale
+from ..metrics import diffusion_index, mass_area, mean_distance
+from ..multiwindow import attribute_windows
+from ..settings import LAMSettings
+from .cases import Case, classify_content, load_image
+from .records import (
+    SETTINGS,
+    PathLike,
+    check_settings,
+    cut_partial_line,
+    merge_rank_files,
+    rank_files,
+    rank_path,
+    read_jsonl,
+    to_plain,
+)
+
+# --- evaluation ----------------------------------------------------------------
+
+
+def torchrun_rank() -> tuple[int, int]:
+    """(rank, world size) from torchrun's environment variables; (0, 1) without."""
+    if "RANK" in os.environ and "WORLD_SIZE" in os.environ:
+        return int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"])
+    return 0, 1
+
+
+def evaluate(
+    models: Union[Sequence[str], Mapping[str, Any], None],
+    cases: Sequence[Case],
+    *,
+    images: Optional[Mapping[str, Tensor]] = None,
+    n_steps: int = 50,
+    method: str = "riemann_right",
+    sigma: float = 1.2,
+    kernel_size: int = 9,
+    detector: str = "difference",
+    internal_batch_size: Optional[int] = None,
+    tolerance: Optional[float] = None,
+    settings: Optional[LAMSettings] = None,
+    reach: Union[None, str, int] = "auto",
+    device: Union[str, torch.device] = "cpu",
+    out: Optional[PathLike] = None,
+    progress: bool = False,
+    load_model: Optional[Callable[[str], nn.Module]] = None,
+    on_record: Optional[Callable[[dict], None]] = None,
+) -> list[dict[str, Any]]:
+    """LAM of every (model, image, window) case: DI, its companions, PSNR, timing.
+
+    Cases with ``model=None`` are evaluated for every model; the others for their
+    own model only. Cases of one (model, image) share one pass over the path
+    (:func:`~captum_lam.multiwindow.attribute_windows`).
+
+    Each record is a plain dict: ``key``, ``model``, ``image``, ``top``,
+    ``left``, ``size``, ``scale``, ``hr_height``, ``hr_width``, ``lr_height``,
+    ``lr_width``, ``content``, ``gradient_energy``, ``coherence``, ``di``,
+    ``mass_area_50``, ``mass_area_90``, ``mean_distance`` (LR pixels),
+    ``objective_change``, ``delta``, ``relative_delta``, ``psnr_y``,
+    ``ssim_y``, ``bicubic_psnr_y`` (of the whole image, Y channel, ``scale``
+    pixels shaved), ``receptive_field``, ``parameters``, the settings
+    (``n_steps``, ``method``, ``sigma``, ``kernel_size``, ``detector``,
+    ``tolerance``), ``n_steps_used`` and ``estimated_map_error`` (with
+    ``n_steps="auto"``: the window's estimated relative map error) and the
+    timing (``seconds``: the group's LAM time divided by its windows,
+    ``group_seconds``, ``group_windows``). Undefined values (DI of an all-zero
+    map) are None.
+
+    Resumable: with ``out``, cases whose key is in the file already are
+    skipped, and each finished case is appended and flushed at once; the file
+    is rewritten at the end in case order, without duplicates. A cut-off last
+    line (a killed process) is dropped and its case computed again.
+
+    Sharded: started by ``torchrun`` (``RANK`` and ``WORLD_SIZE`` set), every
+    process joins a gloo process group, takes the cases ``i % world_size ==
+    rank``, appends to ``out.rankR.jsonl``, waits at a barrier; rank 0 merges
+    everything into ``out``. Every rank returns all the records.
+
+    Parameters
+    ----------
+    models : sequence of names, mapping of name -> model, or None
+        Names are loaded with ``load_model`` (default :func:`captum_lam.zoo.
+        load`); None: the models the cases name.
+    cases : sequence of Case
+        From :func:`select_cases` or :func:`read_cases`.
+    images : mapping of name -> Tensor, optional
+        HR images by :attr:`Case.image`; missing ones are loaded with
+        :func:`load_image`. Cropped to a multiple of the scale.
+    n_steps, method, sigma, kernel_size, detector, internal_batch_size, tolerance
+        LAM's settings (defaults: the reference's; ``n_steps="auto"`` refines
+        each image's windows until ``tolerance``).
+    settings : LAMSettings, optional
+        All of them at once; when given, it replaces the seven arguments above.
+    reach : None, "auto" or int
+        See :func:`~captum_lam.multiwindow.attribute_windows` (exact speed-up
+        for models with a known finite receptive field).
+    out : path, optional
+        JSON Lines file of the records (resumable).
+    progress : bool
+        A tqdm bar over the cases (rank 0 only).
+    on_record : callable, optional
+        Called with every new record once it is written.
+
+    Returns
+    -------
+    list of dict
+        One record per case, in case order (models outer, cases inner).
+    """
+    if not cases:
+        raise ValueError("cases must hold at least one Case")
+    lam = settings or LAMSettings(
+        sigma, kernel_size, detector, n_steps, method, internal_batch_size, tolerance
+    )
+    settings_record = {k: lam.record()[k] for k in SETTINGS}
+    if models is None:
+        names = list(dict.fromkeys(c.model for c in cases if c.model is not None))
+        if len(names) == 0 or any(c.model is None for c in cases):
+            raise ValueError("models is required when a case names no model")
+        given: dict[str, Any] = {}
+    elif isinstance(models, Mapping):
+        names, given = list(models), dict(models)
+    else:
+        names, given = list(models), {}
+    if not names:
+        raise ValueError("models must name at least one model")
+    unknown = sorted({c.model for c in cases if c.model and c.model not in names})
+    if unknown:
+        raise ValueError(
+            f"cases name models that are not in the study: {', '.join(unknown)}"
+        )
+    jobs = [(m, c) for m in names for c in cases if c.model in (None, m)]
+    keys = [c.key(m) for m, c in jobs]
+    if len(set(keys)) != len(keys):
+        raise ValueError("cases repeat: each (model, image, window) must appear once")
+    order = {k: i for i, k in enumerate(keys)}
+
+    rank, world = torchrun_rank()
+    group_owner = False
+    if world > 1:
+        import torch.distributed as dist
+
+        if not dist.is_initialized():
+            dist.init_process_group("gloo")
+            group_owner = True
+    out_path = None if out is None else Path(out)
+    own_file = None
+    done: dict[str, dict] = {}
+    if out_path is not None:
+        own_file = out_path if world == 1 else rank_path(out_path, rank)
+        cut_partial_line(own_file)
+        for source in [out_path, *rank_files(out_path)]:
+            for r in read_jsonl(source):
+                done.setdefault(r["key"], r)
+        check_settings([r for k, r in done.items() if k in order], settings_record)
+    if world > 1:
+        dist.barrier()  # nobody appends before everybody has read
+
+    mine = [i for i in range(len(jobs)) if i % world == rank]
+    pending = [i for i in mine if keys[i] not in done]
+    computed = _run_jobs(
+        jobs,
+        keys,
+        pending,
+        given,
+        load_model,
+        images,
+        lam,
+        reach,
+        torch.device(device),
+        own_file,
+        progress and rank == 0,
+        on_record,
+    )
+
+    if world > 1:
+        if out_path is not None:
+            dist.barrier()
+            if rank == 0:
+                merge_rank_files(out_path, order, rank_files(out_path))
+            dist.barrier()
+            everything = {r["key"]: r for r in read_jsonl(out_path)}
+        else:
+            gathered: list[Any] = [None] * world
+            dist.all_gather_object(gathered, computed)
+            everything = {r["key"]: r for part in gathered for r in part}
+        if group_owner:
+            dist.destroy_process_group()
+    elif out_path is not None:
+        merged = merge_rank_files(out_path, order, rank_files(out_path))
+        everything = {r["key"]: r for r in merged}
+    else:
+        everything = {r["key"]: r for r in computed}
+    return [everything[k] for k in keys if k in everything]
+
+
+def _run_jobs(
+    jobs: Sequence[tuple[str, Case]],
+    keys: Sequence[str],
+    pending: Sequence[int],
+    given: Mapping[str, Any],
+    load_model: Optional[Callable[[str], nn.Module]],
+    images: Optional[Mapping[str, Tensor]],
+    settings: LAMSettings,
+    reach: Union[None, str, int],
+    device: torch.device,
+    own_file: Optional[Path],
+    progress: bool,
+    on_record: Optional[Callable[[dict], None]],
+) -> list[dict]:
+    groups: dict[tuple[str, str], list[int]] = {}
+    for i in pending:
+        model_name, case = jobs[i]
+        groups.setdefault((model_name, case.image), []).append(i)
+    bar = None
+    if progress and pending:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=len(pending), desc="cases", unit="case", leave=False)
+    loaded: dict[str, Any] = {}
+    hr_cache: dict[str, Tensor] = {}
+    records: list[dict] = []
+    handle = open(own_file, "a") if own_file is not None else None  # noqa: SIM115
+    try:
+        for (model_name, image_name), members in groups.items():
+            if model_name not in loaded:
+                loaded.clear()  # one model in memory at a time
+                model = given.get(model_name)
+                if model is None:
+                    if load_model is None:
+                        from .. import zoo
+
+                        load_model = zoo.load
+                    model = load_model(model_name)
+                loaded[model_name] = model.to(device).eval()
+            model = loaded[model_name]
+            if image_name not in hr_cache:
+                source = images.get(image_name) if images is not None else None
+                hr_cache[image_name] = (
+                    load_image(image_name) if source is None else source
+                )
+            for record in _evaluate_group(
+                model,
+                model_name,
+                image_name,
+                hr_cache[image_name],
+                [(keys[i], jobs[i][1].window) for i in members],
+                settings,
+                reach,
+                device,
+            ):
+                if handle is not None:
+                    handle.write(json.dumps(record, allow_nan=False) + "\n")
+                    handle.flush()
+                    os.fsync(handle.fileno())
+                records.append(record)
+                if on_record is not None:
+                    on_record(record)
+                if bar is not None:
+                    bar.update(1)
+    finally:
+        if handle is not None:
+            handle.close()
+        if bar is not None:
+            bar.close()
+    return records
+
+
+def _evaluate_group(
+    model: Any,
+    model_name: str,
+    image_name: str,
+    image: Tensor,
+    windows: Sequence[tuple[str, tuple[int, int, int]]],
+    settings: LAMSettings,
+    reach: Union[None, str, int],
+    device: torch.device,
+) -> list[dict]:
+    """Records of the windows of one (model, image)."""
+    scale = model_scale(model, image.shape[1], device)
+    hr = crop_to_multiple(image.to(device=device, dtype=torch.float32), scale)
+    lr = bicubic_downsample(hr, scale)
+    with torch.no_grad():
+        sr = model(lr)
+    if tuple(sr.shape[-2:]) != tuple(hr.shape[-2:]):
+        raise ValueError(
+            f"{model_name} maps {tuple(lr.shape[-2:])} to {tuple(sr.shape[-2:])}, "
+            f"not to the HR size {tuple(hr.shape[-2:])}"
+        )
+    image_stats = {
+        "psnr_y": psnr_y(sr.cpu(), hr.cpu(), shave=scale),
+        "ssim_y": ssim_y(sr.cpu(), hr.cpu(), shave=scale),
+        "bicubic_psnr_y": psnr_y(
+            bicubic_upsample(lr, scale).cpu(), hr.cpu(), shave=scale
+        ),
+    }
+    info = getattr(model, "lam_info", None)
+    started = time.perf_counter()
+    attr, delta, integration = attribute_windows(
+        model,
+        lr,
+        [w for _, w in windows],
+        settings,
+        return_convergence_delta=True,
+        reach=reach,
+        return_integration=True,
+    )
+    estimates = integration.estimated_error
+    seconds = time.perf_counter() - started
+    attr, delta = attr.detach().cpu(), delta.detach().cpu()
+    records = []
+    for k, (key, window) in enumerate(windows):
+        content, energy, coherence = classify_content(hr.cpu(), window)
+        one = attr[k]
+        nonzero = bool((one.sum(dim=0) != 0).any())
+        change = float(one.double().sum()) - float(delta[k])
+        record: dict[str, Any] = {
+            "key": key,
+            "model": model_name,
+            "image": image_name,
+            "top": window[0],
+            "left": window[1],
+            "size": window[2],
+            "scale": scale,
+            "hr_height": int(hr.shape[-2]),
+            "hr_width": int(hr.shape[-1]),
+            "lr_height": int(lr.shape[-2]),
+            "lr_width": int(lr.shape[-1]),
+            "content": content,
+            "gradient_energy": energy,
+            "coherence": coherence,
+            "di": float(diffusion_index(one)) if nonzero else None,
+            "mass_area_50": int(mass_area(one, 0.5)) if nonzero else None,
+            "mass_area_90": int(mass_area(one, 0.9)) if nonzero else None,
+            "mean_distance": mean_distance(one, window, scale) if nonzero else None,
+            "objective_change": change,
+            "delta": float(delta[k]),
+            "relative_delta": abs(float(delta[k])) / abs(change) if change else None,
+            **image_stats,
+            "receptive_field": getattr(info, "receptive_field", None),
+            "parameters": getattr(info, "parameters", None),
+            **{k: settings.record()[k] for k in SETTINGS},
+            "n_steps_used": integration.n_steps,
+            "estimated_map_error": None if estimates is None else float(estimates[k]),
+            "seconds": seconds / len(windows),
+            "group_seconds": seconds,
+            "group_windows": len(windows),
+        }
+        records.append({k: to_plain(v) for k, v in record.items()})
+    return records

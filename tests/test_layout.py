@@ -1,0 +1,88 @@
+"""The package's layout: no import cycle, no oversized module."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+PACKAGE = Path(__file__).resolve().parents[1] / "captum_lam"
+MAX_LINES = 700
+
+
+def _module_name(path: Path) -> str:
+    parts = list(path.relative_to(PACKAGE.parent).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts = parts[:-1]
+    return ".".join(parts)
+
+
+def _imports(path: Path, name: str) -> set[str]:
+    """Every captum_lam module that importing ``name`` may run, function-local too.
+
+    Importing ``a.b.c`` runs ``a/b/__init__.py``, so each imported module brings
+    its packages, except the importer's own (already being initialised).
+    """
+    is_package = path.name == "__init__.py"
+    base = name.split(".") if is_package else name.split(".")[:-1]
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            targets = [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                anchor = base[: len(base) - node.level + 1]
+                module = ".".join(anchor + ([node.module] if node.module else []))
+            else:
+                module = node.module or ""
+            targets = [module] + [f"{module}.{a.name}" for a in node.names]
+        else:
+            continue
+        for target in targets:
+            parts = target.split(".")
+            for i in range(1, len(parts) + 1):
+                found.add(".".join(parts[:i]))
+    own = {".".join(name.split(".")[:i]) for i in range(1, len(name.split(".")) + 1)}
+    return {m for m in found if m.startswith("captum_lam") and m not in own}
+
+
+def _graph() -> dict[str, set[str]]:
+    paths = {_module_name(p): p for p in PACKAGE.rglob("*.py")}
+    return {
+        name: {m for m in _imports(path, name) if m in paths}
+        for name, path in paths.items()
+    }
+
+
+def test_no_import_cycle():
+    graph = _graph()
+    assert "captum_lam.cli" in graph["captum_lam.__main__"]  # the walk sees imports
+    state: dict[str, int] = {}
+    stack: list[str] = []
+
+    def visit(node: str) -> None:
+        state[node] = 1
+        stack.append(node)
+        for nxt in sorted(graph[node]):
+            if state.get(nxt) == 1:
+                cycle = stack[stack.index(nxt) :] + [nxt]
+                raise AssertionError("import cycle: " + " -> ".join(cycle))
+            if nxt not in state:
+                visit(nxt)
+        stack.pop()
+        state[node] = 2
+
+    for node in sorted(graph):
+        if node not in state:
+            visit(node)
+
+
+def test_no_module_over_700_lines():
+    sizes = {
+        str(p.relative_to(PACKAGE)): len(p.read_text().splitlines())
+        for p in PACKAGE.rglob("*.py")
+    }
+    # models/_ncnn.py is being split into format/layers/graph separately
+    too_big = {
+        k: v for k, v in sizes.items() if v > MAX_LINES and k != "models/_ncnn.py"
+    }
+    assert not too_big, too_big
