@@ -12,13 +12,13 @@ import torch
 from torch import Tensor, nn
 
 from .. import __version__
+from .._adaptive import IntegrationReport
 from .._images import (
     bicubic_upsample,
     psnr_y,
 )
 from .._io import write_text_atomic
 from .._registry import model_scale
-from .._adaptive import IntegrationReport
 from ..lam import LAM
 from ..metrics import diffusion_index
 from ._common import (
