@@ -22,7 +22,7 @@ ratio (not converging yet) makes the estimate larger, ``r <= 1`` makes it
 infinite, and the result is multiplied by :data:`SAFETY`. On SPAN x4 this
 bounds the true error by a factor of 2 or more; on integrands with random jumps
 the bound held in >= 95% of trials (``tests/test_adaptive.py``,
-``benchmarks/adaptive_honesty.py``).
+``tests/test_adaptive_lam.py``, docs/speed-accuracy.md).
 
 The controller (:func:`integrate_to_tolerance`) knows nothing of networks: it
 asks a callback for ``sum_i weights[i] * integrand(alphas[i])``, one map per
@@ -53,9 +53,9 @@ MAX_RATIO = 3.0
 SAFETY = 1.25
 #: Most gradient evaluations of ``n_steps="auto"`` (level 2 * 3^6).
 DEFAULT_MAX_STEPS = 1458
-#: Segments of the first level: 2, 6, 18, 54, ... (measured on SPAN x4: level 54
-#: reaches 1e-3 on every window tried, where the 1, 3, 9, 27, 81 family needs 27
-#: on some windows and 81 on others).
+#: Segments of the first level: levels 2, 6, 18, 54, ... On SPAN x4, 1e-3 takes
+#: 54 on chelsea's windows and 162 on a coffee window; the 1, 3, 9, 27, 81 family
+#: would jump from 27 (true errors 2.6e-4 to 1.1e-3) to 81.
 FIRST_LEVEL = 2
 #: Tolerance of ``n_steps="auto"`` when none is given.
 DEFAULT_TOLERANCE = 1e-3

@@ -30,7 +30,7 @@ def _relative_error(maps, reference):
 # a smooth network (tanh/softplus) and a ReLU one (first-order convergence)
 @pytest.mark.parametrize("name", ["tiny-smooth", "plain-d4"])
 def test_estimate_bounds_the_true_map_error_in_every_window(name, photo_crop):
-    # small and fast; benchmarks/adaptive_honesty.py runs the published networks
+    # small and fast; docs/speed-accuracy.md has the published networks
     model = _model(name)
     lr = photo_crop.double()[..., :16, :16]
     with torch.no_grad():
