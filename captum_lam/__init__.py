@@ -14,6 +14,7 @@ from . import _startup  # noqa: F401
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:  # what static readers (type checkers, the API docs) see
+    from ._adaptive import IntegrationReport
     from ._images import (
         bicubic_downsample,
         bicubic_upsample,
@@ -66,6 +67,7 @@ if TYPE_CHECKING:  # what static readers (type checkers, the API docs) see
 _EXPORTS: dict[str, tuple[str, str]] = {
     "Case": ("studies", "Case"),
     "GaussianBlur2d": ("filters", "GaussianBlur2d"),
+    "IntegrationReport": ("_adaptive", "IntegrationReport"),
     "LAM": ("lam", "LAM"),
     "LAMSettings": ("settings", "LAMSettings"),
     "LinearPath": ("paths", "LinearPath"),
@@ -149,6 +151,7 @@ __all__ = [
     "LAMSettings",
     "METHODS",
     "GaussianBlur2d",
+    "IntegrationReport",
     "LinearPath",
     "Path",
     "PathIntegratedGradients",

@@ -2,23 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any, Optional, Union
+from typing import Any, Literal, Optional, Union
 
 import torch
 from captum._utils.common import _expand_additional_forward_args
 from captum.log import log_usage
 from torch import Tensor
 
+from ._adaptive import check_steps, integrate_steps
 from ._checks import check_image_batch, warn_if_training
-from ._engine import (
-    Gradient,
-    _Rule,
-    check_integration,
-    convergence_delta,
-    finite_per_step,
-    integrate,
-    steps_per_pass,
-)
+from ._engine import Gradient, convergence_delta, finite_per_step
 from ._model_state import keeps_caller_state
 from ._reach import Reach, model_reach, reach_region
 from ._validation import check_grad_mode, check_kernel_fits
@@ -118,12 +111,13 @@ class LAM(PathIntegratedGradients):
         inputs: Union[Tensor, tuple[Tensor]],
         target: Window = None,  # type: ignore[assignment]
         additional_forward_args: Any = None,
-        n_steps: int = 50,
+        n_steps: Union[int, Literal["auto"]] = 50,
         method: Method = "riemann_right",
         internal_batch_size: Optional[int] = None,
         return_convergence_delta: bool = False,
         reach: Reach = None,
         crop: Reach = None,
+        tolerance: Optional[float] = None,
     ) -> Any:
         r"""Local attribution map of the output window ``target``.
 
@@ -139,8 +133,12 @@ class LAM(PathIntegratedGradients):
             ``NoiseTunnel`` and ``sensitivity_max`` every form keeps its meaning.
         additional_forward_args : Any, optional
             Extra arguments for the model, after the input.
-        n_steps : int
+        n_steps : int or "auto"
             Gradient evaluations along the path. Default 50 (the reference's).
+            ``"auto"``: as many as it takes to reach ``tolerance`` (nested
+            midpoint rules refined by tripling, every gradient reused;
+            ``method`` is then not used). The steps used and the estimated error
+            are in ``last_integration``. See the "Speed and accuracy" page.
         method : str
             ``"riemann_right"`` (default, the reference's), ``"riemann_middle"``
             (most exact), ``"riemann_left"``, ``"riemann_trapezoid"`` or
@@ -163,6 +161,10 @@ class LAM(PathIntegratedGradients):
             map. Default None: the whole input.
         crop : None, "auto" or int
             Old name of ``reach``.
+        tolerance : float, optional
+            With ``n_steps="auto"``: the bound on each map's estimated relative
+            error ``max|map - exact map| / max|map|``, in [1e-7, 1). Default
+            1e-3. Not allowed with a fixed ``n_steps``.
 
         Returns
         -------
@@ -184,12 +186,13 @@ class LAM(PathIntegratedGradients):
                 return_convergence_delta,
                 reach,
                 crop,
+                tolerance,
             )
             if return_convergence_delta:
                 return (result[0],), result[1]
             return (result,)
         check_image_batch(inputs)
-        check_integration(n_steps, method, internal_batch_size)
+        tolerance = check_steps(n_steps, method, internal_batch_size, tolerance)
         check_kernel_fits(self.kernel_size, inputs.shape)
         check_grad_mode()
         windows = format_windows(target, inputs.shape[0], device=inputs.device)
@@ -218,12 +221,14 @@ class LAM(PathIntegratedGradients):
                 (grads,) = torch.autograd.grad(torch.unbind(values), points)
             yield Gradient(grads, finite_per_step(values, count))
 
-        attributions = integrate(
+        attributions, self.last_integration = integrate_steps(
             gradients,
             self.path,
             inputs,
-            _Rule.of(method, n_steps),
-            steps_per_pass(inputs, n_steps, internal_batch_size),
+            n_steps,
+            method,
+            internal_batch_size,
+            tolerance,
             region=region,
             progress=self.progress_callback,
         )

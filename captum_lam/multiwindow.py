@@ -17,15 +17,9 @@ import torch
 from matplotlib.figure import Figure
 from torch import Tensor
 
+from ._adaptive import check_steps, integrate_steps
 from ._checks import check_image_batch, check_int, warn_if_training
-from ._engine import (
-    Gradient,
-    _Rule,
-    convergence_delta,
-    finite_per_step,
-    integrate,
-    steps_per_pass,
-)
+from ._engine import Gradient, convergence_delta, finite_per_step
 from ._model_state import keeps_caller_state
 from ._reach import Reach, model_reach, reach_region
 from ._validation import check_grad_mode, check_kernel_fits
@@ -60,7 +54,9 @@ def attribute_windows(
     return_convergence_delta: bool = False,
     reach: Reach = None,
     progress_callback: Optional[Callable[[int, int], None]] = None,
-) -> Union[Tensor, tuple[Tensor, Tensor]]:
+    tolerance: Optional[float] = None,
+    return_integration: bool = False,
+) -> Union[Tensor, tuple[Tensor, ...]]:
     r"""LAM maps of K windows of one image, sharing the forward passes.
 
     The result equals ``LAM(model, sigma, kernel_size, detector).attribute(
@@ -81,13 +77,15 @@ def attribute_windows(
         an integer tensor (K, 3); a single tuple means K = 1.
     settings : LAMSettings, optional
         All of LAM's settings at once; when given, it replaces ``sigma``,
-        ``kernel_size``, ``detector``, ``n_steps``, ``method`` and
-        ``internal_batch_size``.
+        ``kernel_size``, ``detector``, ``n_steps``, ``method``,
+        ``internal_batch_size`` and ``tolerance``.
     sigma, kernel_size, detector
         As for [`LAM`][captum_lam.LAM] (defaults: the reference's).
-    n_steps, method, internal_batch_size
-        As for [`LAM.attribute`][captum_lam.LAM.attribute]; ``internal_batch_size`` is
-        the number of path points per forward pass (default: as LAM).
+    n_steps, method, internal_batch_size, tolerance
+        As for [`LAM.attribute`][captum_lam.LAM.attribute] (``n_steps="auto"``
+        refines until every window's map reaches ``tolerance``);
+        ``internal_batch_size`` is the number of path points per forward pass
+        (default: as LAM).
     return_convergence_delta : bool
         Also return, per window, ``sum(attr) - (D(F(x)) - D(F(baseline)))``.
     reach : None, "auto" or int
@@ -98,6 +96,9 @@ def attribute_windows(
         Default None: one backward pass per window.
     progress_callback : callable, optional
         Called as ``progress_callback(steps_done, n_steps)`` after each pass.
+    return_integration : bool
+        Also return the [IntegrationReport][captum_lam.IntegrationReport] (steps used,
+        estimated error per window with ``n_steps="auto"``), last.
 
     Returns
     -------
@@ -105,6 +106,8 @@ def attribute_windows(
         Shape (K, C, h, w), the inputs' dtype and device.
     delta : Tensor
         Shape (K,), with ``return_convergence_delta=True``.
+    report : IntegrationReport
+        With ``return_integration=True``.
 
     Examples
     --------
@@ -125,7 +128,13 @@ def attribute_windows(
         )
     if settings is None:
         settings = LAMSettings(
-            sigma, kernel_size, detector, n_steps, method, internal_batch_size
+            sigma,
+            kernel_size,
+            detector,
+            n_steps,
+            method,
+            internal_batch_size,
+            tolerance,
         )
     elif not isinstance(settings, LAMSettings):
         raise TypeError(
@@ -165,22 +174,27 @@ def attribute_windows(
             into = [(slice(k, k + 1), region) for k, region in zip(members, regions)]
             yield Gradient(grads, finite, into)
 
-    total = integrate(
+    total, report = integrate_steps(
         gradients,
         path,
         inputs,
-        _Rule.of(settings.method, settings.n_steps),
-        steps_per_pass(inputs, settings.n_steps, settings.internal_batch_size),
+        settings.n_steps,
+        settings.method,
+        settings.internal_batch_size,
+        check_steps(**settings.integration()),
         num_maps=len(boxes),
         progress=progress_callback,
     )
-    if not return_convergence_delta:
-        return total
+    results: tuple[Tensor, ...] = (total,)
+    if return_convergence_delta:
 
-    def objective(point: Tensor) -> Tensor:
-        return objectives(model(point))[:, 0]
+        def objective(point: Tensor) -> Tensor:
+            return objectives(model(point))[:, 0]
 
-    return total, convergence_delta(total, objective, path, inputs)
+        results += (convergence_delta(total, objective, path, inputs),)
+    if return_integration:
+        return (*results, report)
+    return results[0] if len(results) == 1 else results
 
 
 def _backward_groups(

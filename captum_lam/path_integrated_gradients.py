@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable, Optional, Union
+from typing import Any, Callable, Literal, Optional, Union
 
 import torch
 from captum._utils.common import (
@@ -17,16 +17,13 @@ from captum.attr import GradientAttribution
 from captum.log import log_usage
 from torch import Tensor
 
+from ._adaptive import IntegrationReport, check_steps, integrate_steps
 from ._engine import (
     CPU_PIXELS_PER_PASS,
     METHODS,
     Gradient,
     Method,
-    _Rule,
-    check_integration,
     finite_per_step,
-    integrate,
-    steps_per_pass,
 )
 from ._model_state import keeps_caller_state
 from ._packing import Inputs, PackedPath, Packing, format_inputs
@@ -147,6 +144,15 @@ class PathIntegratedGradients(GradientAttribution):
         ``x - baseline``. Completeness then does not hold, so the delta is not
         meaningful.
 
+    Attributes
+    ----------
+    last_integration : IntegrationReport or None
+        How the last ``attribute`` call integrated: ``n_steps`` used,
+        ``method``, and with ``n_steps="auto"`` the ``estimated_error`` per
+        example (relative map error) and whether the ``tolerance`` was reached.
+    progress_callback : callable or None
+        Called as ``progress_callback(steps_done, n_steps)`` after each pass.
+
     Examples
     --------
     >>> from captum_lam import LinearPath
@@ -187,6 +193,11 @@ class PathIntegratedGradients(GradientAttribution):
         #: Called as ``progress_callback(steps_done, n_steps)`` after each
         #: forward/backward pass, e.g. to drive a progress bar.
         self.progress_callback: Optional[Callable[[int, int], None]] = None
+        #: How the last ``attribute`` call integrated: steps used and, with
+        #: ``n_steps="auto"``, the estimated map error per example
+        #: ([IntegrationReport][captum_lam.IntegrationReport]). None before the
+        #: first call.
+        self.last_integration: Optional[IntegrationReport] = None
 
     @log_usage()
     @keeps_caller_state(lambda self, *args, **kwargs: self.forward_func)
@@ -195,10 +206,11 @@ class PathIntegratedGradients(GradientAttribution):
         inputs: Inputs,
         target: TargetType = None,
         additional_forward_args: Any = None,
-        n_steps: int = 50,
+        n_steps: Union[int, Literal["auto"]] = 50,
         method: Method = "gausslegendre",
         internal_batch_size: Optional[int] = None,
         return_convergence_delta: bool = False,
+        tolerance: Optional[float] = None,
     ) -> Union[Inputs, tuple[Inputs, Tensor]]:
         r"""Attribute ``f(gamma(1)) - f(gamma(0))`` to the inputs.
 
@@ -214,8 +226,11 @@ class PathIntegratedGradients(GradientAttribution):
         additional_forward_args : Any, optional
             Passed to ``forward_func`` after the inputs; tensors whose first
             dimension is N are expanded along the integration steps.
-        n_steps : int
-            Number of gradient evaluations, default 50.
+        n_steps : int or "auto"
+            Number of gradient evaluations, default 50. ``"auto"``: as many as
+            it takes to reach ``tolerance`` (nested midpoint rules refined by
+            tripling, every gradient reused; ``method`` is then not used); the
+            steps used and the estimated error are in ``last_integration``.
         method : str
             One of ``"riemann_right"``, ``"riemann_left"``, ``"riemann_middle"``,
             ``"riemann_trapezoid"``, ``"gausslegendre"`` (default, as Captum's IG).
@@ -228,6 +243,10 @@ class PathIntegratedGradients(GradientAttribution):
         return_convergence_delta : bool
             Also return ``sum(attributions) - (f(gamma(1)) - f(gamma(0)))`` per
             example.
+        tolerance : float, optional
+            With ``n_steps="auto"``: the bound on each map's estimated relative
+            error ``max|map - exact map| / max|map|``, in [1e-7, 1). Default
+            1e-3. Not allowed with a fixed ``n_steps``.
 
         Returns
         -------
@@ -240,7 +259,7 @@ class PathIntegratedGradients(GradientAttribution):
         """
         tensors, is_tuple = format_inputs(inputs)
         _check_target(target)
-        check_integration(n_steps, method, internal_batch_size)
+        tolerance = check_steps(n_steps, method, internal_batch_size, tolerance)
         check_grad_mode()
         paths = self.path.for_inputs(len(tensors))
         for path, tensor in zip(paths, tensors):
@@ -254,6 +273,7 @@ class PathIntegratedGradients(GradientAttribution):
             n_steps,
             method,
             internal_batch_size,
+            tolerance,
         )
         if not return_convergence_delta:
             return _format_output(is_tuple, attributions)
@@ -272,9 +292,10 @@ class PathIntegratedGradients(GradientAttribution):
         paths: tuple[Path, ...],
         target: TargetType,
         additional_forward_args: Any,
-        n_steps: int,
+        n_steps: Union[int, str],
         method: str,
         internal_batch_size: Optional[int],
+        tolerance: Optional[float],
     ) -> tuple[Tensor, ...]:
         """The engine on one tensor: the input itself or the packed tuple."""
         watched = _FiniteWatch(self.forward_func)
@@ -305,12 +326,14 @@ class PathIntegratedGradients(GradientAttribution):
             )
             yield Gradient(grads, finite_per_step(watched.output, count))
 
-        total = integrate(
+        total, self.last_integration = integrate_steps(
             gradients,
             path,
             inputs,
-            _Rule.of(method, n_steps),
-            steps_per_pass(inputs, n_steps, internal_batch_size),
+            n_steps,
+            method,
+            internal_batch_size,
+            tolerance,
             progress=self.progress_callback,
         )
         return tuple(t.contiguous() for t in unpack(total))

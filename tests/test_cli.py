@@ -95,6 +95,33 @@ def test_explain_given_window_and_lr_input(tmp_path, hr_png, capsys):
     assert "psnr_y_db" not in summary
 
 
+def test_explain_to_a_tolerance_reports_steps_and_estimate(tmp_path, capsys):
+    js = tmp_path / "s.json"
+    code, stdout, _ = run(
+        capsys,
+        "explain",
+        "--image",
+        "sample:coffee",
+        "--lr",
+        "--model",
+        "plain-d4",
+        "--window",
+        "40,40,8",
+        "--crop",
+        16,
+        "--tolerance",
+        "0.05",
+        "--json",
+        js,
+    )
+    assert code == 0
+    settings = json.loads(js.read_text())["settings"]
+    assert settings["n_steps"] == "auto" and settings["tolerance"] == 0.05
+    assert settings["n_steps_used"] in (18, 54, 162, 486, 1458)
+    assert settings["estimated_map_error"] <= 0.05
+    assert f"{settings['n_steps_used']} steps, estimated map error" in stdout
+
+
 @needs_span
 def test_reference_method_warns_about_completeness(tmp_path, hr_png, capsys):
     code, _, err = run(
@@ -152,7 +179,13 @@ def test_user_errors_are_one_line_exit_2_and_write_nothing(
 
 
 def test_bad_option_values_exit_2(capsys):
-    for argv in (["--steps", "0"], ["--kernel-size", "4"], ["--method", "simpson"]):
+    for argv in (
+        ["--steps", "0"],
+        ["--kernel-size", "4"],
+        ["--method", "simpson"],
+        ["--tolerance", "0"],
+        ["--tolerance", "x"],
+    ):
         with pytest.raises(SystemExit) as info:
             main(["explain", *argv])
         assert info.value.code == 2

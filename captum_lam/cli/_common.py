@@ -13,6 +13,7 @@ from typing import Any, Callable, Iterator, Optional, Sequence
 import torch
 from torch import Tensor, nn
 
+from .._adaptive import IntegrationReport
 from .._degradation import DENOISING_AUTO_REGION, degrade
 from .._images import (
     bicubic_upsample,
@@ -262,6 +263,7 @@ def progress_bar(
     bar = tqdm(total=total, desc=label, unit="step", file=sys.stderr, leave=False)
 
     def update(done: int, n: int) -> None:
+        bar.total = max(bar.total, n)  # n_steps="auto" plans one level at a time
         bar.update(done - bar.n)
 
     try:
@@ -291,7 +293,7 @@ def check_model_args(args: argparse.Namespace) -> tuple[list[str], list[str]]:
 
     Returns the models ``--models`` names (empty when not given) and the
     warnings (a factory without ``--weights``), which the command prints with
-    :func:`warn` once the model has loaded, so a failing load stays one line.
+    ``warn`` once the model has loaded, so a failing load stays one line.
     """
     try:
         models = split_models(getattr(args, "models", None))
@@ -385,16 +387,36 @@ def lam_settings(args: argparse.Namespace) -> LAMSettings:
         sigma=args.sigma,
         kernel_size=args.kernel_size,
         detector=args.detector,
-        n_steps=args.steps,
+        n_steps=args.steps if args.tolerance is None else "auto",
         method=args.method,
         internal_batch_size=args.batch_size,
+        tolerance=args.tolerance,
     )
+
+
+def tolerance_value(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not 1e-7 <= value < 1:
+        raise argparse.ArgumentTypeError(
+            f"expected a number in [1e-7, 1), got {text!r}"
+        )
+    return value
 
 
 def add_lam_settings(p: argparse.ArgumentParser) -> None:
     """LAM's settings, shared by explain, compare and evaluate."""
     p.add_argument(
         "--steps", type=positive_int, default=50, help="integration steps (50)"
+    )
+    p.add_argument(
+        "--tolerance",
+        type=tolerance_value,
+        default=None,
+        help="integrate until the estimated relative map error is below this "
+        "(e.g. 1e-3), reusing every gradient; replaces --steps and --method",
     )
     p.add_argument("--sigma", type=sigma_value, default=1.2, help="baseline blur (1.2)")
     p.add_argument(
@@ -520,19 +542,32 @@ def given(args: argparse.Namespace, *options: str) -> bool:
 
 
 def report_completeness(
-    args: argparse.Namespace, delta: float, relative: float
+    args: argparse.Namespace,
+    delta: float,
+    relative: float,
+    integration: Optional[IntegrationReport] = None,
 ) -> None:
     """Completeness as information; a warning only for settings the user chose."""
+    if integration is not None and integration.tolerance is not None:
+        how = (
+            f"n_steps auto to tolerance {integration.tolerance:g}: "
+            f"{integration.n_steps} steps, estimated map error "
+            f"{integration.max_estimated_error:.2g}"
+        )
+    else:
+        how = f"rule {args.method}, {args.steps} steps"
     text = (
         f"completeness: the map sums to the objective's change within "
-        f"{100 * relative:.2g}% (delta {delta:.4g}; rule {args.method}, "
-        f"{args.steps} steps)"
+        f"{100 * relative:.2g}% (delta {delta:.4g}; {how})"
     )
     if relative <= DELTA_WARNING:
         say(args, text)
         return
-    fix = "--rule riemann_middle (same cost) or more --steps makes it exact"
-    if given(args, "--rule", "--method", "--steps"):
+    fix = (
+        "--rule riemann_middle (same cost), more --steps or a smaller --tolerance "
+        "makes it exact"
+    )
+    if given(args, "--rule", "--method", "--steps", "--tolerance"):
         print(f"warning: {text}; {fix}", file=sys.stderr)
     else:
         say(args, f"{text}: the reference's scheme, as published; {fix}")

@@ -57,7 +57,7 @@ def _method_attribution(
     from ..objective import WindowObjective
 
     if method == "lam":
-        attr, _, relative = run_lam(model, lr, window, args, "LAM")
+        attr, _, relative, _ = run_lam(model, lr, window, args, "LAM")
         return attr, relative
     objective = WindowObjective(model, window=window, detector=args.detector)
     if method == "saliency":

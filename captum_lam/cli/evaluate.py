@@ -342,7 +342,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
             "out": str(out),
             "cases": len(records),
             "settings": {
-                "n_steps": args.steps,
+                "n_steps": lam_settings(args).n_steps,
+                "tolerance": args.tolerance,
                 "method": args.method,
                 "sigma": args.sigma,
                 "kernel_size": args.kernel_size,

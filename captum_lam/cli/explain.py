@@ -11,6 +11,7 @@ import torch
 from torch import Tensor, nn
 
 from .. import __version__
+from .._adaptive import IntegrationReport
 from .._commands import COMMANDS
 from .._degradation import psnr_line, psnr_summary, task_summary
 from .._io import write_text_atomic
@@ -47,10 +48,10 @@ def run_lam(
     window: tuple[int, int, int],
     args: argparse.Namespace,
     label: str,
-) -> tuple[Tensor, float, float]:
+) -> tuple[Tensor, float, float, IntegrationReport]:
     settings = lam_settings(args)
     lam = LAM.from_settings(model, settings)
-    with progress_bar(settings.n_steps, args.quiet, label) as update:
+    with progress_bar(args.steps, args.quiet, label) as update:
         lam.progress_callback = update
         attr, delta = lam.attribute(
             lr,
@@ -60,7 +61,8 @@ def run_lam(
         )
     change = float(attr.sum()) - float(delta)
     relative = abs(float(delta)) / abs(change) if change != 0 else float("inf")
-    return attr, float(delta), relative
+    assert lam.last_integration is not None
+    return attr, float(delta), relative, lam.last_integration
 
 
 def cmd_explain(args: argparse.Namespace) -> int:
@@ -107,7 +109,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
     describe_case(args, case, scale)
 
     t0 = time.perf_counter()
-    attr, delta, relative = run_lam(model, lr, window, args, "LAM")
+    attr, delta, relative, integration = run_lam(model, lr, window, args, "LAM")
     lam_time = time.perf_counter() - t0
     di = float(diffusion_index(attr[0]))
 
@@ -131,7 +133,12 @@ def cmd_explain(args: argparse.Namespace) -> int:
         "window_option": f"--window {top},{left},{size}",
         "window_in_image": [top, left, size],
         "region": case.crop,
-        "settings": {**lam_settings(args).record(), "device": str(device)},
+        "settings": {
+            **lam_settings(args).record(),
+            "device": str(device),
+            "n_steps_used": integration.n_steps,
+            "estimated_map_error": integration.max_estimated_error,
+        },
         "diffusion_index": di,
         "convergence_delta": delta,
         "relative_convergence_delta": relative,
@@ -142,7 +149,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
         summary.update(psnr_summary(sr, lr, hr, scale))
 
     say(args, f"Diffusion Index: {di:.2f}")
-    report_completeness(args, delta, relative)
+    report_completeness(args, delta, relative, integration)
     if hr is not None:
         say(args, psnr_line(summary))
     say(args, f"LAM took {lam_time:.1f} s")

@@ -19,7 +19,7 @@ from .cases import Case
 PathLike = Union[str, os.PathLike]
 
 #: The settings every record of one output file must share.
-SETTINGS = ("n_steps", "method", "sigma", "kernel_size", "detector")
+SETTINGS = ("n_steps", "method", "sigma", "kernel_size", "detector", "tolerance")
 
 
 # --- records on disk -----------------------------------------------------------

@@ -61,6 +61,7 @@ def evaluate(
     kernel_size: int = 9,
     detector: str = "difference",
     internal_batch_size: Optional[int] = None,
+    tolerance: Optional[float] = None,
     settings: Optional[LAMSettings] = None,
     reach: Union[None, str, int] = "auto",
     device: Union[str, torch.device] = "cpu",
@@ -84,8 +85,10 @@ def evaluate(
     ``ssim_y``, ``bicubic_psnr_y`` (``degraded_psnr_y`` and ``task``
     "denoising" for a scale-1 model, whose input is the JPEG-degraded image) (of
     the whole image, Y channel, ``scale`` pixels shaved), ``receptive_field``,
-    ``parameters``, the settings
-    (``n_steps``, ``method``, ``sigma``, ``kernel_size``, ``detector``) and the
+    ``parameters``, the settings (``n_steps``, ``method``, ``sigma``,
+    ``kernel_size``, ``detector``, ``tolerance``), ``n_steps_used`` and
+    ``estimated_map_error`` (with ``n_steps="auto"``: the window's estimated
+    relative map error) and the
     timing (``seconds``: the group's LAM time divided by its windows,
     ``group_seconds``, ``group_windows``). Undefined values (DI of an all-zero
     map) are None.
@@ -116,10 +119,11 @@ def evaluate(
     images : mapping of name -> Tensor, optional
         HR images by `Case.image`; missing ones are loaded with
         `load_image`. Cropped to a multiple of the scale.
-    n_steps, method, sigma, kernel_size, detector, internal_batch_size
-        LAM's settings (defaults: the reference's).
+    n_steps, method, sigma, kernel_size, detector, internal_batch_size, tolerance
+        LAM's settings (defaults: the reference's; ``n_steps="auto"`` refines
+        each image's windows until ``tolerance``).
     settings : LAMSettings, optional
-        All of them at once; when given, it replaces the six arguments above.
+        All of them at once; when given, it replaces the seven arguments above.
     reach : None, "auto" or int
         See [`attribute_windows`][captum_lam.attribute_windows] (exact speed-up
         for models with a known finite receptive field).
@@ -141,7 +145,7 @@ def evaluate(
     if not cases:
         raise ValueError("cases must hold at least one Case")
     lam = settings or LAMSettings(
-        sigma, kernel_size, detector, n_steps, method, internal_batch_size
+        sigma, kernel_size, detector, n_steps, method, internal_batch_size, tolerance
     )
     settings_record = {k: lam.record()[k] for k in SETTINGS}
     if models is None:
@@ -371,14 +375,16 @@ def _evaluate_group(
     }
     info = getattr(model, "lam_info", None)
     started = time.perf_counter()
-    attr, delta = attribute_windows(
+    attr, delta, integration = attribute_windows(
         model,
         lr,
         [w for _, w in windows],
         settings,
         return_convergence_delta=True,
         reach=reach,
+        return_integration=True,
     )
+    estimates = integration.estimated_error
     seconds = time.perf_counter() - started
     attr, delta = attr.detach().cpu(), delta.detach().cpu()
     records = []
@@ -413,6 +419,8 @@ def _evaluate_group(
             "receptive_field": getattr(info, "receptive_field", None),
             "parameters": getattr(info, "parameters", None),
             **{k: settings.record()[k] for k in SETTINGS},
+            "n_steps_used": integration.n_steps,
+            "estimated_map_error": None if estimates is None else float(estimates[k]),
             "seconds": seconds / len(windows),
             "group_seconds": seconds,
             "group_windows": len(windows),

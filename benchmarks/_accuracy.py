@@ -1,0 +1,73 @@
+"""Shared by the accuracy benchmarks: a held-out case, a converged map, map errors.
+
+The map error is ``max|map - converged| / max|converged|`` (the issue's measure).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Any, Callable
+
+import torch
+
+from captum_lam import LAM, textured_windows, zoo
+from captum_lam._images import bicubic_downsample, sample_image
+
+#: Midpoint segments of the converged map: SPAN's error there is about 1e-5
+#: (measured: 4.9e-5 at 162, second order beyond), ReLU networks' (first
+#: order) about 1e-4 at 1458.
+CONVERGED_STEPS = {"span-x4-ch48": 486}
+DEFAULT_CONVERGED_STEPS = 1458
+
+
+def case(name: str, side: int = 64, photo: str = "chelsea"):
+    """Model, a centre ``side`` x ``side`` LR crop of a held-out photo, its most
+    textured 16x16 output window."""
+    model = zoo.load(name)
+    scale = model.lam_info.scale
+    hr = sample_image(photo)
+    h, w = hr.shape[-2:]
+    top, left = (h - side * scale) // 2, (w - side * scale) // 2
+    hr = hr[..., top : top + side * scale, left : left + side * scale]
+    lr = bicubic_downsample(hr, scale).contiguous()
+    window = textured_windows(hr, size=16, count=1)[0]
+    return model, lr, window
+
+
+def converged(lam: LAM, lr, window):
+    """The map with many midpoint steps (reach-cut: exact, and faster)."""
+    steps = CONVERGED_STEPS.get(lam.model.lam_info.name, DEFAULT_CONVERGED_STEPS)
+    return lam.attribute(
+        lr, target=window, n_steps=steps, method="riemann_middle", reach="auto"
+    )
+
+
+def map_error(attr, reference) -> float:
+    return float((attr - reference).abs().max() / reference.abs().max())
+
+
+def timed(run: Callable[[], Any]) -> tuple[Any, float]:
+    start = time.perf_counter()
+    out = run()
+    return out, time.perf_counter() - start
+
+
+def first_order_steps(error_at: float, steps_at: int, target: float) -> int:
+    """Steps a first-order rule needs for ``target``, from its error at ``steps_at``."""
+    return max(1, math.ceil(steps_at * error_at / target))
+
+
+def seconds_per_run(run: Callable[[], Any], rounds: int = 1) -> float:
+    return min(timed(run)[1] for _ in range(rounds))
+
+
+__all__ = [
+    "case",
+    "converged",
+    "map_error",
+    "timed",
+    "first_order_steps",
+    "seconds_per_run",
+    "torch",
+]

@@ -1,0 +1,160 @@
+"""The tolerance controller on integrands whose integral is known exactly."""
+
+import math
+
+import pytest
+import torch
+
+from captum_lam._adaptive import (
+    check_tolerance,
+    integrate_to_tolerance,
+    new_nodes,
+)
+
+
+class Recorder:
+    """``sum_i w_i f(alpha_i)`` for a vector integrand f, remembering every alpha."""
+
+    def __init__(self, integrand):
+        self.integrand = integrand
+        self.alphas: list[float] = []
+
+    def __call__(self, alphas, weights):
+        self.alphas += alphas.tolist()
+        values = self.integrand(alphas)  # (S, M, P)
+        return (weights.view(-1, 1, 1) * values).sum(dim=0)
+
+
+def smooth(alphas):
+    """Maps (M=2, P=3): cos(k a) and a bump; integrals known."""
+    k = torch.tensor([1.0, 2.0, 5.0], dtype=torch.float64)
+    a = alphas.view(-1, 1)
+    first = torch.cos(k * a)
+    second = torch.exp(-((a - 0.6) ** 2) / 0.02) * k
+    return torch.stack([first, second], dim=1)
+
+
+def smooth_exact():
+    k = torch.tensor([1.0, 2.0, 5.0], dtype=torch.float64)
+    first = torch.sin(k) / k
+    bump = (
+        math.sqrt(0.02 * math.pi)
+        / 2
+        * (math.erf(0.4 / 0.02**0.5) + math.erf(0.6 / 0.02**0.5))
+    )
+    return torch.stack([first, bump * k])
+
+
+def relative_error(total, exact):
+    return (total - exact).abs().flatten(1).amax(1) / exact.abs().flatten(1).amax(1)
+
+
+def steps(positions):
+    """Jumps at ``positions`` (what ReLU networks do to the gradient): (S, 1, P)."""
+    c = torch.as_tensor(positions, dtype=torch.float64)
+    return lambda alphas: (alphas.view(-1, 1) > c).double()[:, None] + 0.5
+
+
+def test_every_gradient_is_computed_once_and_reused():
+    f = Recorder(smooth)
+    _, report = integrate_to_tolerance(f, 1e-4)
+    assert len(f.alphas) == len(set(f.alphas)) == report.n_steps
+    n = report.n_steps
+    expected = [(i + 0.5) / n for i in range(n)]
+    assert sorted(f.alphas) == pytest.approx(expected, abs=1e-15)
+
+
+def test_new_nodes_complete_the_midpoints_of_the_tripled_level():
+    old = torch.tensor([1 / 6, 3 / 6, 5 / 6], dtype=torch.float64)
+    added, weights = new_nodes(9)
+    together = torch.cat([old, added]).sort().values
+    torch.testing.assert_close(together, (torch.arange(9.0).double() + 0.5) / 9)
+    assert torch.all(weights == 1 / 9)
+
+
+@pytest.mark.parametrize("tolerance", [1e-2, 1e-3, 1e-4, 1e-6])
+def test_smooth_integrand_reaches_the_tolerance_and_the_estimate_bounds_it(tolerance):
+    total, report = integrate_to_tolerance(Recorder(smooth), tolerance)
+    true = relative_error(total, smooth_exact())
+    assert report.converged
+    assert torch.all(report.estimated_error <= tolerance)
+    assert torch.all(true <= report.estimated_error)
+
+
+def test_it_stops_at_the_first_level_whose_estimate_is_below_the_tolerance():
+    _, report = integrate_to_tolerance(Recorder(smooth), 1e-4)
+    _, coarser = integrate_to_tolerance(
+        Recorder(smooth), 1e-4, max_steps=report.n_steps // 3
+    )
+    assert not coarser.converged
+    assert coarser.max_estimated_error > 1e-4
+    assert coarser.n_steps == report.n_steps // 3
+
+
+def test_jumps_converge_at_first_order_and_the_estimate_still_bounds_the_error():
+    # 40 maps of 8 pixels, each pixel a ramp plus a jump at a pseudo-random
+    # position (what piecewise-linear networks do to the gradient): the midpoint
+    # rule's error is O(h) and oscillates with the jumps' places on the grid
+    generator = torch.Generator().manual_seed(0)
+    honest = 0
+    for _ in range(40):
+        c = torch.rand(8, generator=generator, dtype=torch.float64) * 0.8 + 0.1
+        height = torch.rand(8, generator=generator, dtype=torch.float64) + 0.5
+
+        def integrand(alphas, c=c, height=height):
+            a = alphas.view(-1, 1)
+            return (height * (a > c).double() + a)[:, None]
+
+        total, report = integrate_to_tolerance(Recorder(integrand), 1e-3)
+        exact = (height * (1 - c) + 0.5).view(1, -1)
+        honest += bool(relative_error(total, exact) <= report.estimated_error)
+        assert report.n_steps >= 162  # a jump needs h of about the tolerance
+    assert honest >= 38  # >= 95%
+
+
+def test_many_jumps_in_one_map_need_more_steps_than_smooth_maps():
+    c = torch.linspace(0.1, 0.9, 23, dtype=torch.float64) + 0.0123
+    total, report = integrate_to_tolerance(Recorder(steps(c.tolist())), 1e-3)
+    _, smooth_report = integrate_to_tolerance(Recorder(smooth), 1e-3)
+    exact = (1.5 - c).view(1, -1)
+    assert report.converged
+    assert relative_error(total, exact) <= report.estimated_error
+    assert report.n_steps > smooth_report.n_steps
+
+
+def test_each_map_gets_its_own_estimate():
+    def mixed(alphas):
+        values = smooth(alphas)
+        values[:, 1] = 1.0  # the second map is integrated exactly by any level
+        return values
+
+    _, report = integrate_to_tolerance(Recorder(mixed), 1e-3)
+    assert report.estimated_error[1] == 0
+    assert report.estimated_error[0] > 0
+
+
+def test_a_zero_map_is_exact():
+    total, report = integrate_to_tolerance(
+        lambda a, w: torch.zeros(1, 4, dtype=torch.float64), 1e-3
+    )
+    assert report.converged and report.n_steps == 18
+    assert torch.all(total == 0)
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"n_steps": 50, "tolerance": 1e-3}, "tolerance needs n_steps='auto'"),
+        ({"n_steps": "auto", "tolerance": 0.0}, r"tolerance must be a number in"),
+        ({"n_steps": "auto", "tolerance": 1.0}, r"tolerance must be a number in"),
+        ({"n_steps": "auto", "tolerance": True}, r"tolerance must be a number in"),
+        ({"n_steps": "auto", "tolerance": "1e-3"}, r"tolerance must be a number in"),
+        (
+            {"n_steps": "auto", "tolerance": 1e-3, "max_steps": 3},
+            r"max_steps must be an integer >= 18",
+        ),
+    ],
+)
+def test_bad_settings_name_the_argument(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        check_tolerance(**kwargs)
