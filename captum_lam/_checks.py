@@ -5,6 +5,7 @@ from __future__ import annotations
 import warnings
 from typing import Any
 
+import numpy as np
 import torch
 from torch import Tensor, nn
 
@@ -74,3 +75,23 @@ def warn_if_training(model: Any, stacklevel: int = 3) -> None:
             "random generators are restored afterwards); call model.eval() first",
             stacklevel=stacklevel + 1,
         )
+
+
+def one_example_chw(value: Any, name: str) -> np.ndarray:
+    """``value`` (tensor or array) of shape (1, C, H, W) or (C, H, W) -> (C, H, W)
+    numpy array (detached, on the CPU); ``ValueError`` naming ``name`` otherwise."""
+    if isinstance(value, Tensor):
+        value = value.detach().cpu().numpy()
+    array = np.asarray(value)
+    if array.ndim == 4:
+        if array.shape[0] != 1:
+            raise ValueError(
+                f"{name} must hold one example, (1, C, H, W) or (C, H, W); got "
+                f"shape {array.shape}: index one example first"
+            )
+        array = array[0]
+    if array.ndim != 3:
+        raise ValueError(
+            f"{name} must be (1, C, H, W) or (C, H, W), got shape {array.shape}"
+        )
+    return array

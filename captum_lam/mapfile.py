@@ -29,6 +29,7 @@ from typing import Any, Mapping, Optional, Union
 import numpy as np
 from torch import Tensor
 
+from ._checks import one_example_chw
 from ._io import write_atomic
 from .metrics import diffusion_index
 
@@ -45,24 +46,6 @@ _KEYS = (
     "settings",
     "format",
 )
-
-
-def _chw(value: Union[Tensor, np.ndarray], name: str) -> np.ndarray:
-    if isinstance(value, Tensor):
-        value = value.detach().cpu().numpy()
-    array = np.asarray(value)
-    if array.ndim == 4:
-        if array.shape[0] != 1:
-            raise ValueError(
-                f"{name} must hold one example, (1, C, h, w) or (C, h, w); "
-                f"got shape {array.shape}"
-            )
-        array = array[0]
-    if array.ndim != 3:
-        raise ValueError(
-            f"{name} must be (1, C, h, w) or (C, h, w), got shape {array.shape}"
-        )
-    return array
 
 
 def map_file_name(label: str) -> str:
@@ -154,8 +137,8 @@ def map_arrays(
     convergence_delta: Optional[float] = None,
 ) -> dict[str, np.ndarray]:
     """The arrays `save_map` writes, by key (same arguments, no path)."""
-    attribution = _chw(attributions, "attributions")
-    lr_array = _chw(lr, "lr")
+    attribution = one_example_chw(attributions, "attributions")
+    lr_array = one_example_chw(lr, "lr")
     if lr_array.shape[-2:] != attribution.shape[-2:]:
         raise ValueError(
             f"lr is {lr_array.shape[-2]}x{lr_array.shape[-1]} but attributions are "

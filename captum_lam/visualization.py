@@ -17,6 +17,7 @@ from matplotlib.patches import Rectangle
 from scipy.signal import fftconvolve
 from torch import Tensor
 
+from ._checks import one_example_chw
 from ._io import write_atomic
 from .metrics import abs_normalized_map, diffusion_index
 from .objective import Window
@@ -48,20 +49,7 @@ def channels_last(image: Union[Tensor, np.ndarray]) -> np.ndarray:
     >>> channels_last(torch.zeros(1, 3, 8, 6)).shape
     (8, 6, 3)
     """
-    array = (
-        image.detach().cpu().numpy() if isinstance(image, Tensor) else np.asarray(image)
-    )
-    if array.ndim == 4:
-        if array.shape[0] != 1:
-            raise ValueError(
-                f"channels_last takes one example, shape (1, C, H, W) or (C, H, W), "
-                f"got a batch of shape {array.shape}; index one example first"
-            )
-        array = array[0]
-    if array.ndim != 3:
-        raise ValueError(
-            f"channels_last takes shape (1, C, H, W) or (C, H, W), got {array.shape}"
-        )
+    array = one_example_chw(image, "channels_last: image")
     return np.ascontiguousarray(array.transpose(1, 2, 0))
 
 
