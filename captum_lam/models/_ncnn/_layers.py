@@ -82,17 +82,35 @@ def _window_geometry(
     return kh, kw, dilation, stride
 
 
+def _window_pads(spec: NcnnLayerSpec) -> tuple[int, int, int, int]:
+    """(left, right, top, bottom) of a (de)convolution: keys 4, 15, 14, 16."""
+    left = spec.get_int(4, 0)
+    top = spec.get_int(14, left)
+    return left, spec.get_int(15, left), top, spec.get_int(16, top)
+
+
+def _fused_activation(spec: NcnnLayerSpec, where: str) -> tuple[int, list[float]]:
+    """The activation fused into a (de)convolution or inner product: type, params."""
+    _check_activation(spec, where)
+    return spec.get_int(9, 0), [float(v) for v in spec.get_array(10)]
+
+
+def _optional_bias(
+    spec: NcnnLayerSpec, reader: _BinReader, out_ch: int
+) -> Optional[nn.Parameter]:
+    """The bias (key 5 set) read from the weights file, else None."""
+    if not spec.get_int(5, 0):
+        return None
+    return _param(reader.raw(out_ch, f"bias of {spec.name!r}"), (out_ch,))
+
+
 class _Convolution(_Layer):
     def __init__(self, spec: NcnnLayerSpec, reader: _BinReader, where: str):
         super().__init__(spec, where)
         depthwise = spec.type == "ConvolutionDepthWise"
         out_ch = spec.get_int(0, 0)
         kh, kw, self.dilation, self.stride = _window_geometry(spec, where)
-        left = spec.get_int(4, 0)
-        top = spec.get_int(14, left)
-        right = spec.get_int(15, left)
-        bottom = spec.get_int(16, top)
-        self.pads = (left, right, top, bottom)
+        self.pads = _window_pads(spec)
         self.pad_value = spec.get_float(18, 0.0)
         self.groups = spec.get_int(7, 1) if depthwise else 1
         weight_size = spec.get_int(6, 0)
@@ -108,17 +126,12 @@ class _Convolution(_Layer):
                 f"{where}: weight_data_size {weight_size} does not fit "
                 f"num_output={out_ch}, kernel={kh}x{kw}, group={self.groups}"
             )
-        _check_activation(spec, where)
-        self.act_type = spec.get_int(9, 0)
-        self.act_params = [float(v) for v in spec.get_array(10)]
+        self.act_type, self.act_params = _fused_activation(spec, where)
         self.weight = _param(
             reader.tagged(weight_size, f"weights of {spec.name!r}"),
             (out_ch, per_group_in, kh, kw),
         )
-        if spec.get_int(5, 0):
-            self.bias = _param(reader.raw(out_ch, f"bias of {spec.name!r}"), (out_ch,))
-        else:
-            self.register_parameter("bias", None)
+        self.register_parameter("bias", _optional_bias(spec, reader, out_ch))
 
     def _padding(self, x: Tensor) -> tuple[int, int, int, int]:
         left, right, top, bottom = self.pads
@@ -204,11 +217,7 @@ class _Deconvolution(_Layer):
         depthwise = spec.type == "DeconvolutionDepthWise"
         out_ch = spec.get_int(0, 0)
         kh, kw, self.dilation, self.stride = _window_geometry(spec, where)
-        left = spec.get_int(4, 0)
-        top = spec.get_int(14, left)
-        right = spec.get_int(15, left)
-        bottom = spec.get_int(16, top)
-        self.pads = (left, right, top, bottom)
+        self.pads = _window_pads(spec)
         self.output_pad = (spec.get_int(18, 0), spec.get_int(19, 0))
         self.output_size = (spec.get_int(21, 0), spec.get_int(20, 0))
         self.groups = spec.get_int(7, 1) if depthwise else 1
@@ -230,9 +239,7 @@ class _Deconvolution(_Layer):
                 f"{where}: weight_data_size {weight_size} does not fit "
                 f"num_output={out_ch}, kernel={kh}x{kw}, group={self.groups}"
             )
-        _check_activation(spec, where)
-        self.act_type = spec.get_int(9, 0)
-        self.act_params = [float(v) for v in spec.get_array(10)]
+        self.act_type, self.act_params = _fused_activation(spec, where)
         in_g = in_ch // self.groups
         stored = reader.tagged(weight_size, f"weights of {spec.name!r}")
         # ncnn (g, out_g, in_g, kh, kw) -> torch conv_transpose2d (in, out_g, kh, kw)
@@ -242,10 +249,7 @@ class _Deconvolution(_Layer):
             .reshape(in_ch, out_g, kh, kw)
         )
         self.weight = _param(weight, (in_ch, out_g, kh, kw))
-        if spec.get_int(5, 0):
-            self.bias = _param(reader.raw(out_ch, f"bias of {spec.name!r}"), (out_ch,))
-        else:
-            self.register_parameter("bias", None)
+        self.register_parameter("bias", _optional_bias(spec, reader, out_ch))
 
     def _cut(self, h: int, w: int) -> tuple[int, int, int, int]:
         """(left, right, top, bottom) pixels to cut from the full output."""
@@ -301,9 +305,7 @@ class _InnerProduct(_Layer):
                 f"{where}: weight_data_size {weight_size} does not fit "
                 f"num_output={out_features}"
             )
-        _check_activation(spec, where)
-        self.act_type = spec.get_int(9, 0)
-        self.act_params = [float(v) for v in spec.get_array(10)]
+        self.act_type, self.act_params = _fused_activation(spec, where)
         self.weight = _param(
             reader.tagged(weight_size, f"weights of {spec.name!r}"),
             (out_features, weight_size // out_features),
