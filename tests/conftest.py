@@ -41,3 +41,20 @@ def photo_crop() -> torch.Tensor:
 
     img = astronaut()[180:228:2, 200:248:2].astype(np.float32) / 255.0
     return torch.from_numpy(img.transpose(2, 0, 1).copy())[None]
+
+
+def pytest_addoption(parser):
+    parser.addoption(
+        "--run-study",
+        action="store_true",
+        help="also run the studies over published networks (minutes; .ci/run does)",
+    )
+
+
+def pytest_collection_modifyitems(config, items):
+    if config.getoption("--run-study"):
+        return
+    skip = pytest.mark.skip(reason="a study over published networks: --run-study")
+    for item in items:
+        if "study" in item.keywords:
+            item.add_marker(skip)

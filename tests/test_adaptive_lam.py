@@ -27,10 +27,13 @@ def _relative_error(maps, reference):
     return worst / reference.abs().flatten(1).amax(dim=1)
 
 
-# a smooth network (tanh/softplus) and a ReLU one (first-order convergence)
-@pytest.mark.parametrize("name", ["tiny-smooth", "plain-d4"])
-def test_estimate_bounds_the_true_map_error_in_every_window(name, photo_crop):
-    # small and fast; docs/speed-accuracy.md has the published networks
+# a smooth network (tanh/softplus) and a ReLU one (first-order convergence);
+# small and fast: tests/test_honesty_study.py (--run-study) has the published
+# networks and the 95% bar over many windows
+@pytest.mark.parametrize("name, tolerance", [("tiny-smooth", 1e-2), ("plain-d4", 3e-2)])
+def test_estimate_bounds_the_true_map_error_in_every_window(
+    name, tolerance, photo_crop
+):
     model = _model(name)
     lr = photo_crop.double()[..., :16, :16]
     with torch.no_grad():
@@ -41,17 +44,19 @@ def test_estimate_bounds_the_true_map_error_in_every_window(name, photo_crop):
         lr,
         windows,
         n_steps="auto",
-        tolerance=1e-2,
+        tolerance=tolerance,
         return_integration=True,
         reach="auto",
     )
-    # reference: 1458 midpoint segments (about 1e-4 even at first order)
+    # reference: the midpoint segment rule with 27 times the steps (every rule
+    # is first order on a ReLU network: its error is about 1/27 of the map's)
+    steps = 27 * report.n_steps
     reference = attribute_windows(
-        model, lr, windows, n_steps=1458, method="riemann_middle", reach="auto"
+        model, lr, windows, n_steps=steps, method="riemann_middle", reach="auto"
     )
     true = _relative_error(maps, reference)
     assert report.converged
-    assert torch.all(report.estimated_error <= 1e-2)
+    assert torch.all(report.estimated_error <= tolerance)
     assert torch.all(true <= report.estimated_error), (true, report.estimated_error)
 
 
