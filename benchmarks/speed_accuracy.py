@@ -126,7 +126,7 @@ def table(rows: list[dict]) -> str:
             reference[key] = r["seconds"]
         estimate = f"{r['estimate']:.1e}" if "estimate" in r else ""
         error = f"{r['error']:.1e}"
-        if CONVERGED_STEPS < 27 * r["steps"]:
+        if "estimate" in r and CONVERGED_STEPS < 27 * r["steps"]:
             error += f" (converged map {CONVERGED_STEPS // r['steps']}x finer)"
         lines.append(
             f"| {r['model']} | {r['target']:.0e} | {r['setting']} | {r['steps']} "
