@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Mapping, Optional, Union
+from typing import Callable, Mapping, Optional, Sequence, Union
 
 import numpy as np
 from matplotlib.figure import Figure
@@ -305,8 +305,14 @@ def _heading(
     origin: tuple[int, int],
     n_steps: Optional[int],
     method: Optional[str],
+    fits: Callable[[str], bool] = lambda line: True,
 ) -> str:
-    """Two lines: model and DI; image, window (image pixels), steps and method."""
+    """Model and DI; image, window (image pixels), steps and method.
+
+    Lines are broken between parts where ``fits`` says a line is too long for
+    the figure, between words or inside a word where one part alone is, so a
+    long model name, image path or setting never runs off the figure.
+    """
     first = [title] if title else []
     if di is not None:
         first.append(f"DI {di:.2f} (of 100)")
@@ -320,7 +326,41 @@ def _heading(
         second.append(f"{n_steps} steps")
     if method:
         second.append(method)
-    return "  —  ".join(first) + "\n" + ", ".join(second)
+    lines = _wrap(["  —  ".join(first)], "", fits) if first else []
+    return "\n".join([*lines, *_wrap(second, ", ", fits)])
+
+
+def _wrap(parts: Sequence[str], sep: str, fits: Callable[[str], bool]) -> list[str]:
+    """``parts`` joined by ``sep`` into as few lines as ``fits`` allows."""
+    lines: list[str] = []
+    for part in parts:
+        pieces = [part]
+        if not fits(part) and len(part) > 1:
+            inner = " " if " " in part else ""
+            pieces = _wrap(part.split(" ") if inner else list(part), inner, fits)
+        for k, piece in enumerate(pieces):
+            if k == 0 and lines and fits(lines[-1] + sep + piece):
+                lines[-1] += sep + piece
+            else:
+                if k == 0 and lines:
+                    lines[-1] += sep.rstrip()
+                lines.append(piece)
+    return lines
+
+
+def _heading_fits(fig: Figure, fontsize: float) -> Callable[[str], bool]:
+    """Whether a line of a ``fontsize`` heading fits across ``fig``."""
+    from matplotlib.font_manager import FontProperties
+    from matplotlib.textpath import text_to_path
+
+    font = FontProperties(size=fontsize)
+    room = 0.96 * fig.get_figwidth() * 72  # points
+
+    def fits(line: str) -> bool:
+        width, _, _ = text_to_path.get_text_width_height_descent(line, font, False)
+        return width <= room
+
+    return fits
 
 
 def _colorbar(fig: Figure, cax) -> None:
@@ -481,6 +521,7 @@ def lam_figure(
             origin=origin,
             n_steps=n_steps,
             method=method,
+            fits=_heading_fits(fig, 10),
         ),
         fontsize=10,
     )
@@ -595,6 +636,7 @@ def comparison_figure(
             origin=origin,
             n_steps=n_steps,
             method=method,
+            fits=_heading_fits(fig, 10),
         ),
         fontsize=10,
     )

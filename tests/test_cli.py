@@ -1,5 +1,6 @@
 """The command line as a user runs it: exit codes, files written, one-line errors."""
 
+import csv
 import json
 import shlex
 import subprocess
@@ -592,3 +593,60 @@ def test_python_dash_m_captum_lam_cli_runs_the_command():
         text=True,
     )
     assert result.returncode == 0 and result.stdout.startswith("captum-lam ")
+
+
+@pytest.mark.parametrize("command", ["explain", "compare", "evaluate"])
+@pytest.mark.parametrize(
+    "argv, option",
+    [
+        (["--tolerance", "1e-2", "--steps", "20"], "--steps"),
+        (["--tol", "1e-2", "--ste", "20"], "--steps"),  # argparse's abbreviations
+        (["--tolerance", "1e-2", "--rule", "riemann_middle"], "--rule"),
+        (
+            ["--steps", "20", "--tolerance", "1e-2", "--method", "gausslegendre"],
+            "--steps and --rule",
+        ),
+    ],
+)
+def test_tolerance_refuses_steps_and_rule_before_any_work(
+    tmp_path, capsys, monkeypatch, command, argv, option
+):
+    monkeypatch.chdir(tmp_path)
+    code, _, err = run(capsys, command, "--model", "plain-d4", "--quiet", *argv)
+    assert code == 2
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("captum-lam: error: --tolerance")
+    assert f"drop {option}" in lines[0]
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_compare_to_a_tolerance_takes_every_path_method_there(tmp_path, capsys):
+    table, figure = tmp_path / "c.csv", tmp_path / "c.png"
+    code, stdout, _ = run(
+        capsys,
+        "compare",
+        "--image",
+        "sample:coffee",
+        "--lr",
+        "--model",
+        "plain-d4",
+        "--methods",
+        "saliency,ig-blur,lam",
+        "--window",
+        "40,40,8",
+        "--crop",
+        16,
+        "--tolerance",
+        "0.05",
+        "--csv",
+        table,
+        "--out",
+        figure,
+    )
+    assert code == 0
+    assert "LAM: n_steps auto to tolerance 0.05" in stdout
+    rows = {r["method"]: r for r in csv.DictReader(table.open())}
+    assert rows["saliency"]["n_steps_used"] == ""
+    for method in ("ig-blur", "lam"):
+        assert int(rows[method]["n_steps_used"]) in (18, 54, 162, 486, 1458)
+        assert float(rows[method]["estimated_map_error"]) <= 0.05

@@ -1,6 +1,7 @@
 import numpy as np
 import pytest
 import torch
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 from scipy import stats
 
 from captum_lam.visualization import (
@@ -221,3 +222,24 @@ def test_denoising_panels_are_named_for_the_task():
     ]
     with pytest.raises(ValueError, match="task must be 'super-resolution' or"):
         lam_figure(attr, lr, (4, 4, 8), scale=1, task="deblurring")
+
+
+@pytest.mark.parametrize("figure", ["lam", "comparison"])
+def test_a_long_heading_is_wrapped_inside_the_figure(figure):
+    attr, lr = torch.randn(1, 3, 8, 8), torch.rand(1, 3, 8, 8)
+    names = dict(
+        image="/data/" + "a_long_dataset_folder_name/" * 8 + "photo.png",
+        n_steps=162,
+        method="n_steps auto, tolerance 0.001",
+    )
+    if figure == "lam":
+        fig = lam_figure(attr, lr, (2, 2, 4), scale=1, title="m" * 150, **names)
+    else:
+        fig = comparison_figure({"LAM": attr}, lr, (2, 2, 4), scale=1, **names)
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()
+    box = fig._suptitle.get_window_extent(canvas.get_renderer())
+    assert 0 <= box.x0 and box.x1 <= fig.bbox.width, (box, fig.bbox)
+    heading = fig._suptitle.get_text()
+    assert "162 steps" in heading and "tolerance 0.001" in heading
+    assert heading.replace("\n", "").count("a_long_dataset_folder_name") == 8

@@ -41,6 +41,9 @@ AUTO_CROP = 256
 #: Relative completeness error above which ``explain`` warns.
 DELTA_WARNING = 0.01
 COMPARE_METHODS = ("saliency", "ig", "ig-blur", "lam")
+#: ``--steps`` and ``--rule`` when not given: the reference's scheme.
+DEFAULT_STEPS = int(LAMSettings.n_steps)
+DEFAULT_RULE = LAMSettings.method
 
 
 class UserError(Exception):
@@ -381,6 +384,43 @@ def sigma_value(text: str) -> float:
     return _number(text, float, "a finite number >= 0", lambda v: 0 <= v < math.inf)
 
 
+def settle_integration_options(args: argparse.Namespace) -> None:
+    """Refuse ``--steps``/``--rule`` beside ``--tolerance``; fill their defaults.
+
+    Called first by every command that integrates, before any work.
+    """
+    if args.tolerance is not None:
+        clash = [
+            option
+            for option, value in (("--steps", args.steps), ("--rule", args.method))
+            if value is not None
+        ]
+        if clash:
+            raise UserError(
+                f"--tolerance chooses the steps and the rule itself (nested "
+                f"midpoint rules, as many steps as the tolerance needs): drop "
+                f"{' and '.join(clash)}, or drop --tolerance for a fixed rule"
+            )
+    if args.steps is None:
+        args.steps = DEFAULT_STEPS
+    if args.method is None:
+        args.method = DEFAULT_RULE
+
+
+def integration_label(
+    args: argparse.Namespace, integration: Optional[IntegrationReport] = None
+) -> tuple[Optional[int], str]:
+    """Steps and rule for a figure's heading: what was run, not the options.
+
+    With ``--tolerance``: the steps used (None when unknown, e.g. several maps
+    that each took their own) and ``"n_steps auto, tolerance T"``.
+    """
+    if args.tolerance is None:
+        return args.steps, args.method
+    steps = None if integration is None else integration.n_steps
+    return steps, f"n_steps auto, tolerance {args.tolerance:g}"
+
+
 def lam_settings(args: argparse.Namespace) -> LAMSettings:
     """The [`LAMSettings`][captum_lam.LAMSettings] of the `add_lam_settings` options."""
     return LAMSettings(
@@ -408,15 +448,21 @@ def tolerance_value(text: str) -> float:
 
 def add_lam_settings(p: argparse.ArgumentParser) -> None:
     """LAM's settings, shared by explain, compare and evaluate."""
+    # --steps and --rule default to None, so that settle_integration_options
+    # can tell them given (abbreviated too) and refuse them beside --tolerance
     p.add_argument(
-        "--steps", type=positive_int, default=50, help="integration steps (50)"
+        "--steps",
+        type=positive_int,
+        default=None,
+        help=f"integration steps ({DEFAULT_STEPS})",
     )
     p.add_argument(
         "--tolerance",
         type=tolerance_value,
         default=None,
         help="integrate until the estimated relative map error is below this "
-        "(e.g. 1e-3), reusing every gradient; replaces --steps and --method",
+        "(e.g. 1e-3): nested midpoint rules refined until the estimate says so, "
+        "reusing every gradient; replaces --steps and --rule",
     )
     p.add_argument("--sigma", type=sigma_value, default=1.2, help="baseline blur (1.2)")
     p.add_argument(
@@ -426,8 +472,8 @@ def add_lam_settings(p: argparse.ArgumentParser) -> None:
         "--rule",
         dest="method",
         choices=METHODS,
-        default="riemann_right",
-        help="LAM's integration rule (riemann_right = the reference's; "
+        default=None,
+        help=f"LAM's integration rule ({DEFAULT_RULE} = the reference's; "
         "riemann_middle = most exact at the same cost)",
     )
     # the old spelling, kept working; not shown, so it is not confused with

@@ -13,6 +13,7 @@ from typing import Any, Optional
 import torch
 from torch import Tensor, nn
 
+from .._adaptive import IntegrationReport
 from .._commands import COMMANDS
 from .._images import (
     psnr_y,
@@ -31,11 +32,13 @@ from ._common import (
     check_model_args,
     command_device,
     describe_case,
+    integration_label,
     lam_settings,
     model_info,
     print_table,
     resolve_model,
     say,
+    settle_integration_options,
     warn,
 )
 from .explain import run_lam
@@ -49,29 +52,45 @@ def _method_attribution(
     lr: Tensor,
     window: tuple[int, int, int],
     args: argparse.Namespace,
-) -> tuple[Tensor, Optional[float]]:
-    """The attribution and, for LAM, its relative completeness error."""
+) -> tuple[Tensor, Optional[float], Optional[IntegrationReport]]:
+    """The attribution, LAM's relative completeness error and, for the path
+    methods, how the integral was computed."""
     from captum.attr import IntegratedGradients, Saliency
 
     from ..filters import gaussian_blur2d
     from ..objective import WindowObjective
+    from ..path_integrated_gradients import PathIntegratedGradients
+    from ..paths import LinearPath
 
     if method == "lam":
-        attr, _, relative, _ = run_lam(model, lr, window, args, "LAM")
-        return attr, relative
+        attr, _, relative, integration = run_lam(model, lr, window, args, "LAM")
+        return attr, relative, integration
     objective = WindowObjective(model, window=window, detector=args.detector)
     if method == "saliency":
         saliency = Saliency(objective)
-        return saliency.attribute(lr.clone().requires_grad_(), abs=False), None
+        return saliency.attribute(lr.clone().requires_grad_(), abs=False), None, None
     baseline = (
         torch.zeros_like(lr)
         if method == "ig"
         else gaussian_blur2d(lr, args.sigma, args.kernel_size)
     )
-    ig = IntegratedGradients(objective).attribute(
-        lr, baselines=baseline, n_steps=args.steps, internal_batch_size=args.batch_size
+    if args.tolerance is None:
+        ig = IntegratedGradients(objective).attribute(
+            lr,
+            baselines=baseline,
+            n_steps=args.steps,
+            internal_batch_size=args.batch_size,
+        )
+        return ig, None, None
+    # to a tolerance, as LAM: the same nested rules along IG's straight line
+    path_ig = PathIntegratedGradients(objective, LinearPath(baseline))
+    ig = path_ig.attribute(
+        lr,
+        n_steps="auto",
+        tolerance=args.tolerance,
+        internal_batch_size=args.batch_size,
     )
-    return ig, None
+    return ig, None, path_ig.last_integration
 
 
 _METHOD_LABELS = {
@@ -85,6 +104,7 @@ _METHOD_LABELS = {
 def cmd_compare(args: argparse.Namespace) -> int:
     from ..visualization import comparison_figure, save_figure
 
+    settle_integration_options(args)
     outputs = check_command_outputs(
         [
             Output("--out", args.out, FIGURE_SUFFIXES),
@@ -125,14 +145,15 @@ def cmd_compare(args: argparse.Namespace) -> int:
     names = [str(model_info(m).get("name")) for m in models]
     say(args, f"model{'s' if len(names) > 1 else ''}: {', '.join(names)}")
     describe_case(args, case, scale)
+    lam_integration = (
+        f"rule {args.method}, {args.steps} steps"
+        if args.tolerance is None
+        else f"n_steps auto to tolerance {args.tolerance:g}"
+    )
     say(
         args,
         f"methods: {', '.join(methods)}"
-        + (
-            f"; LAM: rule {args.method}, {args.steps} steps, sigma {args.sigma}"
-            if "lam" in methods
-            else ""
-        ),
+        + (f"; LAM: {lam_integration}, sigma {args.sigma}" if "lam" in methods else ""),
     )
     settings = {**lam_settings(args).record(), "device": str(device)}
 
@@ -144,7 +165,9 @@ def cmd_compare(args: argparse.Namespace) -> int:
         for method in methods:
             label = name if len(models) > 1 else _METHOD_LABELS[method]
             t0 = time.perf_counter()
-            attr, relative = _method_attribution(method, model, lr, window, args)
+            attr, relative, integration = _method_attribution(
+                method, model, lr, window, args
+            )
             attr = attr.detach()
             seconds = time.perf_counter() - t0
             attributions[label] = attr.cpu()
@@ -157,6 +180,13 @@ def cmd_compare(args: argparse.Namespace) -> int:
                 "relative_convergence_delta": relative,
                 "seconds": round(seconds, 3),
             }
+            if args.tolerance is not None:
+                row["n_steps_used"] = (
+                    None if integration is None else integration.n_steps
+                )
+                row["estimated_map_error"] = (
+                    None if integration is None else integration.max_estimated_error
+                )
             if hr is not None:
                 row["psnr_y_db"] = psnr_y(sr.cpu(), hr.cpu(), shave=scale)
             if map_dir is not None:
@@ -186,6 +216,9 @@ def cmd_compare(args: argparse.Namespace) -> int:
     if map_dir is not None:
         say(args, f"wrote {len(rows)} maps to {map_dir}")
     if out is not None:
+        figure_steps, figure_rule = integration_label(args)
+        if args.tolerance is None and "lam" not in methods:
+            figure_rule = None  # the rule is LAM's; IG's is its own
         fig = comparison_figure(
             attributions,
             lr.cpu(),
@@ -195,8 +228,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
             title=names[0] if len(models) == 1 else "",
             image=source,
             origin=case.origin,
-            n_steps=args.steps,
-            method=args.method if "lam" in methods else None,
+            n_steps=figure_steps,
+            method=figure_rule,
         )
         save_figure(fig, out)
         say(args, f"wrote {out}")

@@ -17,6 +17,7 @@ from typing import Any, Optional, Sequence
 
 from torch import Tensor
 
+from .._adaptive import RULE
 from .._commands import COMMANDS
 from .._images import HELD_OUT_IMAGES
 from .._model_options import is_factory
@@ -34,6 +35,7 @@ from ._common import (
     read_image_option,
     require_file,
     resolve_model,
+    settle_integration_options,
     warn,
 )
 
@@ -217,6 +219,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from .. import studies
     from .._io import write_text_atomic
 
+    settle_integration_options(args)
     outputs = check_command_outputs(
         [
             Output("--out", args.out),
@@ -344,7 +347,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
             "settings": {
                 "n_steps": lam_settings(args).n_steps,
                 "tolerance": args.tolerance,
-                "method": args.method,
+                "method": args.method if args.tolerance is None else RULE,
                 "sigma": args.sigma,
                 "kernel_size": args.kernel_size,
                 "detector": args.detector,

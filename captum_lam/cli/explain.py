@@ -29,6 +29,7 @@ from ._common import (
     check_output_size,
     command_device,
     describe_case,
+    integration_label,
     lam_settings,
     model_info,
     positive_int,
@@ -36,6 +37,7 @@ from ._common import (
     report_completeness,
     resolve_model,
     say,
+    settle_integration_options,
     warn,
 )
 
@@ -68,6 +70,7 @@ def run_lam(
 def cmd_explain(args: argparse.Namespace) -> int:
     from ..visualization import lam_figure, save_figure
 
+    settle_integration_options(args)
     outputs = check_command_outputs(
         [
             Output("--out", args.out, FIGURE_SUFFIXES),
@@ -138,6 +141,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
             "device": str(device),
             "n_steps_used": integration.n_steps,
             "estimated_map_error": integration.max_estimated_error,
+            "rule_used": integration.method,
         },
         "diffusion_index": di,
         "convergence_delta": delta,
@@ -155,6 +159,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
     say(args, f"LAM took {lam_time:.1f} s")
 
     if out is not None:
+        steps, rule = integration_label(args, integration)
         fig = lam_figure(
             attr.cpu(),
             lr.cpu(),
@@ -166,8 +171,8 @@ def cmd_explain(args: argparse.Namespace) -> int:
             di=di,
             image=source,
             origin=case.origin,
-            n_steps=args.steps,
-            method=args.method,
+            n_steps=steps,
+            method=rule,
             task=summary["task"],
         )
         save_figure(fig, out)
