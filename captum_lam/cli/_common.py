@@ -387,8 +387,12 @@ def sigma_value(text: str) -> float:
 def settle_integration_options(args: argparse.Namespace) -> None:
     """Refuse ``--steps``/``--rule`` beside ``--tolerance``; fill their defaults.
 
-    Called first by every command that integrates, before any work.
+    Called first by every command that integrates, before any work. Records
+    in ``args.chose_integration`` whether any of the three was given.
     """
+    args.chose_integration = any(
+        value is not None for value in (args.steps, args.method, args.tolerance)
+    )
     if args.tolerance is not None:
         clash = [
             option
@@ -405,6 +409,13 @@ def settle_integration_options(args: argparse.Namespace) -> None:
         args.steps = DEFAULT_STEPS
     if args.method is None:
         args.method = DEFAULT_RULE
+
+
+def integration_text(args: argparse.Namespace) -> str:
+    """How the options say to integrate, for the terminal."""
+    if args.tolerance is None:
+        return f"rule {args.method}, {args.steps} steps"
+    return f"n_steps auto to tolerance {args.tolerance:g}"
 
 
 def integration_label(
@@ -582,11 +593,6 @@ def describe_case(args: argparse.Namespace, case: CommandCase, scale: int) -> No
     )
 
 
-def given(args: argparse.Namespace, *options: str) -> bool:
-    """Whether the user typed one of ``options`` (not left it to its default)."""
-    return any(a == o or a.startswith(o + "=") for a in args.argv for o in options)
-
-
 def report_completeness(
     args: argparse.Namespace,
     delta: float,
@@ -594,14 +600,12 @@ def report_completeness(
     integration: Optional[IntegrationReport] = None,
 ) -> None:
     """Completeness as information; a warning only for settings the user chose."""
+    how = integration_text(args)
     if integration is not None and integration.tolerance is not None:
-        how = (
-            f"n_steps auto to tolerance {integration.tolerance:g}: "
-            f"{integration.n_steps} steps, estimated map error "
+        how += (
+            f": {integration.n_steps} steps, estimated map error "
             f"{integration.max_estimated_error:.2g}"
         )
-    else:
-        how = f"rule {args.method}, {args.steps} steps"
     text = (
         f"completeness: the map sums to the objective's change within "
         f"{100 * relative:.2g}% (delta {delta:.4g}; {how})"
@@ -613,7 +617,7 @@ def report_completeness(
         "--rule riemann_middle (same cost), more --steps or a smaller --tolerance "
         "makes it exact"
     )
-    if given(args, "--rule", "--method", "--steps", "--tolerance"):
+    if args.chose_integration:
         print(f"warning: {text}; {fix}", file=sys.stderr)
     else:
         say(args, f"{text}: the reference's scheme, as published; {fix}")

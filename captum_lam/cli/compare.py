@@ -33,6 +33,7 @@ from ._common import (
     command_device,
     describe_case,
     integration_label,
+    integration_text,
     lam_settings,
     model_info,
     print_table,
@@ -145,15 +146,14 @@ def cmd_compare(args: argparse.Namespace) -> int:
     names = [str(model_info(m).get("name")) for m in models]
     say(args, f"model{'s' if len(names) > 1 else ''}: {', '.join(names)}")
     describe_case(args, case, scale)
-    lam_integration = (
-        f"rule {args.method}, {args.steps} steps"
-        if args.tolerance is None
-        else f"n_steps auto to tolerance {args.tolerance:g}"
-    )
     say(
         args,
         f"methods: {', '.join(methods)}"
-        + (f"; LAM: {lam_integration}, sigma {args.sigma}" if "lam" in methods else ""),
+        + (
+            f"; LAM: {integration_text(args)}, sigma {args.sigma}"
+            if "lam" in methods
+            else ""
+        ),
     )
     settings = {**lam_settings(args).record(), "device": str(device)}
 
