@@ -154,9 +154,14 @@ def study(cases, progress=print, check: bool = False) -> list[dict]:
 LEAST_FINER = 9
 
 
+def is_judged(record: dict) -> bool:
+    """Whether the record's converged map is fine enough to judge it."""
+    return record["reference_steps"] >= LEAST_FINER * record["steps"]
+
+
 def judged(records: list[dict]) -> list[dict]:
     """The records whose converged map is fine enough to judge them."""
-    return [r for r in records if r["reference_steps"] >= LEAST_FINER * r["steps"]]
+    return [r for r in records if is_judged(r)]
 
 
 def bounded(records: list[dict]) -> float:
@@ -172,10 +177,10 @@ def table(records: list[dict], cases) -> str:
         "| largest true / estimate | converged map finer by | reference check |",
         "| --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
-    skipped = {}
+    skipped: dict[str, list[int]] = {}
     for r in records:
-        if r not in judged(records):
-            skipped[r["model"]] = skipped.get(r["model"], []) + [r["steps"]]
+        if not is_judged(r):
+            skipped.setdefault(r["model"], []).append(r["steps"])
     records = judged(records)
     for name in dict.fromkeys(r["model"] for r in records):
         rows = [r for r in records if r["model"] == name]
