@@ -19,7 +19,7 @@ BATCH = 10  # path points per forward/backward pass
 
 
 def _lr(side: int) -> torch.Tensor:
-    from captum_lam._images import bicubic_downsample, sample_image
+    from captum_lam.images import bicubic_downsample, sample_image
 
     hr = sample_image("rocket")[..., : side * 4, : side * 4]
     return bicubic_downsample(hr, 4).contiguous()

@@ -9,26 +9,26 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 # first, so that Ctrl-C while the command starts ends without a traceback
-from . import _startup  # noqa: F401
+from ._frontend import startup as _startup  # noqa: F401
 
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:  # what static readers (type checkers, the API docs) see
-    from ._adaptive import IntegrationReport
-    from ._images import (
-        bicubic_downsample,
-        bicubic_upsample,
-        psnr_y,
-        read_image,
-        sample_image,
-        ssim_y,
-    )
+    from ._method.adaptive import IntegrationReport
     from .filters import (
         GaussianBlur2d,
         filter2d,
         gaussian_blur2d,
         gaussian_kernel2d,
         gaussian_kernel2d_derivative,
+    )
+    from .images import (
+        bicubic_downsample,
+        bicubic_upsample,
+        psnr_y,
+        read_image,
+        sample_image,
+        ssim_y,
     )
     from .lam import LAM
     from .mapfile import load_map, map_file_name, save_map
@@ -59,8 +59,7 @@ if TYPE_CHECKING:  # what static readers (type checkers, the API docs) see
         lam_figure,
         save_figure,
     )
-    from .window_list import WindowCandidate, list_windows
-    from .windows import auto_windows, textured_windows
+    from .windows import WindowCandidate, auto_windows, list_windows, textured_windows
 
 #: Public name -> (module, name). Loaded on first use, so that
 #: ``import captum_lam`` (and ``captum-lam --help``) does not import torch.

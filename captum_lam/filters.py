@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ._validation import as_int
+from ._method.checks import as_int
 
 #: Added to sigma in the kernel's exponent, as in the reference code.
 KERNEL_EPSILON = 1e-5

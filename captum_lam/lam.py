@@ -9,12 +9,16 @@ from captum._utils.common import _expand_additional_forward_args
 from captum.log import log_usage
 from torch import Tensor
 
-from ._adaptive import check_steps, integrate_steps
-from ._checks import check_image_batch, warn_if_training
-from ._engine import Gradient, convergence_delta, finite_per_step
-from ._model_state import keeps_caller_state
-from ._reach import Reach, model_reach, reach_region
-from ._validation import check_grad_mode, check_kernel_fits
+from ._method.adaptive import check_steps, integrate_steps
+from ._method.checks import (
+    check_grad_mode,
+    check_image_batch,
+    check_kernel_fits,
+    warn_if_training,
+)
+from ._method.engine import Gradient, convergence_delta, finite_per_step
+from ._method.model_state import keeps_caller_state
+from ._method.reach import Reach, model_reach, reach_region
 from .objective import (
     Detector,
     Window,

@@ -17,8 +17,8 @@ from matplotlib.patches import Rectangle
 from scipy.signal import fftconvolve
 from torch import Tensor
 
-from ._checks import one_example_chw
 from ._io import write_atomic
+from ._method.checks import one_example_chw
 from .metrics import abs_normalized_map, diffusion_index
 from .objective import Window
 

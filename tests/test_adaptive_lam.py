@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-import captum_lam._adaptive as adaptive
+import captum_lam._method.adaptive as adaptive
 from captum_lam import (
     LAM,
     LinearPath,

@@ -12,7 +12,7 @@ from captum_lam import (
     attribute_windows,
     format_windows,
 )
-from captum_lam._quadrature import nodes_and_weights
+from captum_lam._method.quadrature import nodes_and_weights
 from tests.conftest import make_tiny_sr
 
 

@@ -2,10 +2,10 @@
 
 import pytest
 import torch
+from captum_lam.zoo._info import ModelInfo
 from torch import nn
 
 from captum_lam import LAM, zoo
-from captum_lam.zoo._info import ModelInfo
 
 from .conftest import make_tiny_sr
 

@@ -8,7 +8,9 @@ import torch
 from skimage.data import rocket
 
 from captum_lam import zoo
-from captum_lam._degradation import (
+from captum_lam.cli import main
+from captum_lam.images import bicubic_downsample, psnr_y, sample_image
+from captum_lam.images._degradation import (
     baseline,
     degrade,
     jpeg,
@@ -16,8 +18,6 @@ from captum_lam._degradation import (
     psnr_summary,
     task_summary,
 )
-from captum_lam._images import bicubic_downsample, psnr_y, sample_image
-from captum_lam.cli import main
 
 DENOISER = "waifu2x-cunet-noise2-x1"
 

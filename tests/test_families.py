@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from captum_lam import LAM
-from captum_lam._images import (
+from captum_lam.images import (
     bicubic_downsample,
     bicubic_upsample,
     psnr_y,

@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from captum_lam.zoo._info import ModelInfo
 
-from captum_lam._images import (
+from captum_lam.images import (
     bicubic_downsample,
     bicubic_upsample,
     psnr_y,
@@ -24,7 +25,6 @@ from captum_lam.models._pretrained import (
     load_pretrained,
     pretrained_names,
 )
-from captum_lam.zoo._info import ModelInfo
 
 torch.set_num_threads(1)
 

@@ -13,11 +13,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from captum_lam.zoo._info import ModelInfo
 from torch import nn
 
 from captum_lam import LAM, zoo
-from captum_lam._images import sample_image
-from captum_lam._reach import model_reach
+from captum_lam._method.reach import model_reach
+from captum_lam.images import sample_image
 from captum_lam.multiwindow import (
     _backward_groups,
     attribute_windows,
@@ -43,7 +44,6 @@ from captum_lam.studies import (
     write_jsonl,
 )
 from captum_lam.windows import textured_windows
-from captum_lam.zoo._info import ModelInfo
 
 from .conftest import make_tiny_sr
 

@@ -13,20 +13,20 @@ from typing import Any, Callable, Iterator, Optional, Sequence
 import torch
 from torch import Tensor, nn
 
-from .._adaptive import IntegrationReport
-from .._degradation import DENOISING_AUTO_REGION, degrade
-from .._images import (
-    bicubic_upsample,
-    crop_to_multiple,
-    read_image_spec,
-)
-from .._model_options import (
+from .._frontend.model_options import (
     check_model_options,
     given_adapter_options,
     split_models,
 )
-from .._output_paths import Output, check_outputs
-from .._validation import parse_device
+from .._frontend.output_paths import Output, check_outputs
+from .._method.adaptive import IntegrationReport
+from .._method.checks import parse_device
+from ..images import (
+    bicubic_upsample,
+    crop_to_multiple,
+    read_image_spec,
+)
+from ..images._degradation import DENOISING_AUTO_REGION, degrade
 from ..objective import DETECTORS, check_windows_fit
 from ..path_integrated_gradients import METHODS
 from ..settings import LAMSettings

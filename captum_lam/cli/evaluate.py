@@ -17,10 +17,10 @@ from typing import Any, Optional, Sequence
 
 from torch import Tensor
 
-from .._adaptive import RULE
-from .._commands import COMMANDS
-from .._images import HELD_OUT_IMAGES
-from .._model_options import is_factory
+from .._frontend.commands import COMMANDS
+from .._frontend.model_options import is_factory
+from .._method.adaptive import RULE
+from ..images import HELD_OUT_IMAGES
 from ..studies.runner import torchrun_rank
 from ._common import (
     Output,

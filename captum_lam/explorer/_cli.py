@@ -7,8 +7,8 @@ import sys
 from pathlib import Path
 from typing import Any, Callable
 
-from .._commands import COMMANDS
-from .._model_options import check_model_options, given_adapter_options
+from .._frontend.commands import COMMANDS
+from .._frontend.model_options import check_model_options, given_adapter_options
 
 #: ``resolve_model(args, name)``: the command line's model loader (explain's),
 #: passed in by the CLI so that this package does not import it.

@@ -18,14 +18,14 @@ from pathlib import Path
 import torch
 
 from captum_lam import LAM, diffusion_index, textured_windows, zoo
-from captum_lam._degradation import baseline, degrade
-from captum_lam._images import (
+from captum_lam.images import (
     HELD_OUT_IMAGES,
     crop_to_multiple,
     psnr_y,
     sample_image,
     ssim_y,
 )
+from captum_lam.images._degradation import baseline, degrade
 
 IMAGES = [name for name in HELD_OUT_IMAGES if name != "cat"]
 OUT = Path(__file__).resolve().parents[1] / "generated" / "zoo_table.md"
@@ -96,9 +96,7 @@ def main() -> None:
                 if info.receptive_field is None
                 else str(info.receptive_field),
                 "degradation": info.degradation,
-                "psnr": [
-                    f"{p:.2f} ({b:.2f})" for p, b in zip(r["psnr"], r["bicubic"])
-                ],
+                "psnr": [f"{p:.2f} ({b:.2f})" for p, b in zip(r["psnr"], r["bicubic"])],
                 "ssim": [f"{q:.4f}" for q in r["ssim"]],
                 "di": f"{statistics.mean(r['di']):.2f}" if r["di"] else "GPU only",
             }
