@@ -130,7 +130,7 @@ def test_receptive_field_crop_512(benchmark, crop):
     benchmark.group = "plain-d8 LR 512x512, 10 steps: crop"
     benchmark.pedantic(
         lambda: lam.attribute(
-            lr, target=(1000, 1000, 16), n_steps=10, internal_batch_size=2, crop=crop
+            lr, target=(1000, 1000, 16), n_steps=10, internal_batch_size=2, reach=crop
         ),
         rounds=2,
         warmup_rounds=0,

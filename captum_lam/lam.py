@@ -120,7 +120,6 @@ class LAM(PathIntegratedGradients):
         internal_batch_size: Optional[int] = None,
         return_convergence_delta: bool = False,
         reach: Reach = None,
-        crop: Reach = None,
         tolerance: Optional[float] = None,
     ) -> Any:
         r"""Local attribution map of the output window ``target``.
@@ -163,8 +162,6 @@ class LAM(PathIntegratedGradients):
             published models) and uses the whole input for a global or
             undeclared field. A reach smaller than the true one gives a wrong
             map. Default None: the whole input.
-        crop : None, "auto" or int
-            Old name of ``reach``.
         tolerance : float, optional
             With ``n_steps="auto"``: the bound on each map's estimated relative
             error ``max|map - exact map| / max|map|``, in [1e-7, 1). Default
@@ -189,7 +186,6 @@ class LAM(PathIntegratedGradients):
                 internal_batch_size,
                 return_convergence_delta,
                 reach,
-                crop,
                 tolerance,
             )
             if return_convergence_delta:
@@ -202,7 +198,7 @@ class LAM(PathIntegratedGradients):
         windows = format_windows(target, inputs.shape[0], device=inputs.device)
         warn_if_training(self.model, stacklevel=4)
         extra = _tuple_args(additional_forward_args)
-        radius = model_reach(self.model, _reach_alias(reach, crop))
+        radius = model_reach(self.model, reach)
         output_shape = probe_model(self.model, inputs, extra, windows)
         region: tuple[slice, ...] = ()
         if radius is not None:
@@ -293,15 +289,6 @@ class LAM(PathIntegratedGradients):
             )
         summed = attributions.reshape(attributions.shape[0], -1).sum(dim=1)
         return summed - change.reshape(-1).to(summed.dtype)
-
-
-def _reach_alias(reach: Reach, crop: Reach) -> Reach:
-    """``crop=`` is the old name of ``reach=``."""
-    if crop is None:
-        return reach
-    if reach is not None:
-        raise ValueError("give reach= only (crop= is its old name), not both")
-    return crop
 
 
 def _one_image_batch(inputs: tuple) -> Tensor:

@@ -4,7 +4,8 @@
 one input image at the cost of one forward pass per path point plus K backward passes
 (instead of K forward and K backward passes with ``LAM(model).attribute`` on the
 expanded batch). [`di_map`][captum_lam.di_map] uses it for the Diffusion Index of a
-whole grid of windows, and [`di_map_figure`][captum_lam.di_map_figure] draws that grid
+whole grid of windows, and [`di_map_figure`][captum_lam.multiwindow.di_map_figure]
+draws that grid
 over the image.
 """
 

@@ -17,7 +17,7 @@ from ._method.checks import as_int, check_int
 from .images import rgb_to_y
 from .objective import gradient_magnitude
 
-#: The content classes of [`classify_content`][captum_lam.classify_content].
+#: The content classes of [`classify_content`][captum_lam.windows.classify_content].
 CONTENT_CLASSES = ("flat", "edge", "texture")
 #: Mean luma gradient magnitude (per HR pixel, luma in [0, 1]) below which a
 #: window is "flat".

@@ -10,9 +10,9 @@ from captum_lam import (
     PathIntegratedGradients,
     WindowObjective,
     attribute_windows,
-    textured_windows,
     zoo,
 )
+from captum_lam.windows import textured_windows
 
 from .conftest import make_tiny_sr
 

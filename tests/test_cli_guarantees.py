@@ -45,7 +45,7 @@ FACTORY_SOURCE = textwrap.dedent(
 EVALUATE_FAST = [
     "--images",
     "sample:coffee",
-    "--crop",
+    "--centre-crop",
     "32",
     "--per-image",
     "1",

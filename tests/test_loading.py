@@ -11,7 +11,6 @@ import textwrap
 
 import pytest
 import torch
-from captum_lam.zoo._info import ModelInfo
 from safetensors.torch import save_file
 from torch import nn
 
@@ -22,6 +21,7 @@ from captum_lam.models._loading import (
     load_factory,
     read_state_dict,
 )
+from captum_lam.zoo import ModelInfo
 
 from .conftest import make_tiny_sr
 

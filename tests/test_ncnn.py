@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from captum_lam.zoo._info import ModelInfo
 
 from captum_lam.images import (
     bicubic_downsample,
@@ -25,6 +24,7 @@ from captum_lam.models._pretrained import (
     load_pretrained,
     pretrained_names,
 )
+from captum_lam.zoo import ModelInfo
 
 torch.set_num_threads(1)
 

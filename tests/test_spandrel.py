@@ -29,11 +29,11 @@ except Exception:  # torchvision's failure beside a mismatched torch is a Runtim
         allow_module_level=True,
     )
 
-from captum_lam.zoo._info import ModelInfo
 from safetensors.torch import save_file
 
 from captum_lam import LAM
 from captum_lam.models._loading import ModelAdapter, load_checkpoint
+from captum_lam.zoo import ModelInfo
 
 pytestmark = pytest.mark.spandrel
 

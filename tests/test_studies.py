@@ -13,7 +13,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from captum_lam.zoo._info import ModelInfo
 from torch import nn
 
 from captum_lam import LAM, zoo
@@ -44,6 +43,7 @@ from captum_lam.studies import (
     write_jsonl,
 )
 from captum_lam.windows import textured_windows
+from captum_lam.zoo import ModelInfo
 
 from .conftest import make_tiny_sr
 
@@ -583,7 +583,7 @@ def test_evaluate_command(tmp_path, capsys):
         CLI_MODEL,
         "--images",
         "sample:astronaut,sample:coffee",
-        "--crop",
+        "--centre-crop",
         "48",
         "--per-image",
         "2",

@@ -487,15 +487,6 @@ def add_lam_settings(p: argparse.ArgumentParser) -> None:
         help=f"LAM's integration rule ({DEFAULT_RULE} = the reference's; "
         "riemann_middle = most exact at the same cost)",
     )
-    # the old spelling, kept working; not shown, so it is not confused with
-    # compare's --methods (attribution methods)
-    p.add_argument(
-        "--method",
-        dest="method",
-        choices=METHODS,
-        help=argparse.SUPPRESS,
-        default=argparse.SUPPRESS,
-    )
     p.add_argument("--detector", choices=DETECTORS, default="difference")
     p.add_argument(
         "--batch-size",
@@ -556,13 +547,10 @@ def add_common(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--region",
-        "--crop",
-        dest="region",
         default="auto",
         help="side of the HR region around the window that is explained: SIZE "
         "(HR pixels), none (the whole image) or auto (default: 256x256 around the "
-        "window, when the image is larger; LAM's cost and the DI grow with the image). "
-        "--crop is its old name",
+        "window, when the image is larger; LAM's cost and the DI grow with the image)",
     )
     add_lam_settings(p)
     p.add_argument("--quiet", action="store_true", help="no progress bar or summary")

@@ -1,8 +1,8 @@
 """``captum-lam evaluate``: a LAM study over models, images and windows.
 
 Registered in `captum_lam.cli` by ``add_evaluate_parser(subparsers)``.
-Runs [`evaluate`][captum_lam.evaluate] (resumable; sharded under ``torchrun``)
-and prints the per-model table of [`aggregate`][captum_lam.aggregate].
+Runs [`evaluate`][captum_lam.studies.evaluate] (resumable; sharded under ``torchrun``)
+and prints the per-model table of [`aggregate`][captum_lam.studies.aggregate].
 """
 
 from __future__ import annotations
@@ -76,12 +76,10 @@ def add_evaluate_parser(subparsers: Any) -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--centre-crop",
-        "--crop",
-        dest="centre_crop",
         metavar="SIZE",
         type=positive_int,
         help="centre-crop every HR image to at most SIZE x SIZE pixels first "
-        "(default: whole images); --crop is its old name",
+        "(default: whole images)",
     )
     p.add_argument(
         "--cases",

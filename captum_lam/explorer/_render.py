@@ -181,7 +181,7 @@ def explain_command(
         image.spec,
         "--window",
         f"{top},{left},{size}",
-        "--crop",
+        "--region",
         "none",
         "--steps",
         str(settings["steps"]),

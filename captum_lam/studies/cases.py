@@ -98,12 +98,14 @@ def select_cases(
 
     ``mode="hardest"`` (default) takes the ``pool * per_image`` most textured
     non-overlapping windows of each image
-    ([`textured_windows`][captum_lam.textured_windows], highest gradient energy first)
+    ([`textured_windows`][captum_lam.windows.textured_windows], highest gradient energy
+    first)
     and draws ``per_image`` of them with a generator seeded by ``seed`` and the image's
     name (so adding an image does not change the others' windows); ``seed=None`` takes
     the top ``per_image`` deterministically. ``mode="random"`` draws non-overlapping
     windows uniformly; ``mode="stratified"`` draws ``per_image`` windows of each content
-    class of [`classify_content`][captum_lam.classify_content] (fewer where an image has
+    class of [`classify_content`][captum_lam.windows.classify_content] (fewer where an
+    image has
     fewer), for the DI-vs-content analysis.
 
     Windows never overlap within an image and keep ``margin`` HR pixels from the
@@ -113,7 +115,8 @@ def select_cases(
     ----------
     images : mapping of name -> Tensor
         HR images (1, 3, H, W) in [0, 1]; the names become `Case.image`
-        (``sample:NAME`` or a path, for [`evaluate`][captum_lam.evaluate] to load them).
+        (``sample:NAME`` or a path, for [`evaluate`][captum_lam.studies.evaluate] to
+        load them).
     per_image : int
         Windows per image (per class with ``mode="stratified"``).
     size : int

@@ -114,8 +114,8 @@ def evaluate(
         Names are loaded with ``load_model`` (default [`load`][captum_lam.zoo.load]);
         None: the models the cases name.
     cases : sequence of Case
-        From [`select_cases`][captum_lam.select_cases] or
-        [`read_cases`][captum_lam.read_cases].
+        From [`select_cases`][captum_lam.studies.select_cases] or
+        [`read_cases`][captum_lam.studies.read_cases].
     images : mapping of name -> Tensor, optional
         HR images by `Case.image`; missing ones are loaded with
         `load_image`. Cropped to a multiple of the scale.

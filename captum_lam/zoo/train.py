@@ -5,7 +5,8 @@ Usage::
     python -m captum_lam.zoo.train NAME [--steps N] [--seed S] [--out DIR]
         [--images A,B,...] [--threads T]
 
-The degradation is [`bicubic_downsample`][captum_lam.bicubic_downsample] x4 of whole
+The degradation is [`bicubic_downsample`][captum_lam.images.bicubic_downsample] x4 of
+whole
 photos; training pairs are aligned random crops (96x96 HR, 24x24 LR; nearly
 flat crops are re-drawn) with flips and 90-degree rotations, an L1 loss and
 Adam with linear warm-up and cosine decay. Training is seeded and
