@@ -343,18 +343,6 @@ def check_output_size(sr: Any, lr: Tensor, scale: int) -> None:
         )
 
 
-def check_writable(path: Optional[str], option: str) -> Optional[Path]:
-    if path is None:
-        return None
-    p = Path(path)
-    parent = p.parent if str(p.parent) else Path(".")
-    if not parent.is_dir():
-        raise UserError(f"{option}: folder {parent} does not exist")
-    if not os.access(parent, os.W_OK):
-        raise UserError(f"{option}: cannot write to {parent}")
-    return p
-
-
 # --- parser ------------------------------------------------------------------
 
 
