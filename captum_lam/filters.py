@@ -2,8 +2,8 @@
 
 A functional form ([`gaussian_kernel2d`][captum_lam.filters.gaussian_kernel2d],
 [`filter2d`][captum_lam.filters.filter2d],
-[`gaussian_blur2d`][captum_lam.gaussian_blur2d]) and
-a module form ([`GaussianBlur2d`][captum_lam.GaussianBlur2d]), in the manner of kornia.
+[`gaussian_blur2d`][captum_lam.gaussian_blur2d]) and a module form
+([`GaussianBlur2d`][captum_lam.GaussianBlur2d]), in the manner of kornia.
 
 The kernel is the reference's: for integer offsets ``x, y`` in
 ``[-(l // 2), l // 2]``::
@@ -98,8 +98,7 @@ def gaussian_kernel2d_derivative(
     device: Union[str, torch.device, None] = None,
 ) -> Tensor:
     """Exact derivative of [`gaussian_kernel2d`][captum_lam.filters.gaussian_kernel2d]
-    with
-    respect to sigma.
+    with respect to sigma.
 
     For ``k = g / sum(g)`` with ``g = exp(-r^2 / (2 (s + eps)^2))``::
 

@@ -5,8 +5,7 @@ one input image at the cost of one forward pass per path point plus K backward p
 (instead of K forward and K backward passes with ``LAM(model).attribute`` on the
 expanded batch). [`di_map`][captum_lam.di_map] uses it for the Diffusion Index of a
 whole grid of windows, and [`di_map_figure`][captum_lam.multiwindow.di_map_figure]
-draws that grid
-over the image.
+draws that grid over the image.
 """
 
 from __future__ import annotations

@@ -2,8 +2,7 @@
 
 Matplotlib only, without pyplot, so it draws headless. Every function returns a
 `matplotlib.figure.Figure`; [`save_figure`][captum_lam.visualization.save_figure]
-writes PNG, PDF or
-SVG by the file's extension.
+writes PNG, PDF or SVG by the file's extension.
 """
 
 from __future__ import annotations

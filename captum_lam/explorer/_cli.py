@@ -86,7 +86,7 @@ def build_app(args: argparse.Namespace, resolve_model: ResolveModel) -> Any:
     images = Images()
     image_id = args.image
     if not args.image.startswith("sample:"):
-        from .. import read_image
+        from ..images import read_image
 
         path = Path(args.image)
         if not path.is_file():

@@ -16,8 +16,10 @@ from typing import Any, Callable, Optional
 
 from torch import Tensor
 
-from .. import LAM, METHODS, bicubic_downsample, diffusion_index, mass_area
+from .. import LAM, diffusion_index, mass_area
+from ..images import bicubic_downsample
 from ..objective import DETECTORS
+from ..path_integrated_gradients import METHODS
 from ._catalogue import ImageEntry, Images, Models, RequestError
 from ._jobs import Request
 

@@ -126,8 +126,7 @@ def aggregate(
 
 
 def format_table(summary: Mapping[str, Mapping[str, Any]]) -> str:
-    """The [`aggregate`][captum_lam.studies.aggregate] summary as a fixed-width text
-    table."""
+    """The [`aggregate`][captum_lam.studies.aggregate] summary as a text table."""
 
     def num(value: Any, digits: int = 2) -> str:
         return "-" if value is None else f"{value:.{digits}f}"

@@ -98,15 +98,14 @@ def select_cases(
 
     ``mode="hardest"`` (default) takes the ``pool * per_image`` most textured
     non-overlapping windows of each image
-    ([`textured_windows`][captum_lam.windows.textured_windows], highest gradient energy
-    first)
-    and draws ``per_image`` of them with a generator seeded by ``seed`` and the image's
-    name (so adding an image does not change the others' windows); ``seed=None`` takes
-    the top ``per_image`` deterministically. ``mode="random"`` draws non-overlapping
-    windows uniformly; ``mode="stratified"`` draws ``per_image`` windows of each content
-    class of [`classify_content`][captum_lam.windows.classify_content] (fewer where an
-    image has
-    fewer), for the DI-vs-content analysis.
+    ([`textured_windows`][captum_lam.windows.textured_windows], highest gradient
+    energy first) and draws ``per_image`` of them with a generator seeded by
+    ``seed`` and the image's name (so adding an image does not change the others'
+    windows); ``seed=None`` takes the top ``per_image`` deterministically.
+    ``mode="random"`` draws non-overlapping windows uniformly;
+    ``mode="stratified"`` draws ``per_image`` windows of each content class of
+    [`classify_content`][captum_lam.windows.classify_content] (fewer where an
+    image has fewer), for the DI-vs-content analysis.
 
     Windows never overlap within an image and keep ``margin`` HR pixels from the
     borders (default: ``scale``, the border PSNR leaves out).

@@ -6,8 +6,7 @@ Usage::
         [--images A,B,...] [--threads T]
 
 The degradation is [`bicubic_downsample`][captum_lam.images.bicubic_downsample] x4 of
-whole
-photos; training pairs are aligned random crops (96x96 HR, 24x24 LR; nearly
+whole photos; training pairs are aligned random crops (96x96 HR, 24x24 LR; nearly
 flat crops are re-drawn) with flips and 90-degree rotations, an L1 loss and
 Adam with linear warm-up and cosine decay. Training is seeded and
 reproducible: the same name, steps, seed and thread count give bitwise

@@ -5,8 +5,7 @@
     python docs/scripts/real_network_study.py --probe      # time each network, no study
 
 Runs :func:`captum_lam.studies.evaluate` over the networks of ``NETWORKS`` on small
-crops
-of the three held-out photos (``PHOTOS``), appending one JSON record per (network,
+crops of the three held-out photos (``PHOTOS``), appending one JSON record per (network,
 photo, window) to ``docs/data/real_networks.jsonl`` (an interrupted run resumes
 where it stopped), then writes the per-network table and the analyses' tables
 to ``docs/generated/real_networks_*.md`` and one figure per analysis to
