@@ -15,7 +15,7 @@ import pytest
 import torch
 from torch import nn
 
-from captum_lam import LAM, zoo
+from captum_lam import LAM, mass_area, mean_distance, zoo
 from captum_lam._method.reach import model_reach
 from captum_lam.images import sample_image
 from captum_lam.multiwindow import (
@@ -34,8 +34,6 @@ from captum_lam.studies import (
     di_vs_receptive_field,
     evaluate,
     format_table,
-    mass_area,
-    mean_distance,
     read_cases,
     read_jsonl,
     select_cases,
