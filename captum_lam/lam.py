@@ -2,21 +2,23 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal, Optional, Union
+from typing import Any, Literal, Optional, Union, overload
 
 import torch
 from captum._utils.common import _expand_additional_forward_args
+from captum._utils.typing import TargetType
 from captum.log import log_usage
 from torch import Tensor
 
 from ._method.adaptive import check_steps, integrate_steps
+from ._method.attribution import PathAttribution
 from ._method.checks import (
     check_grad_mode,
     check_image_batch,
     check_kernel_fits,
     warn_if_training,
 )
-from ._method.engine import Gradient, convergence_delta, finite_per_step
+from ._method.engine import Gradient, Method, convergence_delta, finite_per_step
 from ._method.model_state import keeps_caller_state
 from ._method.reach import Reach, model_reach, reach_region
 from .objective import (
@@ -27,12 +29,14 @@ from .objective import (
     probe_model,
     window_gradient_sum,
 )
-from .path_integrated_gradients import Method, PathIntegratedGradients
 from .paths import ProgressiveBlurPath
 from .settings import LAMSettings
 
+#: One image batch (N, C, H, W), or a 1-tuple of it as Captum's metrics pass it.
+_Images = Union[Tensor, tuple[Tensor]]
 
-class LAM(PathIntegratedGradients):
+
+class LAM(PathAttribution):
     r"""Local Attribution Map of an image-to-image network.
 
     Which input pixels did the network use to reconstruct the edges and textures of
@@ -41,6 +45,10 @@ class LAM(PathIntegratedGradients):
     summed over the window) along
     [`ProgressiveBlurPath`][captum_lam.ProgressiveBlurPath], from the blurred input to
     the input.
+
+    A Captum ``GradientAttribution`` (as
+    [`PathIntegratedGradients`][captum_lam.PathIntegratedGradients], not a
+    subclass of it: ``target`` is a window of the output, not an index into it).
 
     The defaults reproduce the LAM paper's reference code: ``sigma=1.2``,
     ``kernel_size=9``, the ``"difference"`` detector, 50 steps and
@@ -108,12 +116,41 @@ class LAM(PathIntegratedGradients):
     def detector(self) -> str:
         return self.forward_func.detector  # type: ignore[union-attr]
 
+    @overload
+    def attribute(
+        self,
+        inputs: _Images,
+        target: Optional[Window] = None,
+        additional_forward_args: Any = None,
+        n_steps: Union[int, Literal["auto"]] = 50,
+        method: Method = "riemann_right",
+        internal_batch_size: Optional[int] = None,
+        return_convergence_delta: Literal[False] = False,
+        reach: Reach = None,
+        tolerance: Optional[float] = None,
+    ) -> _Images: ...
+
+    @overload
+    def attribute(
+        self,
+        inputs: _Images,
+        target: Optional[Window] = None,
+        additional_forward_args: Any = None,
+        n_steps: Union[int, Literal["auto"]] = 50,
+        method: Method = "riemann_right",
+        internal_batch_size: Optional[int] = None,
+        *,
+        return_convergence_delta: Literal[True],
+        reach: Reach = None,
+        tolerance: Optional[float] = None,
+    ) -> tuple[_Images, Tensor]: ...
+
     @log_usage()
     @keeps_caller_state(lambda self, *args, **kwargs: self.model)
-    def attribute(  # type: ignore[override]
+    def attribute(
         self,
-        inputs: Union[Tensor, tuple[Tensor]],
-        target: Window = None,  # type: ignore[assignment]
+        inputs: _Images,
+        target: Optional[Window] = None,
         additional_forward_args: Any = None,
         n_steps: Union[int, Literal["auto"]] = 50,
         method: Method = "riemann_right",
@@ -121,7 +158,7 @@ class LAM(PathIntegratedGradients):
         return_convergence_delta: bool = False,
         reach: Reach = None,
         tolerance: Optional[float] = None,
-    ) -> Any:
+    ) -> Union[_Images, tuple[_Images, Tensor]]:
         r"""Local attribution map of the output window ``target``.
 
         Parameters
@@ -175,22 +212,33 @@ class LAM(PathIntegratedGradients):
         delta : Tensor
             Shape (N,), with ``return_convergence_delta=True``.
         """
-        if isinstance(inputs, tuple):
-            result = self.attribute.__wrapped__(  # type: ignore[attr-defined]
-                self,
-                _one_image_batch(inputs),
-                target,
-                additional_forward_args,
-                n_steps,
-                method,
-                internal_batch_size,
-                return_convergence_delta,
-                reach,
-                tolerance,
-            )
-            if return_convergence_delta:
-                return (result[0],), result[1]
-            return (result,)
+        attributions, delta = self._attribute(
+            _one_image_batch(inputs) if isinstance(inputs, tuple) else inputs,
+            target,
+            additional_forward_args,
+            n_steps,
+            method,
+            internal_batch_size,
+            return_convergence_delta,
+            reach,
+            tolerance,
+        )
+        result: _Images = (attributions,) if isinstance(inputs, tuple) else attributions
+        return (result, delta) if delta is not None else result
+
+    def _attribute(
+        self,
+        inputs: Tensor,
+        target: Optional[Window],
+        additional_forward_args: Any,
+        n_steps: Union[int, Literal["auto"]],
+        method: Method,
+        internal_batch_size: Optional[int],
+        return_convergence_delta: bool,
+        reach: Reach,
+        tolerance: Optional[float],
+    ) -> tuple[Tensor, Optional[Tensor]]:
+        """`attribute` on one image batch: the map and, if asked, the delta."""
         check_image_batch(inputs)
         tolerance = check_steps(n_steps, method, internal_batch_size, tolerance)
         check_kernel_fits(self.kernel_size, inputs.shape)
@@ -233,7 +281,7 @@ class LAM(PathIntegratedGradients):
             progress=self.progress_callback,
         )
         if not return_convergence_delta:
-            return attributions
+            return attributions, None
         if region:
             delta = convergence_delta(
                 attributions, objective, self.path, inputs, region
@@ -248,12 +296,14 @@ class LAM(PathIntegratedGradients):
             )
         return attributions, delta
 
-    def compute_convergence_delta(  # type: ignore[override]
+    def compute_convergence_delta(
         self,
-        attributions: Union[Tensor, tuple[Tensor]],
-        start_point: Union[Tensor, tuple[Tensor]],
-        end_point: Union[Tensor, tuple[Tensor]],
-        target: Window = None,  # type: ignore[assignment]
+        attributions: Union[Tensor, tuple[Tensor, ...]],
+        start_point: Union[
+            None, int, float, Tensor, tuple[Union[int, float, Tensor], ...]
+        ],
+        end_point: Union[Tensor, tuple[Tensor, ...]],
+        target: TargetType = None,
         additional_forward_args: Any = None,
     ) -> Tensor:
         r"""``sum(attributions) - (D(F(end)) - D(F(start)))`` per example.
@@ -279,6 +329,11 @@ class LAM(PathIntegratedGradients):
             _one_image_batch(t) if isinstance(t, tuple) else t
             for t in (attributions, start_point, end_point)
         )
+        if not isinstance(start_point, Tensor):
+            raise TypeError(
+                "start_point must be the baseline image (N, C, H, W), e.g. "
+                f"lam.path.baseline(x), got {type(start_point).__name__}"
+            )
         windows = format_windows(target, end_point.shape[0], device=end_point.device)
         extra = _tuple_args(additional_forward_args)
         with torch.no_grad():

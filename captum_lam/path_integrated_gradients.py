@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable, Literal, Optional, Union
+from typing import Any, Callable, Literal, Optional, Union, overload
 
 import torch
 from captum._utils.common import (
@@ -12,12 +12,12 @@ from captum._utils.common import (
     _format_output,
     _validate_target,
 )
-from captum._utils.typing import TargetType
-from captum.attr import GradientAttribution
+from captum._utils.typing import TargetType, TensorOrTupleOfTensorsGeneric
 from captum.log import log_usage
 from torch import Tensor
 
-from ._method.adaptive import IntegrationReport, check_steps, integrate_steps
+from ._method.adaptive import check_steps, integrate_steps
+from ._method.attribution import PathAttribution
 from ._method.checks import check_grad_mode
 from ._method.engine import (
     CPU_PIXELS_PER_PASS,
@@ -27,7 +27,7 @@ from ._method.engine import (
     finite_per_step,
 )
 from ._method.model_state import keeps_caller_state
-from ._method.packing import Inputs, PackedPath, Packing, format_inputs
+from ._method.packing import PackedPath, Packing, format_inputs
 from .paths import Alphas, Path
 
 __all__ = ["CPU_PIXELS_PER_PASS", "METHODS", "Method", "PathIntegratedGradients"]
@@ -104,7 +104,7 @@ def _check_target(target: Any) -> None:
         )
 
 
-class PathIntegratedGradients(GradientAttribution):
+class PathIntegratedGradients(PathAttribution):
     r"""Integrated gradients along an arbitrary path.
 
     For a path $\gamma$ from a baseline ($\alpha = 0$) to the input
@@ -187,23 +187,41 @@ class PathIntegratedGradients(GradientAttribution):
                 "path must be a captum_lam.Path (e.g. ProgressiveBlurPath or "
                 f"LinearPath), got {type(path).__name__}"
             )
-        super().__init__(forward_func)
-        self.path = path
+        super().__init__(forward_func, path)
         self._multiply_by_inputs = bool(multiply_by_inputs)
-        #: Called as ``progress_callback(steps_done, n_steps)`` after each
-        #: forward/backward pass, e.g. to drive a progress bar.
-        self.progress_callback: Optional[Callable[[int, int], None]] = None
-        #: How the last ``attribute`` call integrated: steps used and, with
-        #: ``n_steps="auto"``, the estimated map error per example
-        #: ([IntegrationReport][captum_lam.IntegrationReport]). None before the
-        #: first call.
-        self.last_integration: Optional[IntegrationReport] = None
+
+    @overload
+    def attribute(
+        self,
+        inputs: TensorOrTupleOfTensorsGeneric,
+        target: TargetType = None,
+        additional_forward_args: Any = None,
+        n_steps: Union[int, Literal["auto"]] = 50,
+        method: Method = "gausslegendre",
+        internal_batch_size: Optional[int] = None,
+        return_convergence_delta: Literal[False] = False,
+        tolerance: Optional[float] = None,
+    ) -> TensorOrTupleOfTensorsGeneric: ...
+
+    @overload
+    def attribute(
+        self,
+        inputs: TensorOrTupleOfTensorsGeneric,
+        target: TargetType = None,
+        additional_forward_args: Any = None,
+        n_steps: Union[int, Literal["auto"]] = 50,
+        method: Method = "gausslegendre",
+        internal_batch_size: Optional[int] = None,
+        *,
+        return_convergence_delta: Literal[True],
+        tolerance: Optional[float] = None,
+    ) -> tuple[TensorOrTupleOfTensorsGeneric, Tensor]: ...
 
     @log_usage()
     @keeps_caller_state(lambda self, *args, **kwargs: self.forward_func)
-    def attribute(  # type: ignore[override]
+    def attribute(
         self,
-        inputs: Inputs,
+        inputs: TensorOrTupleOfTensorsGeneric,
         target: TargetType = None,
         additional_forward_args: Any = None,
         n_steps: Union[int, Literal["auto"]] = 50,
@@ -211,7 +229,9 @@ class PathIntegratedGradients(GradientAttribution):
         internal_batch_size: Optional[int] = None,
         return_convergence_delta: bool = False,
         tolerance: Optional[float] = None,
-    ) -> Union[Inputs, tuple[Inputs, Tensor]]:
+    ) -> Union[
+        TensorOrTupleOfTensorsGeneric, tuple[TensorOrTupleOfTensorsGeneric, Tensor]
+    ]:
         r"""Attribute ``f(gamma(1)) - f(gamma(0))`` to the inputs.
 
         Parameters
@@ -337,15 +357,6 @@ class PathIntegratedGradients(GradientAttribution):
             progress=self.progress_callback,
         )
         return tuple(t.contiguous() for t in unpack(total))
-
-    def attribute_future(self) -> None:
-        """Not implemented, as in Captum's core attribution methods."""
-        raise NotImplementedError(
-            f"attribute_future is not implemented for {type(self).__name__}"
-        )
-
-    def has_convergence_delta(self) -> bool:
-        return True
 
     @property
     def multiplies_by_inputs(self) -> bool:
