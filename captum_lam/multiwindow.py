@@ -10,7 +10,7 @@ draws that grid over the image.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Optional, Union
+from typing import Any, Callable, Literal, Optional, Union
 
 import numpy as np
 import torch
@@ -48,12 +48,11 @@ def attribute_windows(
     model: Any,
     inputs: Tensor,
     windows: Window,
-    settings: Optional[LAMSettings] = None,
     *,
     sigma: float = 1.2,
     kernel_size: int = 9,
     detector: Detector = "difference",
-    n_steps: int = 50,
+    n_steps: Union[int, Literal["auto"]] = 50,
     method: Method = "riemann_right",
     internal_batch_size: Optional[int] = None,
     return_convergence_delta: bool = False,
@@ -80,12 +79,10 @@ def attribute_windows(
     windows : tuple, list of tuples, or Tensor
         K windows ``(top, left, size)`` in output pixels: a list of tuples or
         an integer tensor (K, 3); a single tuple means K = 1.
-    settings : LAMSettings, optional
-        All of LAM's settings at once; when given, it replaces ``sigma``,
-        ``kernel_size``, ``detector``, ``n_steps``, ``method``,
-        ``internal_batch_size`` and ``tolerance``.
     sigma, kernel_size, detector
-        As for [`LAM`][captum_lam.LAM] (defaults: the reference's).
+        As for [`LAM`][captum_lam.LAM] (defaults: the reference's). From a
+        [`LAMSettings`][captum_lam.LAMSettings]: ``**settings.record()`` gives
+        these and the four below.
     n_steps, method, internal_batch_size, tolerance
         As for [`LAM.attribute`][captum_lam.LAM.attribute] (``n_steps="auto"``
         refines until every window's map reaches ``tolerance``);
@@ -131,20 +128,9 @@ def attribute_windows(
             "attribute_windows explains windows of ONE image: inputs must have "
             f"shape (1, C, h, w), got {tuple(inputs.shape)}"
         )
-    if settings is None:
-        settings = LAMSettings(
-            sigma,
-            kernel_size,
-            detector,
-            n_steps,
-            method,
-            internal_batch_size,
-            tolerance,
-        )
-    elif not isinstance(settings, LAMSettings):
-        raise TypeError(
-            f"settings must be a LAMSettings, got {type(settings).__name__}"
-        )
+    settings = LAMSettings(  # checks them all, naming the bad one
+        sigma, kernel_size, detector, n_steps, method, internal_batch_size, tolerance
+    )
     check_kernel_fits(settings.kernel_size, inputs.shape)
     check_grad_mode()
     if windows is None:

@@ -215,5 +215,7 @@ def test_settings_are_validated_once_and_shared():
         x, target=(2, 2, 8), n_steps=6, method="riemann_middle"
     )
     torch.testing.assert_close(by_settings, by_arguments, rtol=0, atol=0)
-    windows = attribute_windows(model, x, (2, 2, 8), settings)
+    windows = attribute_windows(model, x, (2, 2, 8), **settings.record())
+    with pytest.raises(TypeError, match="positional"):  # one way: the keywords
+        attribute_windows(model, x, (2, 2, 8), settings)
     torch.testing.assert_close(windows, by_arguments, rtol=1e-12, atol=1e-14)

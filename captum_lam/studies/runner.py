@@ -379,7 +379,7 @@ def _evaluate_group(
         model,
         lr,
         [w for _, w in windows],
-        settings,
+        **settings.record(),
         return_convergence_delta=True,
         reach=reach,
         return_integration=True,
