@@ -3,7 +3,7 @@
 A functional form ([`gaussian_kernel2d`][captum_lam.filters.gaussian_kernel2d],
 [`filter2d`][captum_lam.filters.filter2d],
 [`gaussian_blur2d`][captum_lam.gaussian_blur2d]) and a module form
-([`GaussianBlur2d`][captum_lam.GaussianBlur2d]), in the manner of kornia.
+([`GaussianBlur2d`][captum_lam.GaussianBlur2d]), with kornia's names and argument order.
 
 The kernel is the reference's: for integer offsets ``x, y`` in
 ``[-(l // 2), l // 2]``::
@@ -170,17 +170,20 @@ def _reflect_pad(x: Tensor, pad: int) -> Tensor:
     return x
 
 
-def gaussian_blur2d(image: Tensor, sigma: float, kernel_size: int = 9) -> Tensor:
+def gaussian_blur2d(input: Tensor, kernel_size: int, sigma: float) -> Tensor:
     """Blur every channel with the reference's Gaussian kernel.
+
+    The argument order is kornia's (``kornia.filters.gaussian_blur2d(input,
+    kernel_size, sigma)``), with one odd int side and one float sigma.
 
     Parameters
     ----------
-    image : Tensor
+    input : Tensor
         Shape (N, C, H, W).
-    sigma : float
-        Standard deviation in pixels, ``>= 0``; 0 returns (numerically) ``image``.
     kernel_size : int
-        Odd kernel side, default 9 (the LAM reference's).
+        Odd kernel side, e.g. 9 (the LAM reference's).
+    sigma : float
+        Standard deviation in pixels, ``>= 0``; 0 returns (numerically) ``input``.
 
     Returns
     -------
@@ -190,31 +193,32 @@ def gaussian_blur2d(image: Tensor, sigma: float, kernel_size: int = 9) -> Tensor
     Examples
     --------
     >>> x = torch.rand(1, 3, 16, 16)
-    >>> gaussian_blur2d(x, 1.2).shape
+    >>> gaussian_blur2d(x, 9, 1.2).shape
     torch.Size([1, 3, 16, 16])
-    >>> torch.allclose(gaussian_blur2d(x, 0.0), x)
+    >>> torch.allclose(gaussian_blur2d(x, 9, 0.0), x)
     True
     """
-    return filter2d(image, gaussian_kernel2d(kernel_size, sigma))[0]
+    return filter2d(input, gaussian_kernel2d(kernel_size, sigma))[0]
 
 
 class GaussianBlur2d(nn.Module):
-    """Module form of [`gaussian_blur2d`][captum_lam.gaussian_blur2d].
+    """Module form of [`gaussian_blur2d`][captum_lam.gaussian_blur2d], with
+    kornia's argument order ``(kernel_size, sigma)``.
 
     Examples
     --------
-    >>> blur = GaussianBlur2d(sigma=1.2, kernel_size=9)
+    >>> blur = GaussianBlur2d(kernel_size=9, sigma=1.2)
     >>> blur(torch.rand(2, 1, 12, 12)).shape
     torch.Size([2, 1, 12, 12])
     """
 
-    def __init__(self, sigma: float, kernel_size: int = 9) -> None:
+    def __init__(self, kernel_size: int, sigma: float) -> None:
         super().__init__()
-        self.sigma = float(sigma)
         self.kernel_size = _check_kernel_size(kernel_size)
+        self.sigma = float(sigma)
 
-    def forward(self, image: Tensor) -> Tensor:
-        return gaussian_blur2d(image, self.sigma, self.kernel_size)
+    def forward(self, input: Tensor) -> Tensor:
+        return gaussian_blur2d(input, self.kernel_size, self.sigma)
 
     def extra_repr(self) -> str:
-        return f"sigma={self.sigma}, kernel_size={self.kernel_size}"
+        return f"kernel_size={self.kernel_size}, sigma={self.sigma}"

@@ -1,3 +1,5 @@
+import inspect
+
 import numpy as np
 import pytest
 import torch
@@ -53,14 +55,14 @@ def test_blur_matches_scipy_mirror_borders(shape):
             for example in x
         ]
     )
-    out = gaussian_blur2d(torch.from_numpy(x), 1.2, 9)
+    out = gaussian_blur2d(torch.from_numpy(x), 9, 1.2)
     np.testing.assert_allclose(out.numpy(), expected, rtol=1e-12, atol=1e-12)
 
 
 def test_sigma_zero_is_identity_and_module_form_agrees():
     x = torch.rand(2, 3, 11, 7)
-    torch.testing.assert_close(gaussian_blur2d(x, 0.0), x)
-    torch.testing.assert_close(GaussianBlur2d(0.8, 5)(x), gaussian_blur2d(x, 0.8, 5))
+    torch.testing.assert_close(gaussian_blur2d(x, 9, 0.0), x)
+    torch.testing.assert_close(GaussianBlur2d(5, 0.8)(x), gaussian_blur2d(x, 5, 0.8))
 
 
 def test_filter2d_many_kernels_shape_and_dtype():
@@ -74,3 +76,16 @@ def test_filter2d_many_kernels_shape_and_dtype():
 def test_kernel_size_must_be_positive_odd(bad):
     with pytest.raises(ValueError, match="kernel_size"):
         gaussian_kernel2d(bad, 1.0)
+
+
+def test_kornia_argument_order_and_names():
+    x = torch.rand(1, 2, 9, 9, dtype=torch.float64)
+    by_name = gaussian_blur2d(input=x, kernel_size=5, sigma=0.8)
+    torch.testing.assert_close(by_name, filter2d(x, gaussian_kernel2d(5, 0.8))[0])
+    assert inspect.signature(GaussianBlur2d).parameters.keys() == {
+        "kernel_size",
+        "sigma",
+    }
+    # the 0.1 order (sigma first) fails loudly instead of blurring differently
+    with pytest.raises(ValueError, match="kernel_size must be a positive odd"):
+        gaussian_blur2d(x, 1.2, 9)

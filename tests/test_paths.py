@@ -13,7 +13,7 @@ def x():
 def test_blur_path_end_points(x):
     path = ProgressiveBlurPath(1.2, 9)
     points = path.points(x, [0.0, 1.0])
-    torch.testing.assert_close(points[0], gaussian_blur2d(x, 1.2, 9))
+    torch.testing.assert_close(points[0], gaussian_blur2d(x, 9, 1.2))
     torch.testing.assert_close(points[1], x)
     torch.testing.assert_close(path.baseline(x), points[0])
 

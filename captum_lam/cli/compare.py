@@ -73,7 +73,7 @@ def _method_attribution(
     baseline = (
         torch.zeros_like(lr)
         if method == "ig"
-        else gaussian_blur2d(lr, args.sigma, args.kernel_size)
+        else gaussian_blur2d(lr, args.kernel_size, args.sigma)
     )
     if args.tolerance is None:
         ig = IntegratedGradients(objective).attribute(
