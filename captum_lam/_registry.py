@@ -13,16 +13,37 @@ This module imports neither source, so both can import it.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
-from typing import Any, Callable, Optional, Sequence
+from typing import Any, Callable, Optional, Sequence, TypeVar
 
 import torch
 from torch import Tensor, nn
 
 from ._method.checks import integer_scale
 
-__all__ = ["ModelInfo", "Registry", "Source", "measure_scale", "model_scale"]
+__all__ = [
+    "ModelInfo",
+    "Registry",
+    "Source",
+    "by_name",
+    "measure_scale",
+    "model_scale",
+]
+
+T = TypeVar("T")
+
+
+def by_name(entries: Iterable[tuple[str, T]]) -> dict[str, T]:
+    """``{name: value}``; a name that comes twice is refused, never shadowed."""
+    table: dict[str, T] = {}
+    for name, value in entries:
+        if name in table:
+            raise ValueError(
+                f"model name {name!r} is registered twice; each name must be unique"
+            )
+        table[name] = value
+    return table
 
 
 @dataclass(frozen=True)
@@ -94,17 +115,21 @@ class Source:
 
 
 class Registry:
-    """Names -> (info, loader) over several sources; the first source wins a name."""
+    """Names -> (info, loader) over several sources, in the sources' order.
+
+    A name that two sources (or one source twice) register is refused with a
+    ValueError naming it, as spandrel's registry does.
+    """
 
     def __init__(self, sources: Sequence[Source]) -> None:
         self.sources = list(sources)
 
     def _entries(self) -> dict[str, tuple[ModelInfo, Source]]:
-        merged: dict[str, tuple[ModelInfo, Source]] = {}
-        for source in self.sources:
-            for name, info in source.infos().items():
-                merged.setdefault(name, (info, source))
-        return merged
+        return by_name(
+            (name, (info, source))
+            for source in self.sources
+            for name, info in source.infos().items()
+        )
 
     def _entry(self, name: str) -> tuple[ModelInfo, Source]:
         entries = self._entries()

@@ -3,6 +3,7 @@
 import inspect
 import typing
 
+import pytest
 from captum.attr import GradientAttribution
 
 from captum_lam import LAM, PathIntegratedGradients
@@ -35,3 +36,40 @@ def test_compute_convergence_delta_keeps_captums_parameters():
     for cls in (LAM, PathIntegratedGradients):
         ours = inspect.signature(cls.compute_convergence_delta)
         assert list(ours.parameters) == list(base.parameters)
+
+
+def _catalogue(*names):
+    from captum_lam._registry import ModelInfo
+
+    infos = {
+        n: ModelInfo(n, 2, None, None, "bicubic", "here", "MIT", None, "trained")
+        for n in names
+    }
+    return lambda: infos
+
+
+def test_registry_refuses_a_name_two_sources_register():
+    from captum_lam._registry import Registry, Source
+
+    def load(name):
+        return name
+
+    registry = Registry(
+        [
+            Source(_catalogue("net-a", "net-b"), load, bool),
+            Source(_catalogue("net-c", "net-b"), load, bool),
+        ]
+    )
+    for call in (registry.names, lambda: registry.load("net-a")):
+        with pytest.raises(ValueError, match="'net-b' is registered twice"):
+            call()
+    unique = Registry([Source(_catalogue("net-a"), load, bool)])
+    assert unique.names() == ["net-a"] and unique.load("net-a") == "net-a"
+
+
+def test_a_catalogue_refuses_a_repeated_name():
+    from captum_lam._registry import by_name
+
+    assert by_name([("a", 1), ("b", 2)]) == {"a": 1, "b": 2}
+    with pytest.raises(ValueError, match="'a' is registered twice"):
+        by_name([("a", 1), ("b", 2), ("a", 3)])

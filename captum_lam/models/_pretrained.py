@@ -26,7 +26,7 @@ from typing import Optional
 
 from torch import Tensor, nn
 
-from captum_lam._registry import ModelInfo
+from captum_lam._registry import ModelInfo, by_name
 from captum_lam.models._ncnn import NcnnNet, load_ncnn
 from captum_lam.models._ncnn_restorer import GraphIO, NcnnRestorer
 from captum_lam.models._pretrained_families import FAMILY_ENTRIES
@@ -297,7 +297,7 @@ _ENTRIES += [
 ]
 
 #: Registry name -> facts about each packaged pretrained network.
-PRETRAINED: dict[str, ModelInfo] = {info.name: info for info, _ in _ENTRIES}
+PRETRAINED: dict[str, ModelInfo] = by_name((info.name, info) for info, _ in _ENTRIES)
 _FILES: dict[str, _Files] = {info.name: files for info, files in _ENTRIES}
 
 

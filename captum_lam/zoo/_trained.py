@@ -11,7 +11,7 @@ from typing import Any, Optional
 
 from torch import nn
 
-from captum_lam._registry import ModelInfo
+from captum_lam._registry import ModelInfo, by_name
 from captum_lam.zoo._architectures import build
 
 __all__ = ["TRAINED", "load_trained", "weights_available"]
@@ -41,8 +41,8 @@ def _info(
 #: The trained zoo, by registry name. Receptive fields are in LR pixels, worked
 #: out from the architectures (``2 * number_of_3x3_convs + 1`` on the longest
 #: path; the bicubic skip reaches only 2 pixels); None means global.
-TRAINED: dict[str, ModelInfo] = {
-    info.name: info
+TRAINED: dict[str, ModelInfo] = by_name(
+    (info.name, info)
     for info in (
         _info(
             "plain-d4",
@@ -90,7 +90,7 @@ TRAINED: dict[str, ModelInfo] = {
             "measures 34 to 42 LR pixels, depending on the window grid)",
         ),
     )
-}
+)
 
 
 def _check(name: str) -> None:
