@@ -16,9 +16,16 @@ from ._method.checks import (
     check_grad_mode,
     check_image_batch,
     check_kernel_fits,
+    integer_scale,
     warn_if_training,
 )
-from ._method.engine import Gradient, Method, convergence_delta, finite_per_step
+from ._method.engine import (
+    Gradient,
+    Method,
+    completeness_gap,
+    convergence_delta,
+    finite_per_step,
+)
 from ._method.model_state import keeps_caller_state
 from ._method.reach import Reach, model_reach, reach_region
 from .objective import (
@@ -251,7 +258,7 @@ class LAM(PathAttribution):
         region: tuple[slice, ...] = ()
         if radius is not None:
             region = reach_region(inputs.shape, output_shape, windows, radius)
-            scale = output_shape[-1] // inputs.shape[-1]
+            scale = integer_scale(inputs.shape, output_shape)
             windows = windows - windows.new_tensor(
                 [region[0].start * scale, region[1].start * scale, 0]
             )
@@ -282,18 +289,7 @@ class LAM(PathAttribution):
         )
         if not return_convergence_delta:
             return attributions, None
-        if region:
-            delta = convergence_delta(
-                attributions, objective, self.path, inputs, region
-            )
-        else:
-            delta = self.compute_convergence_delta(
-                attributions,
-                self.path.baseline(inputs),
-                inputs,
-                target=windows,
-                additional_forward_args=additional_forward_args,
-            )
+        delta = convergence_delta(attributions, objective, self.path, inputs, region)
         return attributions, delta
 
     def compute_convergence_delta(
@@ -336,14 +332,13 @@ class LAM(PathAttribution):
             )
         windows = format_windows(target, end_point.shape[0], device=end_point.device)
         extra = _tuple_args(additional_forward_args)
-        with torch.no_grad():
-            change = window_gradient_sum(
-                self.model(end_point, *extra), windows, self.detector
-            ) - window_gradient_sum(
-                self.model(start_point, *extra), windows, self.detector
+
+        def objective(points: Tensor) -> Tensor:
+            return window_gradient_sum(
+                self.model(points, *extra), windows, self.detector
             )
-        summed = attributions.reshape(attributions.shape[0], -1).sum(dim=1)
-        return summed - change.reshape(-1).to(summed.dtype)
+
+        return completeness_gap(attributions, objective, start_point, end_point)
 
 
 def _one_image_batch(inputs: tuple) -> Tensor:

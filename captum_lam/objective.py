@@ -349,11 +349,7 @@ class WindowObjective(nn.Module):
         # a copy: a model may modify its input in place (and the input may be a
         # leaf that requires grad, where autograd refuses in-place changes)
         output = self.model(x.clone(), *model_args)
-        check_image_output(output)
-        if output.device != x.device:
-            raise ValueError(
-                f"model output is on {output.device} but its input is on {x.device}"
-            )
+        check_image_output(output, inputs=x)
         check_windows_fit(windows, output.shape[-2], output.shape[-1])
         return window_gradient_sum(output, windows, self.detector)
 
@@ -380,12 +376,7 @@ def probe_model(
             f"model failed on inputs of shape {tuple(inputs.shape)} "
             f"({type(error).__name__}: {str(error).strip().splitlines()[0]})"
         ) from error
-    check_image_output(output)
-    if output.device != inputs.device:
-        raise ValueError(
-            f"model output is on {output.device} but inputs are on {inputs.device}; "
-            "move the model and the inputs to the same device"
-        )
+    check_image_output(output, inputs=inputs)
     if output.shape[0] != inputs.shape[0]:
         raise ValueError(
             f"model returned {output.shape[0]} outputs for {inputs.shape[0]} inputs"

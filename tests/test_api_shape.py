@@ -73,3 +73,19 @@ def test_a_catalogue_refuses_a_repeated_name():
     assert by_name([("a", 1), ("b", 2)]) == {"a": 1, "b": 2}
     with pytest.raises(ValueError, match="'a' is registered twice"):
         by_name([("a", 1), ("b", 2), ("a", 3)])
+
+
+def test_one_scale_check_for_every_caller():
+    import torch
+
+    from captum_lam._method.checks import integer_scale
+    from captum_lam._method.reach import reach_region
+
+    assert integer_scale((3, 16, 16), (3, 48, 48), expected=3) == 3
+    with pytest.raises(ValueError, match=r"maps 16x16 to 32x32, not x3 \(48x48\)"):
+        integer_scale((16, 16), (32, 32), expected=3)
+    window = torch.tensor([[0, 0, 8]])
+    with pytest.raises(ValueError, match=r"maps 16x16 to 24x24 \(x1\.5\)"):
+        reach_region((1, 3, 16, 16), (1, 3, 24, 24), window, 2)
+    with pytest.raises(ValueError, match="different per axis"):
+        reach_region((1, 3, 16, 16), (1, 3, 32, 64), window, 2)

@@ -75,7 +75,7 @@ def test_explain_writes_figure_and_json(tmp_path, hr_png, capsys):
     assert size == 16 and 0 <= top <= 64 - 16 and 0 <= left <= 72 - 16
     assert 0 < summary["diffusion_index"] <= 100
     assert summary["settings"]["n_steps"] == 4
-    assert summary["psnr_y_db"] > summary["bicubic_psnr_y_db"]
+    assert summary["psnr_y"] > summary["bicubic_psnr_y"]
     assert f"{summary['diffusion_index']:.2f}" in stdout
 
 
@@ -105,7 +105,7 @@ def test_explain_given_window_and_lr_input(tmp_path, hr_png, capsys):
     assert summary["lr_size"] == [64, 72]
     window = {k: summary["window"][k] for k in ("top", "left", "size", "chosen")}
     assert window == {"top": 100, "left": 120, "size": 24, "chosen": "given"}
-    assert "psnr_y_db" not in summary
+    assert "psnr_y" not in summary
 
 
 def test_explain_to_a_tolerance_reports_steps_and_estimate(tmp_path, capsys):

@@ -37,7 +37,7 @@ def test_degrade_and_baseline_by_scale():
     torch.testing.assert_close(noisy, jpeg(hr, jpeg_quality(DENOISER)))
     assert baseline(noisy, 1) is noisy
     summary = psnr_summary(hr, noisy, hr, 1)
-    assert set(summary) == {"psnr_y_db", "degraded_psnr_y_db"}
+    assert set(summary) == {"psnr_y", "degraded_psnr_y"}
     assert task_summary(1, DENOISER, False) == {
         "task": "denoising",
         "degradation": "JPEG quality 50",
@@ -65,7 +65,7 @@ def test_explain_a_denoiser_end_to_end(tmp_path, capsys):
     assert summary["task"] == "denoising" and summary["scale"] == 1
     assert summary["degradation"] == "JPEG quality 50"
     assert summary["lr_size"] == [40, 40]
-    assert "degraded_psnr_y_db" in summary and "bicubic_psnr_y_db" not in summary
+    assert "degraded_psnr_y" in summary and "bicubic_psnr_y" not in summary
     assert "denoised PSNR (Y)" in stdout
     assert out.read_bytes().startswith(b"\x89PNG")
 

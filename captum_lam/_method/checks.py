@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 import numbers
 import warnings
-from typing import Any, Optional
+from typing import Any, Optional, Sequence
 
 import numpy as np
 import torch
@@ -169,21 +169,30 @@ def parse_device(spec: Any) -> torch.device:
     return device
 
 
-def integer_scale(in_size: tuple[int, int], out_size: tuple[int, int]) -> int:
+def integer_scale(
+    in_size: Sequence[int], out_size: Sequence[int], expected: Optional[int] = None
+) -> int:
     """The integer factor ``s`` with ``out_size == s * in_size``, or a ValueError.
+
+    The one check of a network's scale: with ``expected``, ``s`` must be it.
 
     Examples
     --------
     >>> integer_scale((16, 16), (64, 64))
     4
     """
-    (h, w), (out_h, out_w) = in_size, out_size
+    (h, w), (out_h, out_w) = tuple(in_size)[-2:], tuple(out_size)[-2:]
     scale = out_h // h
     if scale < 1 or out_h != scale * h or out_w != scale * w:
         ratio = f"x{out_h / h:g}" if out_h * w == out_w * h else "different per axis"
         raise ValueError(
             f"the network maps {h}x{w} to {out_h}x{out_w} ({ratio}): captum-lam "
             "needs an output exactly an integer scale times the input (x1, x2, ...)"
+        )
+    if expected is not None and scale != expected:
+        raise ValueError(
+            f"the network maps {h}x{w} to {out_h}x{out_w}, not x{expected} "
+            f"({expected * h}x{expected * w})"
         )
     return scale
 
@@ -231,14 +240,21 @@ def check_float_tensor(inputs: Tensor, name: str = "inputs") -> None:
         raise ValueError(f"{name} contain NaN or Inf values")
 
 
-def check_image_output(output: Any, what: str = "model") -> None:
-    """The model returned an image batch (N, C, H, W)."""
+def check_image_output(
+    output: Any, what: str = "model", inputs: Optional[Tensor] = None
+) -> None:
+    """The model returned an image batch (N, C, H, W), on the device of ``inputs``."""
     if not isinstance(output, Tensor) or output.ndim != 4:
         got = (
             tuple(output.shape) if isinstance(output, Tensor) else type(output).__name__
         )
         raise ValueError(
             f"{what} must return an image batch of shape (N, C, H, W), got {got}"
+        )
+    if inputs is not None and output.device != inputs.device:
+        raise ValueError(
+            f"{what} output is on {output.device} but inputs are on {inputs.device}; "
+            "move the model and the inputs to the same device"
         )
 
 

@@ -258,7 +258,17 @@ def convergence_delta(
     value per map; it runs without gradients.
     """
     ends = path.points(inputs.detach(), [0.0, 1.0])[(Ellipsis, *region)]
+    return completeness_gap(attributions, objective, ends[0], ends[1])
+
+
+def completeness_gap(
+    attributions: Tensor,
+    objective: Callable[[Tensor], Tensor],
+    start: Tensor,
+    end: Tensor,
+) -> Tensor:
+    """``sum(attributions) - (f(end) - f(start))`` per map, ``f`` without gradients."""
     with torch.no_grad():
-        change = objective(ends[1]) - objective(ends[0])
+        change = objective(end) - objective(start)
     summed = attributions.reshape(attributions.shape[0], -1).sum(dim=1)
     return summed - change.reshape(-1).to(summed.dtype)

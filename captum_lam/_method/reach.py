@@ -14,7 +14,7 @@ from typing import Any, Optional, Union
 import torch
 from torch import Tensor
 
-from .checks import as_int
+from .checks import as_int, integer_scale
 
 #: None (the whole input), "auto" (the model's declared field) or LR pixels.
 Reach = Union[None, str, int]
@@ -53,12 +53,7 @@ def reach_region(
     """The LR rows and columns that the windows (N, 3) depend on."""
     h, w = input_shape[-2:]
     out_h, out_w = output_shape[-2:]
-    if out_h % h or out_w % w or out_h // h != out_w // w:
-        raise ValueError(
-            f"reach needs an integer scale, but the model maps {h}x{w} to "
-            f"{out_h}x{out_w}"
-        )
-    scale = out_h // h
+    scale = integer_scale(input_shape, output_shape)
     top, left = windows[:, 0], windows[:, 1]
     bottom, right = top + windows[:, 2], left + windows[:, 2]
     # the detectors look one output pixel beyond the window (Sobel: on both sides)

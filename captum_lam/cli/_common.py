@@ -20,7 +20,7 @@ from .._frontend.model_options import (
 )
 from .._frontend.output_paths import Output, check_outputs
 from .._method.adaptive import IntegrationReport
-from .._method.checks import parse_device
+from .._method.checks import integer_scale, parse_device
 from ..images import (
     bicubic_upsample,
     crop_to_multiple,
@@ -335,12 +335,10 @@ def check_output_size(sr: Any, lr: Tensor, scale: int) -> None:
     if not isinstance(sr, Tensor) or sr.ndim != 4:
         got = tuple(sr.shape) if isinstance(sr, Tensor) else type(sr).__name__
         raise UserError(f"the model returned {got}, not an image batch (N, C, H, W)")
-    want = (lr.shape[-2] * scale, lr.shape[-1] * scale)
-    if tuple(sr.shape[-2:]) != want:
-        raise UserError(
-            f"the model maps {lr.shape[-2]}x{lr.shape[-1]} to "
-            f"{sr.shape[-2]}x{sr.shape[-1]}, not x{scale} ({want[0]}x{want[1]})"
-        )
+    try:
+        integer_scale(lr.shape, sr.shape, expected=scale)
+    except ValueError as error:
+        raise UserError(str(error)) from None
 
 
 # --- parser ------------------------------------------------------------------
@@ -603,7 +601,7 @@ def print_table(rows: Sequence[dict[str, Any]], quiet: bool) -> None:
     if quiet:
         return
     width = max(len(r["label"]) for r in rows)
-    psnr = any("psnr_y_db" in r for r in rows)
+    psnr = any("psnr_y" in r for r in rows)
     print(
         f"{'':<{width}}  {'DI':>7}"
         + ("  PSNR-Y" if psnr else "")
@@ -612,7 +610,7 @@ def print_table(rows: Sequence[dict[str, Any]], quiet: bool) -> None:
     for r in rows:
         line = f"{r['label']:<{width}}  {r['diffusion_index']:7.2f}"
         if psnr:
-            line += f"  {r.get('psnr_y_db', float('nan')):6.2f}"
+            line += f"  {r.get('psnr_y', float('nan')):6.2f}"
         relative = r.get("relative_convergence_delta")
         done = "-" if relative is None else f"{100 * relative:.2g}%"
         print(line + f"  {done:>18}  {r['seconds']:7.2f}")

@@ -188,7 +188,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
                     None if integration is None else integration.max_estimated_error
                 )
             if hr is not None:
-                row["psnr_y_db"] = psnr_y(sr.cpu(), hr.cpu(), shave=scale)
+                row["psnr_y"] = psnr_y(sr.cpu(), hr.cpu(), shave=scale)
             if map_dir is not None:
                 from ..mapfile import map_file_name, save_map
 

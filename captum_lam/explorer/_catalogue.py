@@ -18,6 +18,7 @@ from typing import Any, Callable, Optional
 import torch
 from torch import Tensor, nn
 
+from .._registry import model_scale
 from ..images import read_image, sample_image
 
 #: Built-in photos offered on the page (scikit-image's and matplotlib's samples).
@@ -108,12 +109,9 @@ def loaded_entry(name: str, model: nn.Module, explain_args: list[str]) -> ModelE
     """A model loaded on the command line (factory or checkpoint)."""
     model = model.eval()
     info = getattr(model, "lam_info", None)
-    with torch.no_grad():
-        probe = torch.zeros(1, 3, 16, 16)
-        scale = max(int(model(probe).shape[-1]) // 16, 1)
     return ModelEntry(
         name=name,
-        scale=scale,
+        scale=model_scale(model),
         receptive_field=None if info is None else info.receptive_field,
         kind="command line",
         installed=True,

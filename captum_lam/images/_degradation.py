@@ -116,23 +116,24 @@ def task_summary(
 
 
 def psnr_summary(sr: Tensor, lr: Tensor, hr: Tensor, scale: int) -> dict[str, float]:
-    """Y-PSNR of the output and of the baseline (``bicubic_psnr_y_db`` for
-    super-resolution, ``degraded_psnr_y_db`` for denoising), in dB."""
-    key = "degraded_psnr_y_db" if scale == 1 else "bicubic_psnr_y_db"
+    """Y-PSNR in dB of the output (``psnr_y``) and of the baseline
+    (``bicubic_psnr_y`` for super-resolution, ``degraded_psnr_y`` for
+    denoising): the keys of the command line's JSON and of the study records."""
+    key = "degraded_psnr_y" if scale == 1 else "bicubic_psnr_y"
     return {
-        "psnr_y_db": psnr_y(sr.cpu(), hr.cpu(), shave=scale),
+        "psnr_y": psnr_y(sr.cpu(), hr.cpu(), shave=scale),
         key: psnr_y(baseline(lr, scale).cpu(), hr.cpu(), shave=scale),
     }
 
 
 def psnr_line(summary: dict) -> str:
     """One line for the terminal from a summary with `psnr_summary`'s entries."""
-    if "degraded_psnr_y_db" in summary:
+    if "degraded_psnr_y" in summary:
         return (
-            f"denoised PSNR (Y): {summary['psnr_y_db']:.2f} dB "
-            f"(degraded input {summary['degraded_psnr_y_db']:.2f} dB)"
+            f"denoised PSNR (Y): {summary['psnr_y']:.2f} dB "
+            f"(degraded input {summary['degraded_psnr_y']:.2f} dB)"
         )
     return (
-        f"SR PSNR (Y): {summary['psnr_y_db']:.2f} dB "
-        f"(bicubic {summary['bicubic_psnr_y_db']:.2f} dB)"
+        f"SR PSNR (Y): {summary['psnr_y']:.2f} dB "
+        f"(bicubic {summary['bicubic_psnr_y']:.2f} dB)"
     )

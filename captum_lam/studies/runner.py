@@ -14,12 +14,8 @@ from torch import Tensor, nn
 
 from .._method.checks import parse_device
 from .._registry import model_scale
-from ..images import (
-    crop_to_multiple,
-    psnr_y,
-    ssim_y,
-)
-from ..images._degradation import baseline, degrade, task
+from ..images import crop_to_multiple, ssim_y
+from ..images._degradation import degrade, psnr_summary, task
 from ..metrics import diffusion_index, mass_area, mean_distance
 from ..multiwindow import attribute_windows
 from ..settings import LAMSettings
@@ -364,13 +360,12 @@ def _evaluate_group(
             f"{model_name} maps {tuple(lr.shape[-2:])} to {tuple(sr.shape[-2:])}, "
             f"not to the HR size {tuple(hr.shape[-2:])}"
         )
+    # the baseline: bicubic, or the degraded input itself at scale 1
+    psnrs = psnr_summary(sr, lr, hr, scale)
     image_stats = {
-        "psnr_y": psnr_y(sr.cpu(), hr.cpu(), shave=scale),
+        "psnr_y": psnrs.pop("psnr_y"),
         "ssim_y": ssim_y(sr.cpu(), hr.cpu(), shave=scale),
-        # the baseline: bicubic, or the degraded input itself at scale 1
-        "bicubic_psnr_y" if scale > 1 else "degraded_psnr_y": psnr_y(
-            baseline(lr, scale).cpu(), hr.cpu(), shave=scale
-        ),
+        **psnrs,
         "task": task(scale),
     }
     info = getattr(model, "lam_info", None)

@@ -62,8 +62,8 @@ def compare(name: str, *argv: str, keep_output: bool = False) -> None:
     shutil.copy(figure, IMAGES / figure)
     payload = json.loads(Path(f"{name}.json").read_text())
     columns = [("label", "row", "s"), ("diffusion_index", "DI", ".2f")]
-    if "psnr_y_db" in payload["rows"][0]:
-        columns.append(("psnr_y_db", "PSNR-Y (dB)", ".2f"))
+    if "psnr_y" in payload["rows"][0]:
+        columns.append(("psnr_y", "PSNR-Y (dB)", ".2f"))
     top, left, size = payload["window"]
     text = table(payload["rows"], columns)
     text += (
