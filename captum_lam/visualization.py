@@ -204,16 +204,6 @@ def _box(ax, window: tuple[int, int, int], color: str = BOX_COLOR, **kwargs) -> 
     )
 
 
-def _zoom(
-    image: np.ndarray, window: tuple[int, int, int], widths: int = 5
-) -> tuple[np.ndarray, tuple[int, int, int]]:
-    """Crop ``image`` (output pixels) to ``widths`` window sizes around the window."""
-    top, left, size = window
-    side = size * widths
-    r0, c0, side = _zoom_region(image.shape[:2], window, side)
-    return image[r0 : r0 + side, c0 : c0 + side], (top - r0, left - c0, size)
-
-
 def _zoom_region(
     shape: tuple[int, ...], window: tuple[int, int, int], side: int
 ) -> tuple[int, int, int]:

@@ -199,9 +199,16 @@ def test_comparison_rows_share_one_zoom_and_each_names_its_model():
     assert fig.get_size_inches()[1] < 20  # six rows stay on one screen-ish page
 
 
-def test_zoom_panel_crops_around_the_window_and_moves_the_box():
-    from captum_lam.visualization import _zoom
+def _zoom(image, window, widths=5):
+    """``image`` cut to the zoom region of ``widths`` window sizes, the box moved."""
+    from captum_lam.visualization import _zoom_region
 
+    top, left, size = window
+    r0, c0, side = _zoom_region(image.shape[:2], window, size * widths)
+    return image[r0 : r0 + side, c0 : c0 + side], (top - r0, left - c0, size)
+
+
+def test_zoom_panel_crops_around_the_window_and_moves_the_box():
     image = np.zeros((64, 64, 3))
     image[40:48, 8:16] = 1.0  # the window's pixels
     crop, (top, left, size) = _zoom(image, (40, 8, 8))
