@@ -47,7 +47,6 @@ PathLike = Union[str, Path]
 #: preferred first (BasicSR/KAIR: ``params_ema``, ``params``; Lightning and
 #: others: ``state_dict``, ``model``; GAN trainers: ``net_g``, ``generator``).
 _WRAPPER_KEYS = ("params_ema", "params", "state_dict", "model", "net_g", "generator")
-_TORCH_SUFFIXES = (".pth", ".pt", ".ckpt", ".bin")
 _USER_LICENSE = "unknown (user's checkpoint)"
 _SPANDREL_HINT = (
     "--checkpoint needs spandrel: pip install 'captum-lam[checkpoints]' "
