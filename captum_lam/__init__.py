@@ -66,6 +66,7 @@ if TYPE_CHECKING:  # what static readers (type checkers, the API docs) see
 #: ``import captum_lam`` (and ``captum-lam --help``) does not import torch.
 _EXPORTS: dict[str, tuple[str, str]] = {
     "Case": ("studies", "Case"),
+    "CausalEffectMap": ("causal_effect", "CausalEffectMap"),
     "GaussianBlur2d": ("filters", "GaussianBlur2d"),
     "IntegrationReport": ("_adaptive", "IntegrationReport"),
     "LAM": ("lam", "LAM"),
@@ -148,6 +149,7 @@ __all__ = [
     "read_cases",
     "select_cases",
     "LAM",
+    "CausalEffectMap",
     "LAMSettings",
     "METHODS",
     "GaussianBlur2d",
