@@ -112,6 +112,7 @@ _EXPORTS: dict[str, tuple[str, str]] = {
     "save_figure": ("visualization", "save_figure"),
     "save_map": ("mapfile", "save_map"),
     "select_cases": ("studies", "select_cases"),
+    "signed_spread": ("metrics", "signed_spread"),
     "ssim_y": ("_images", "ssim_y"),
     "textured_windows": ("windows", "textured_windows"),
 }
@@ -146,6 +147,7 @@ __all__ = [
     "evaluate",
     "mass_area",
     "mean_distance",
+    "signed_spread",
     "read_cases",
     "select_cases",
     "LAM",
