@@ -35,6 +35,11 @@ DEFAULT_BLOCK_OUTPUT_PIXELS = 8
 _DEVICE_BATCH = 64
 
 
+def default_block_size(scale: int) -> int:
+    """The authors' block, 8 output pixels, in LR pixels: ``max(1, 8 // scale)``."""
+    return max(1, DEFAULT_BLOCK_OUTPUT_PIXELS // scale)
+
+
 @dataclass(frozen=True)
 class CEMReport:
     """What the last `CausalEffectMap.attribute` call computed.
@@ -318,7 +323,7 @@ class CausalEffectMap(PerturbationAttribution):
     def _block_size(self, scale: int, shape: torch.Size) -> int:
         block = self.block_size
         if block is None:
-            block = max(1, DEFAULT_BLOCK_OUTPUT_PIXELS // scale)
+            block = default_block_size(scale)
         if block > min(shape[-2:]):
             raise ValueError(
                 f"block_size must be at most the input's side ({min(shape[-2:])} "
