@@ -91,17 +91,20 @@ def add_cem_options(p: argparse.ArgumentParser) -> None:
     )
 
 
-def settle_cem_options(args: argparse.Namespace, method: str, flag: str) -> None:
-    """Refuse the other method's options (they would do nothing); fill defaults."""
+def settle_cem_options(
+    args: argparse.Namespace, method: str, flag: str, lam_runs: bool = False
+) -> None:
+    """Refuse the options that would do nothing (LAM's when only the CEM runs,
+    the CEM's when it does not run); fill the CEM's defaults."""
     given_cem = [k for k in _CEM_DEFAULTS if getattr(args, k, None) is not None]
-    if method == "cem":
+    if method == "cem" and not lam_runs:
         lam_only = [f for dest, f in _LAM_ONLY if getattr(args, dest, None) is not None]
         if lam_only:
             raise UserError(
                 f"{', '.join(lam_only)}: LAM's integration options do nothing with "
                 f"{flag} cem (use --block, --coarse, --fine, --threshold)"
             )
-    elif given_cem:
+    elif method != "cem" and given_cem:
         names = {"cem_block": "--block", "cem_coarse": "--coarse"}
         names.update(cem_fine="--fine", cem_threshold="--threshold")
         raise UserError(
@@ -111,6 +114,16 @@ def settle_cem_options(args: argparse.Namespace, method: str, flag: str) -> None
     for key, default in _CEM_DEFAULTS.items():
         if getattr(args, key, None) is None:
             setattr(args, key, default)
+
+
+def cem_keywords(args: argparse.Namespace) -> dict:
+    """The CausalEffectMap arguments of the options."""
+    return {
+        "block_size": args.cem_block,
+        "n_coarse": args.cem_coarse,
+        "n_fine": args.cem_fine,
+        "threshold_db": args.cem_threshold,
+    }
 
 
 def cem_settings(args: argparse.Namespace, block_size: Optional[int] = None) -> dict:
@@ -142,13 +155,7 @@ def run_cem(
     label: str,
 ) -> tuple[Tensor, Any]:
     """The effect map (1, 1, h, w) and the run's report; the reach is the model's."""
-    cem = CausalEffectMap(
-        model,
-        block_size=args.cem_block,
-        n_coarse=args.cem_coarse,
-        n_fine=args.cem_fine,
-        threshold_db=args.cem_threshold,
-    )
+    cem = CausalEffectMap(model, **cem_keywords(args))
     with progress_bar(0, args.quiet, label) as update:
         cem.progress_callback = update
         effect = cem.attribute(lr, target=window, hr=hr, reach="auto")

@@ -114,7 +114,12 @@ def cmd_compare(args: argparse.Namespace) -> int:
     from ..visualization import comparison_figure, save_figure
 
     methods = [m for m in (args.methods or "lam").split(",") if m]
-    settle_cem_options(args, "cem" if "cem" in methods else "lam", "--methods")
+    settle_cem_options(
+        args,
+        "cem" if "cem" in methods else "lam",
+        "--methods",
+        lam_runs=methods != ["cem"],
+    )
     settle_integration_options(args)
     outputs = check_command_outputs(
         [
