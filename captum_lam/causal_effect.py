@@ -14,12 +14,18 @@ from captum.attr import PerturbationAttribution
 from captum.log import log_usage
 from torch import Tensor
 
-from ._checks import check_float_tensor, check_image_batch, check_int, warn_if_training
-from ._engine import steps_per_pass
-from ._model_state import keeps_caller_state
-from ._patch_bank import default_bank, fit_patches
-from ._reach import Reach, model_reach, reach_region
-from ._validation import as_int, check_grad_mode
+from ._method.checks import (
+    as_int,
+    check_float_tensor,
+    check_grad_mode,
+    check_image_batch,
+    check_int,
+    warn_if_training,
+)
+from ._method.engine import steps_per_pass
+from ._method.model_state import keeps_caller_state
+from ._method.patch_bank import default_bank, fit_patches
+from ._method.reach import Reach, model_reach, reach_region
 from .lam import _tuple_args
 from .objective import Window, format_windows, probe_model
 

@@ -144,7 +144,7 @@ def test_default_bank_and_block(case):
     cem = CausalEffectMap(model, n_coarse=1, n_fine=0)
     cem.attribute(x, target=WINDOW, hr=hr, reach=3)
     assert cem.last_report.block_size == 4  # 8 output pixels at x2
-    from captum_lam._patch_bank import default_bank
+    from captum_lam._method.patch_bank import default_bank
 
     bank = default_bank(3)
     assert bank.shape == (600, 3, 8, 8) and torch.equal(bank, default_bank(3))

@@ -9,7 +9,6 @@ from typing import Any, Optional
 from torch import Tensor, nn
 
 from ..causal_effect import CausalEffectMap
-from ..path_integrated_gradients import METHODS
 from ._common import UserError, _number, positive_int, progress_bar
 
 #: explain's ``--method``: LAM's gradient path or the CEM's interventions.
@@ -37,25 +36,12 @@ def _threshold(text: str) -> float:
     return _number(text, float, "a finite number >= 0", lambda v: 0 <= v < math.inf)
 
 
-class _MethodAction(argparse.Action):
-    """``--method lam|cem``; a rule name is ``--rule``'s old spelling, kept."""
-
-    def __call__(self, parser, namespace, values, option_string=None) -> None:
-        if values in METHODS:
-            namespace.method = values
-        else:
-            namespace.attribution = values
-
-
 def add_method_option(p: argparse.ArgumentParser) -> None:
-    """``--method``, replacing the hidden old spelling of ``--rule`` (the parser
-    needs ``conflict_handler="resolve"``); the rule names still work."""
+    """explain's ``--method``: which attribution."""
     p.add_argument(
         "--method",
         dest="attribution",
-        action=_MethodAction,
-        choices=ATTRIBUTION_METHODS + METHODS,
-        metavar="{lam,cem}",
+        choices=ATTRIBUTION_METHODS,
         default="lam",
         help="lam (default): Local Attribution Map; cem: Causal Effect Map "
         "(signed dB effects of block swaps: thousands of forward passes)",

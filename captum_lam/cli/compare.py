@@ -13,15 +13,15 @@ from typing import Any, Optional
 import torch
 from torch import Tensor, nn
 
-from .._adaptive import IntegrationReport
-from .._cem_figure import effect_limit, signed_rgb
-from .._commands import COMMANDS
-from .._images import (
-    psnr_y,
-)
+from .._frontend.commands import COMMANDS
 from .._io import write_text_atomic
+from .._method.adaptive import IntegrationReport
 from .._registry import model_scale
 from ..causal_effect import default_block_size
+from ..cem_figure import effect_limit, signed_rgb
+from ..images import (
+    psnr_y,
+)
 from ..metrics import diffusion_index, signed_spread
 from ._cem import add_cem_options, run_cem, settle_cem_options
 from ._common import (

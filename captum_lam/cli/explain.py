@@ -11,11 +11,11 @@ import torch
 from torch import Tensor, nn
 
 from .. import __version__
-from .._adaptive import IntegrationReport
-from .._commands import COMMANDS
-from .._degradation import psnr_line, psnr_summary, task_summary
+from .._frontend.commands import COMMANDS
 from .._io import write_text_atomic
+from .._method.adaptive import IntegrationReport
 from .._registry import model_scale
+from ..images._degradation import psnr_line, psnr_summary, task_summary
 from ..lam import LAM
 from ..metrics import diffusion_index, signed_spread
 from ._cem import (
@@ -226,7 +226,7 @@ def explain_cem(
     outputs: dict,
 ) -> int:
     """``explain --method cem``: the Causal Effect Map, its figure and summary."""
-    from .._cem_figure import cem_figure
+    from ..cem_figure import cem_figure
     from ..visualization import save_figure
 
     lr, hr, window = case.lr, case.hr, case.window
@@ -322,9 +322,7 @@ def explain_cem(
 
 def add_explain_parser(sub: Any) -> argparse.ArgumentParser:
     """The ``explain`` sub-command."""
-    explain = sub.add_parser(
-        "explain", help=COMMANDS["explain"], conflict_handler="resolve"
-    )
+    explain = sub.add_parser("explain", help=COMMANDS["explain"])
     explain.add_argument(
         "--model", help="registry name (see 'models') or package.module:factory"
     )

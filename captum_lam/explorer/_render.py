@@ -9,10 +9,12 @@ from typing import Any
 import numpy as np
 from torch import Tensor
 
-from .. import abs_normalized_map, bicubic_upsample, cem_figure, lam_figure
-from .._cem_figure import effect_limit, signed_rgb
+from .. import lam_figure
 from ..causal_effect import default_block_size
+from ..cem_figure import cem_figure, effect_limit, signed_rgb
+from ..images import bicubic_upsample
 from ..mapfile import map_arrays, map_bytes
+from ..metrics import abs_normalized_map
 from ._catalogue import ImageEntry, ModelEntry
 from ._compute import LamResult
 
@@ -204,7 +206,7 @@ def explain_command(
         image.spec,
         "--window",
         f"{top},{left},{size}",
-        "--crop",
+        "--region",
         "none",
     ]
     if settings.get("attribution") == "cem":

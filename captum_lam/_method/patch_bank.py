@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from ._images import HELD_OUT_IMAGES, rgb_to_y, sample_image
+from ..images import HELD_OUT_IMAGES, rgb_to_y, sample_image
 
 #: Bundled photos the default bank is cut from (RGB photos, grayscale textures).
 BANK_IMAGES: tuple[str, ...] = (
