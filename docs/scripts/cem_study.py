@@ -25,7 +25,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Optional, Sequence
+from typing import Any, Mapping, Optional, Sequence
 
 import numpy as np
 
@@ -57,8 +57,8 @@ NETWORKS = (
     Network("span-hfa2k-x2", "SPAN", "community"),
     Network("waifu2x-cunet-x2", "waifu2x cunet", "PSNR"),
     Network("srmd-x2", "SRMD", "PSNR"),
-    Network("realcugan-nose-x2", "Real-CUGAN no SE", "GAN"),
     Network("span-x4-ch48", "SPAN", "PSNR"),
+    Network("realcugan-nose-x2", "Real-CUGAN no SE", "GAN"),
     Network("srmd-x4", "SRMD", "PSNR"),
 )
 
@@ -76,7 +76,7 @@ def read_records(path: Path) -> list[dict[str, Any]]:
 
 def study_windows(photo: str, scale: int) -> tuple[Any, list[tuple[tuple, str]]]:
     """The real-network study's HR crop of ``photo`` and its hard windows."""
-    from captum_lam import classify_content
+    from captum_lam.windows import classify_content
 
     config = rns.CONFIGS["full"]
     image, windows = rns.case_windows(config, photo, scale, 48)
@@ -86,7 +86,7 @@ def study_windows(photo: str, scale: int) -> tuple[Any, list[tuple[tuple, str]]]
 
 def sub_crop(hr, window: Sequence[int], scale: int):
     """LR and HR crops of SIDE LR pixels around the window, and the window in them."""
-    from captum_lam import bicubic_downsample
+    from captum_lam.images import bicubic_downsample
 
     lr = bicubic_downsample(hr, scale)
     top, left, size = (int(v) for v in window)
@@ -112,8 +112,8 @@ def block_sums(values, block: int) -> np.ndarray:
 def one_record(net: Network, model, info, photo: str, hr, window, content) -> dict:
     import torch
 
-    from captum_lam import LAM, CausalEffectMap, signed_spread
-    from captum_lam.metrics import abs_normalized_map
+    from captum_lam import LAM, CausalEffectMap
+    from captum_lam.metrics import abs_normalized_map, signed_spread
 
     scale = info.scale
     lr, hr_crop, local, origin = sub_crop(hr, window, scale)
@@ -216,6 +216,275 @@ def run(networks: Sequence[Network], records_path: Path) -> None:
                 )
 
 
+# --- numbers ------------------------------------------------------------------------
+
+
+def block_spearman(record: Mapping[str, Any]) -> Optional[float]:
+    """Rank correlation of |LAM| and |CEM| over the blocks either one reaches."""
+    lam = np.asarray(record["lam_blocks"]).ravel()
+    cem = np.abs(np.asarray(record["cem_blocks"])).ravel()
+    used = (lam > 1e-3) | (cem > 0)  # blocks with 0.1% of LAM's peak, or any effect
+    if used.sum() < 3 or np.ptp(cem[used]) == 0 or np.ptp(lam[used]) == 0:
+        return None
+    return rns.spearman(lam[used], cem[used])[0]
+
+
+def negative_beyond(record: Mapping[str, Any]) -> float:
+    """Share of the CEM's |effect| beyond the window that is negative (blocks)."""
+    cem = np.asarray(record["cem_blocks"])
+    block, scale = record["block_size"], record["scale"]
+    top, left, size = record["local_window"]
+    inside = np.zeros_like(cem, dtype=bool)
+    r0, c0 = top // scale // block, left // scale // block
+    r1 = math.ceil(math.ceil((top + size) / scale) / block)
+    c1 = math.ceil(math.ceil((left + size) / scale) / block)
+    inside[r0:r1, c0:c1] = True
+    outside = np.abs(cem[~inside]).sum()
+    return float(-cem[~inside][cem[~inside] < 0].sum() / outside) if outside else 0.0
+
+
+#: (record field, label, digits): the per-network table's columns, means with CIs.
+AGREEMENT = (
+    ("rank", "rank correlation of the magnitudes", 2),
+    ("lam_area", "LAM area 90% (LR px)", 1),
+    ("cem_area", "CEM area 90% (LR px)", 1),
+    ("lam_beyond", "LAM share beyond the window", 2),
+    ("cem_beyond", "CEM share beyond the window", 2),
+)
+NEGATIVE = (
+    ("negative", "negative share of the effect", 3),
+    ("negative_beyond", "negative share beyond the window", 2),
+    ("negative_area", "negative area (LR px)", 1),
+    ("window_psnr", "window PSNR (dB)", 2),
+)
+MEASURES = AGREEMENT + NEGATIVE
+
+
+def values(record: Mapping[str, Any]) -> dict[str, Optional[float]]:
+    cem = record["cem"]
+    return {
+        "rank": block_spearman(record),
+        "lam_area": record["lam"]["mass_area_90"],
+        "cem_area": cem["mass_area_90"],
+        "lam_beyond": record["lam"]["beyond_window_fraction"],
+        "cem_beyond": cem["beyond_window_fraction"],
+        "negative": cem["negative_fraction"],
+        "negative_beyond": negative_beyond(record),
+        "negative_area": cem["negative_area"],
+        "window_psnr": record["window_psnr"],
+        "lam_seconds": record["lam_seconds"],
+        "cem_seconds": record["cem_seconds"],
+        "passes": record["forward_passes"],
+    }
+
+
+def summarise(records: Sequence[Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Per network, in NETWORKS order: means with 95% bootstrap intervals."""
+    grouped = rns.by_model(records)
+    summary = {}
+    for net in NETWORKS:
+        rows = grouped.get(net.name)
+        if not rows:
+            continue
+        table = [values(r) for r in rows]
+        entry: dict[str, Any] = {"network": net, "n": len(rows)}
+        for field in {k for k, _, _ in MEASURES} | {
+            "lam_seconds",
+            "cem_seconds",
+            "passes",
+        }:
+            entry[field] = rns.bootstrap_mean([t[field] for t in table])
+        entry["scale"] = rows[0]["scale"]
+        entry["receptive_field"] = rows[0]["receptive_field"]
+        entry["block_size"] = rows[0]["block_size"]
+        entry["with_negative"] = sum(r["cem"]["negative_area"] > 0 for r in rows)
+        summary[net.name] = entry
+    return summary
+
+
+def network_table(summary, measures, negative: bool = False) -> str:
+    header = ["network", "scale", "RF (LR px)", "block (LR px)", "n"]
+    header += [label + " [95% CI]" for _, label, _ in measures]
+    if negative:
+        header.append("windows with negative effects")
+    rows = []
+    for name, e in summary.items():
+        row = [f"`{name}`", f"x{e['scale']}", rns.rf_text(e["receptive_field"])]
+        row += [str(e["block_size"]), str(e["n"])]
+        row += [rns.fmt_ci(e[field], digits) for field, _, digits in measures]
+        if negative:
+            row.append(f"{e['with_negative']} of {e['n']}")
+        rows.append(row)
+    return rns.markdown_table(header, rows)
+
+
+def cost_table(summary) -> str:
+    header = [
+        "network",
+        "LAM s / window",
+        "CEM s / window",
+        "CEM / LAM",
+        "CEM passes / window",
+    ]
+    rows = []
+    for name, e in summary.items():
+        lam, cem = e["lam_seconds"][0], e["cem_seconds"][0]
+        rows.append(
+            [
+                f"`{name}`",
+                f"{lam:.1f}",
+                f"{cem:.1f}",
+                f"{cem / lam:.1f}x",
+                f"{e['passes'][0]:.0f}",
+            ]
+        )
+    return rns.markdown_table(header, rows)
+
+
+def rf_rows(records, summary) -> list[dict[str, Any]]:
+    """The receptive-field question at x2: Spearman over networks of the RF
+    (global ranked last) against each method's reach and the negative share."""
+    x2 = [e for e in summary.values() if e["scale"] == 2]
+    if len(x2) < 3:
+        return []
+    rank_rf = [e["receptive_field"] or 10**6 for e in x2]
+    out = []
+    for field, label in (
+        ("lam_beyond", "LAM: share of |map| beyond the window"),
+        ("cem_beyond", "CEM: share of |effect| beyond the window"),
+        ("negative_beyond", "CEM: negative share of the effect beyond the window"),
+        ("window_psnr", "window PSNR (dB)"),
+    ):
+        rho, p = rns.spearman(rank_rf, [e[field][0] for e in x2])
+        out.append({"measure": label, "field": field, "rho": rho, "p": p, "n": len(x2)})
+    return out
+
+
+def write_docs(records, root: Path) -> dict[str, Any]:
+    """Tables to docs/generated/cem_vs_lam_*.md, figures to docs/images/."""
+    summary = summarise(records)
+    generated, images = root / "generated", root / "images"
+    generated.mkdir(parents=True, exist_ok=True)
+    images.mkdir(parents=True, exist_ok=True)
+    (generated / f"{PREFIX}_agreement.md").write_text(network_table(summary, AGREEMENT))
+    negative = network_table(summary, NEGATIVE, negative=True)
+    (generated / f"{PREFIX}_negative.md").write_text(negative)
+    (generated / f"{PREFIX}_cost.md").write_text(cost_table(summary))
+    rf = rf_rows(records, summary)
+    rf_table = rns.markdown_table(
+        [
+            "measure (per x2 network, mean over windows)",
+            "Spearman rho with RF",
+            "p",
+            "networks",
+        ],
+        [[r["measure"], f"{r['rho']:+.2f}", f"{r['p']:.2f}", str(r["n"])] for r in rf],
+    )
+    (generated / f"{PREFIX}_receptive_field.md").write_text(rf_table)
+    figure_receptive_field(summary, images / f"{PREFIX}_receptive_field.png")
+    figure_examples(records, images / f"{PREFIX}_examples.png")
+    return {"summary": summary, "rf": rf}
+
+
+def figure_receptive_field(summary, path: Path) -> None:
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(12, 3.6), layout="constrained")
+    panels = (
+        ("lam_beyond", "LAM: share of |map|\nbeyond the window"),
+        ("cem_beyond", "CEM: share of |effect|\nbeyond the window"),
+        ("negative_beyond", "CEM: negative share of the\neffect beyond the window"),
+    )
+    entries = list(summary.values())
+    finite = sorted({e["receptive_field"] for e in entries if e["receptive_field"]})
+    global_x = (max(finite) if finite else 50) + 15
+    for k, (field, title) in enumerate(panels):
+        ax = fig.add_subplot(1, 3, k + 1)
+        seen: dict[float, int] = {}
+        for e in entries:
+            x = e["receptive_field"] or global_x
+            mean, (low, high) = e[field]
+            marker = "o" if e["scale"] == 2 else "s"
+            shift = 1.2 * seen.get(x, 0)  # networks of one field side by side
+            seen[x] = seen.get(x, 0) + 1
+            ax.errorbar(
+                x + shift,
+                mean,
+                yerr=[[mean - low], [high - mean]],
+                fmt=marker,
+                capsize=3,
+                label=e["network"].name,
+            )
+        ax.set_xticks(finite + [global_x], [str(v) for v in finite] + ["global"])
+        ax.set_xlabel("receptive field (LR px)")
+        ax.set_title(title, fontsize=9)
+    handles, labels = ax.get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside right center", fontsize=7)
+    fig.suptitle(
+        "Receptive field against how far each method says the window reaches "
+        "(95% CIs; o x2, s x4)",
+        fontsize=9,
+    )
+    fig.savefig(path, dpi=110)
+
+
+def figure_examples(records, path: Path) -> None:
+    """LAM and CEM of one window per network (the first texture window of astronaut)."""
+    from matplotlib.colors import TwoSlopeNorm
+    from matplotlib.figure import Figure
+    from matplotlib.patches import Rectangle
+
+    chosen = []
+    for net in NETWORKS:
+        rows = [
+            r for r in records if r["model"] == net.name and r["photo"] == "astronaut"
+        ]
+        rows.sort(key=lambda r: (r["content"] != "texture", r["key"]))
+        if rows:
+            chosen.append(rows[0])
+    if not chosen:
+        return
+    fig = Figure(figsize=(1.6 * len(chosen), 3.6), layout="constrained")
+    for k, r in enumerate(chosen):
+        lam = np.asarray(r["lam_blocks"])
+        cem = np.asarray(r["cem_blocks"])
+        top = fig.add_subplot(2, len(chosen), k + 1)
+        top.imshow(lam, cmap="Reds", vmin=0, vmax=1, interpolation="nearest")
+        top.set_title(r["model"].replace("-", "-\n", 1), fontsize=6)
+        bottom = fig.add_subplot(2, len(chosen), len(chosen) + k + 1)
+        limit = max(float(np.abs(cem).max()) / 10, 1e-3)  # window blocks saturate
+        bottom.imshow(
+            cem,
+            cmap="seismic",
+            norm=TwoSlopeNorm(0, -limit, limit),
+            interpolation="nearest",
+        )
+        block, scale = r["block_size"], r["scale"]
+        t, left, size = r["local_window"]
+        for ax in (top, bottom):
+            ax.add_patch(
+                Rectangle(
+                    (left / scale / block - 0.5, t / scale / block - 0.5),
+                    size / scale / block,
+                    size / scale / block,
+                    fill=False,
+                    edgecolor="#00b000",
+                    linewidth=1,
+                )
+            )
+            ax.set_xticks([])
+            ax.set_yticks([])
+        if k == 0:
+            top.set_ylabel("|LAM| per block", fontsize=7)
+            bottom.set_ylabel("CEM (red helps,\nblue hurts)", fontsize=7)
+    fig.suptitle(
+        "One astronaut window, LAM (top) and CEM (bottom, +-10% of the peak) "
+        "on the CEM's blocks",
+        fontsize=8,
+    )
+    fig.savefig(path, dpi=130)
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument(
@@ -239,6 +508,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     records = read_records(records_path)
     if not records:
         parser.error(f"no records at {records_path}: run without --plot-only first")
+    write_docs(records, args.root)
     return 0
 
 
