@@ -144,7 +144,7 @@ def evaluate(
         authors' settings, or a mapping of its options (``block_size``,
         ``n_coarse``, ``n_fine``, ``threshold_db``, ``batch_size``, ``seed``).
         The record gains ``cem_`` + every
-        [`signed_spread`][captum_lam.signed_spread] measure
+        [`signed_spread`][captum_lam.metrics.signed_spread] measure
         (``cem_positive_db``, ``cem_negative_db``, ``cem_positive_area``,
         ``cem_negative_area``, ``cem_negative_fraction``,
         ``cem_beyond_window_fraction``, ``cem_di``, ``cem_mass_area_50/90``,

@@ -63,6 +63,11 @@ NETWORKS = (
 )
 
 
+#: Other receptive field, same scale, windows and training style: (smaller, larger).
+#: The real-network study's pairs and waifu2x's two architectures.
+RF_PAIRS = rns.RF_PAIRS + (("waifu2x-upconv7-photo-x2", "waifu2x-cunet-x2"),)
+
+
 def record_key(model: str, photo: str, window: Sequence[int]) -> str:
     return f"{model}|{photo}|{','.join(str(int(v)) for v in window)}"
 
@@ -350,14 +355,100 @@ def rf_rows(records, summary) -> list[dict[str, Any]]:
     rank_rf = [e["receptive_field"] or 10**6 for e in x2]
     out = []
     for field, label in (
-        ("lam_beyond", "LAM: share of |map| beyond the window"),
-        ("cem_beyond", "CEM: share of |effect| beyond the window"),
+        ("lam_beyond", "LAM: share of the map beyond the window"),
+        ("cem_beyond", "CEM: share of the effect's magnitude beyond the window"),
         ("negative_beyond", "CEM: negative share of the effect beyond the window"),
         ("window_psnr", "window PSNR (dB)"),
     ):
         rho, p = rns.spearman(rank_rf, [e[field][0] for e in x2])
         out.append({"measure": label, "field": field, "rho": rho, "p": p, "n": len(x2)})
     return out
+
+
+def paired_rf(records) -> list[dict[str, Any]]:
+    """Other receptive field, same scale and windows: mean paired differences
+    (larger field minus smaller) with 95% bootstrap intervals."""
+    by_window: dict[str, dict[tuple, dict]] = {}
+    for r in records:
+        by_window.setdefault(r["model"], {})[(r["photo"], r["top"], r["left"])] = r
+    out = []
+    for small, large in RF_PAIRS:
+        a, b = by_window.get(small, {}), by_window.get(large, {})
+        shared = sorted(set(a) & set(b))
+        if not shared:
+            continue
+        row: dict[str, Any] = {"small": small, "large": large, "n": len(shared)}
+        for field in ("lam_beyond", "cem_beyond", "negative_beyond", "window_psnr"):
+            diffs = [values(b[k])[field] - values(a[k])[field] for k in shared]
+            row[field] = rns.bootstrap_mean(diffs)
+        row["rf"] = (a[shared[0]]["receptive_field"], b[shared[0]]["receptive_field"])
+        out.append(row)
+    return out
+
+
+def signed(stat, digits: int) -> str:
+    mean, (low, high) = stat
+    return f"{mean:+.{digits}f} [{low:+.{digits}f}, {high:+.{digits}f}]"
+
+
+def pairs_table(pairs) -> str:
+    header = [
+        "smaller RF -> larger RF",
+        "windows",
+        "LAM share beyond the window",
+        "CEM share beyond the window",
+        "CEM negative share beyond the window",
+        "window PSNR (dB)",
+    ]
+    rows = [
+        [
+            f"`{p['small']}` ({p['rf'][0]}) -> `{p['large']}` ({p['rf'][1]})",
+            str(p["n"]),
+            signed(p["lam_beyond"], 2),
+            signed(p["cem_beyond"], 2),
+            signed(p["negative_beyond"], 2),
+            signed(p["window_psnr"], 2),
+        ]
+        for p in pairs
+    ]
+    return rns.markdown_table(header, rows)
+
+
+def findings(records, summary, rf, pairs) -> str:
+    """The page's numbers in sentences, all computed from the records."""
+    entries = list(summary.values())
+    ranks = sorted(entries, key=lambda e: e["rank"][0])
+    low, high = ranks[0], ranks[-1]
+    larger = [e for e in entries if e["cem_area"][0] > e["lam_area"][0]]
+    windows = len(records)
+    negative = sum(r["cem"]["negative_area"] > 0 for r in records)
+    beyond = sorted(entries, key=lambda e: e["negative_beyond"][0])
+    ratio = [e["cem_seconds"][0] / e["lam_seconds"][0] for e in entries]
+    lines = [
+        f"- **Agreement.** On {len(entries)} networks and {windows} windows, the rank "
+        f"correlation of the two maps' magnitudes over the CEM's blocks is "
+        f"{low['rank'][0]:.2f} (`{low['network'].name}`) to {high['rank'][0]:.2f} "
+        f"(`{high['network'].name}`) on average per network. The CEM's 90% area is "
+        f"larger than LAM's on {len(larger)} of {len(entries)} networks.",
+        f"- **Negative effects.** {negative} of {windows} windows have at least one "
+        f"block whose swap *raises* the window's PSNR. Beyond the window, the negative "
+        f"share of the effect is {beyond[0]['negative_beyond'][0]:.2f} for "
+        f"`{beyond[0]['network'].name}` and {beyond[-1]['negative_beyond'][0]:.2f} for "
+        f"`{beyond[-1]['network'].name}`.",
+    ]
+    if rf:
+        text = "; ".join(
+            f"{r['measure']}: rho {r['rho']:+.2f} (p {r['p']:.2f})" for r in rf
+        )
+        lines.append(
+            f"- **Receptive field, across the {rf[0]['n']} x2 networks** (Spearman, "
+            f"global ranked last): {text}."
+        )
+    lines.append(
+        f"- **Cost.** The CEM took {min(ratio):.1f} to {max(ratio):.1f} times LAM's "
+        f"time per window here ({N_COARSE} coarse and {N_FINE} fine swaps)."
+    )
+    return "\n".join(lines) + "\n"
 
 
 def write_docs(records, root: Path) -> dict[str, Any]:
@@ -381,9 +472,14 @@ def write_docs(records, root: Path) -> dict[str, Any]:
         [[r["measure"], f"{r['rho']:+.2f}", f"{r['p']:.2f}", str(r["n"])] for r in rf],
     )
     (generated / f"{PREFIX}_receptive_field.md").write_text(rf_table)
+    pairs = paired_rf(records)
+    (generated / f"{PREFIX}_rf_pairs.md").write_text(pairs_table(pairs))
+    (generated / f"{PREFIX}_findings.md").write_text(
+        findings(records, summary, rf, pairs)
+    )
     figure_receptive_field(summary, images / f"{PREFIX}_receptive_field.png")
     figure_examples(records, images / f"{PREFIX}_examples.png")
-    return {"summary": summary, "rf": rf}
+    return {"summary": summary, "rf": rf, "pairs": pairs}
 
 
 def figure_receptive_field(summary, path: Path) -> None:
