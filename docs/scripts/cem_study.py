@@ -402,7 +402,8 @@ def pairs_table(pairs) -> str:
     ]
     rows = [
         [
-            f"`{p['small']}` ({p['rf'][0]}) -> `{p['large']}` ({p['rf'][1]})",
+            f"`{p['small']}` ({rns.rf_text(p['rf'][0])}) -> "
+            f"`{p['large']}` ({rns.rf_text(p['rf'][1])})",
             str(p["n"]),
             signed(p["lam_beyond"], 2),
             signed(p["cem_beyond"], 2),
