@@ -17,6 +17,7 @@ __version__ = "1.0.0"
 # imports exactly the names of _EXPORTS, from the modules _EXPORTS names.
 if TYPE_CHECKING:
     from ._method.adaptive import IntegrationReport as IntegrationReport
+    from .causal_effect import CausalEffectMap as CausalEffectMap
     from .filters import GaussianBlur2d as GaussianBlur2d
     from .filters import gaussian_blur2d as gaussian_blur2d
     from .lam import LAM as LAM
@@ -46,6 +47,7 @@ if TYPE_CHECKING:
 #: import torch. Images are in `captum_lam.images`, studies in `captum_lam.studies`.
 _EXPORTS: dict[str, str] = {
     "LAM": "lam",
+    "CausalEffectMap": "causal_effect",
     "PathIntegratedGradients": "path_integrated_gradients",
     "WindowObjective": "objective",
     "gradient_magnitude": "objective",

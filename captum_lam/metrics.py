@@ -245,3 +245,79 @@ def mean_distance(attributions: Any, window: Sequence[int], scale: int) -> float
     ys, xs = np.mgrid[0 : weights.shape[0], 0 : weights.shape[1]]
     distances = np.hypot(ys - cy, xs - cx)
     return float((weights * distances).sum() / weights.sum())
+
+
+def signed_spread(effect: Any, window: Sequence[int], scale: int) -> dict[str, Any]:
+    """How a signed map (a Causal Effect Map) spreads: help, harm and reach.
+
+    The measures of the signed map ``e`` (dB per LR pixel), with ``|e|`` its
+    magnitude:
+
+    - ``positive_db`` / ``negative_db``: the largest effect and the most
+      negative one (dB; 0 when there is none);
+    - ``positive_area`` / ``negative_area``: LR pixels that help (``e > 0``) /
+      hurt (``e < 0``);
+    - ``negative_fraction``: the share of ``|e|`` in negative effects, in
+      [0, 1];
+    - ``beyond_window_fraction``: the share of ``|e|`` outside the LR pixels
+      under the window, in [0, 1] (0: only the window's own pixels matter);
+    - ``di``, ``mass_area_50``, ``mass_area_90``, ``mean_distance``: the
+      Diffusion Index, mass areas and mean distance of ``|e|``, as for LAM.
+
+    For an all-zero map the shares, areas of mass and distances are None.
+
+    Parameters
+    ----------
+    effect : Tensor or ndarray
+        One map, (h, w), (1, h, w) or (1, 1, h, w).
+    window : tuple
+        ``(top, left, size)`` in output pixels.
+    scale : int
+        Upscaling factor of the network.
+
+    Returns
+    -------
+    dict
+        The measures above, Python floats and ints.
+
+    Examples
+    --------
+    >>> e = np.zeros((8, 8)); e[2, 2] = 3.0; e[6, 6] = -1.0
+    >>> m = signed_spread(e, (8, 8, 4), scale=4)
+    >>> m["negative_fraction"], m["beyond_window_fraction"], m["negative_area"]
+    (0.25, 0.25, 1)
+    """
+    check_int("scale", scale, 1)
+    array = _to_numpy(effect, "effect")
+    if array.ndim > 2 and array.shape[:-2] not in ((1,), (1, 1)):
+        raise ValueError(
+            "effect must be one map (h, w), (1, h, w) or (1, 1, h, w), got "
+            f"{array.shape}"
+        )
+    e = array.reshape(array.shape[-2:])
+    magnitude = np.abs(e)
+    total = float(magnitude.sum())
+    top, left, size = (int(v) for v in window)
+    inside = np.zeros_like(e, dtype=bool)
+    inside[
+        top // scale : -(-(top + size) // scale),
+        left // scale : -(-(left + size) // scale),
+    ] = True
+    measures: dict[str, Any] = {
+        "positive_db": float(max(e.max(), 0.0)),
+        "negative_db": float(min(e.min(), 0.0)),
+        "positive_area": int((e > 0).sum()),
+        "negative_area": int((e < 0).sum()),
+    }
+    if total == 0:
+        none = ("negative_fraction", "beyond_window_fraction", "di", "mass_area_50")
+        return {**measures, **dict.fromkeys(none + ("mass_area_90", "mean_distance"))}
+    return {
+        **measures,
+        "negative_fraction": float(magnitude[e < 0].sum() / total),
+        "beyond_window_fraction": float(magnitude[~inside].sum() / total),
+        "di": float(diffusion_index(magnitude)),
+        "mass_area_50": int(mass_area(magnitude, 0.5)),
+        "mass_area_90": int(mass_area(magnitude, 0.9)),
+        "mean_distance": mean_distance(magnitude, window, scale),
+    }

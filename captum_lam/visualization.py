@@ -532,6 +532,7 @@ def comparison_figure(
     origin: tuple[int, int] = (0, 0),
     n_steps: Optional[int] = None,
     method: Optional[str] = None,
+    panels: Optional[Mapping[str, Sequence[np.ndarray]]] = None,
 ) -> Figure:
     """A grid with one row per model or attribution method, the DI on each row.
 
@@ -559,6 +560,9 @@ def comparison_figure(
         First line of the heading (e.g. the model, comparing methods).
     zoom, image, origin, n_steps, method
         As for [lam_figure][captum_lam.lam_figure].
+    panels : mapping of label -> two images, optional
+        Rows whose two map panels, (H*scale, W*scale, 3), are drawn elsewhere
+        (a signed Causal Effect Map in its own colours), instead of from the map.
 
     Returns
     -------
@@ -590,17 +594,17 @@ def comparison_figure(
     grid = fig.add_gridspec(len(rows), len(widths), width_ratios=widths)
     regions, labels = [], []
     for r, (label, attr) in enumerate(rows):
-        panels = lam_panels(attr, lr, scale)
+        drawn = lam_panels(attr, lr, scale)
         di = float(diffusion_index(_map_2d(attr)))
-        images = [panels["blend"], panels["kde_blend"]]
+        images = list((panels or {}).get(label, (drawn["blend"], drawn["kde_blend"])))
         if sr:
             images.append(_image_hwc(sr[label]))
         box = window_t
         if small:
-            r0, c0, side = _zoom_region(panels["blend"].shape, window_t, side)
+            r0, c0, side = _zoom_region(images[0].shape, window_t, side)
+            regions.append((images[0], (r0, c0, side)))
             images = [img[r0 : r0 + side, c0 : c0 + side] for img in images]
             box = (window_t[0] - r0, window_t[1] - c0, window_t[2])
-            regions.append((panels["blend"], (r0, c0, side)))
         for c, (img, name) in enumerate(zip(images, names)):
             ax = fig.add_subplot(grid[r, c + (1 if small else 0)])
             _show(ax, img, "")

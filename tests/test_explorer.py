@@ -394,3 +394,42 @@ def test_serve_refuses_model_options_that_do_nothing(argv, message, capsys):
     assert main(["serve", *argv]) == 2
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1
+
+
+def test_a_cem_card_equals_causal_effect_map_and_its_command(
+    client, photo_png, tmp_path, capsys
+):
+    from captum_lam import CausalEffectMap
+
+    payload = {"model": "plain-d4", "image": image_id(client), "window": WINDOW}
+    body = finished(client, client.post("/api/lam", json={**payload, "method": "cem"}))
+    assert body["state"] == DONE, body
+    result = body["result"]
+    assert result["method"] == "cem" and result["settings"]["n_fine"] == 10
+    data = np.load(io.BytesIO(client.get(body["urls"]["map"]).data))
+    hr = read_image(photo_png)
+    window = (WINDOW["top"], WINDOW["left"], WINDOW["size"])
+    expected = CausalEffectMap(zoo.load("plain-d4"), n_fine=10).attribute(
+        bicubic_downsample(hr, 4), target=window, hr=hr, reach="auto"
+    )
+    np.testing.assert_allclose(data["attribution"], expected[0].numpy(), atol=1e-4)
+    assert result["effect"]["negative_area"] == int((expected < 0).sum())
+    for name in ("zoom", "whole", "figure"):
+        assert client.get(body["urls"][name]).data.startswith(b"\x89PNG")
+    # a LAM card of the same window is another job
+    assert finished(client, ask(client))["key"] != body["key"]
+    words = shlex.split(body["command"])
+    assert words[words.index("--method") + 1] == "cem"
+    summary_path = tmp_path / "cem.json"
+    code = main(
+        [*words[1:], "--out", str(tmp_path / "cem.png"), "--json", str(summary_path)]
+    )
+    capsys.readouterr()
+    assert code == 0
+    summary = json.loads(summary_path.read_text())
+    assert summary["effect"]["positive_db"] == pytest.approx(
+        result["effect"]["positive_db"], abs=1e-4
+    )
+    refused = client.post("/api/lam", json={**payload, "method": "shap"})
+    assert refused.status_code == 400
+    assert "unknown method 'shap'" in refused.get_json()["error"]

@@ -40,7 +40,7 @@ DEFAULT_WINDOW_SIZE = 16
 AUTO_CROP = 256
 #: Relative completeness error above which ``explain`` warns.
 DELTA_WARNING = 0.01
-COMPARE_METHODS = ("saliency", "ig", "ig-blur", "lam")
+COMPARE_METHODS = ("saliency", "ig", "ig-blur", "lam", "cem")
 #: ``--steps`` and ``--rule`` when not given: the reference's scheme.
 DEFAULT_STEPS = int(LAMSettings.n_steps)
 DEFAULT_RULE = LAMSettings.method

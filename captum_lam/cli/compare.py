@@ -17,10 +17,13 @@ from .._frontend.commands import COMMANDS
 from .._io import write_text_atomic
 from .._method.adaptive import IntegrationReport
 from .._registry import model_scale
+from ..causal_effect import default_block_size
+from ..cem_figure import effect_limit, signed_rgb
 from ..images import (
     psnr_y,
 )
-from ..metrics import diffusion_index
+from ..metrics import diffusion_index, signed_spread
+from ._cem import add_cem_options, run_cem, settle_cem_options
 from ._common import (
     COMPARE_METHODS,
     FIGURE_SUFFIXES,
@@ -53,6 +56,7 @@ def _method_attribution(
     lr: Tensor,
     window: tuple[int, int, int],
     args: argparse.Namespace,
+    hr: Optional[Tensor] = None,
 ) -> tuple[Tensor, Optional[float], Optional[IntegrationReport]]:
     """The attribution, LAM's relative completeness error and, for the path
     methods, how the integral was computed."""
@@ -66,6 +70,9 @@ def _method_attribution(
     if method == "lam":
         attr, _, relative, integration = run_lam(model, lr, window, args, "LAM")
         return attr, relative, integration
+    if method == "cem":
+        effect, _ = run_cem(model, lr, window, hr, args, "CEM")
+        return effect, None, None
     objective = WindowObjective(model, window=window, detector=args.detector)
     if method == "saliency":
         saliency = Saliency(objective)
@@ -99,12 +106,20 @@ _METHOD_LABELS = {
     "ig": "IG (black baseline)",
     "ig-blur": "IG (blurred baseline)",
     "lam": "LAM",
+    "cem": "CEM (red helps, blue hurts)",
 }
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
     from ..visualization import comparison_figure, save_figure
 
+    methods = [m for m in (args.methods or "lam").split(",") if m]
+    settle_cem_options(
+        args,
+        "cem" if "cem" in methods else "lam",
+        "--methods",
+        lam_runs=methods != ["cem"],
+    )
     settle_integration_options(args)
     outputs = check_command_outputs(
         [
@@ -119,7 +134,6 @@ def cmd_compare(args: argparse.Namespace) -> int:
         raise UserError(f"--save-map: {map_dir} is not a folder")
     device = command_device(args)
     model_names, warnings = check_model_args(args)
-    methods = [m for m in (args.methods or "lam").split(",") if m]
     for m in methods:
         if m not in COMPARE_METHODS:
             raise UserError(
@@ -158,6 +172,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     settings = {**lam_settings(args).record(), "device": str(device)}
 
     attributions: dict[str, Tensor] = {}
+    signed: dict[str, tuple] = {}
     srs: dict[str, Tensor] = {}
     rows: list[dict[str, Any]] = []
     for model, sr in zip(models, outputs):
@@ -166,7 +181,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
             label = name if len(models) > 1 else _METHOD_LABELS[method]
             t0 = time.perf_counter()
             attr, relative, integration = _method_attribution(
-                method, model, lr, window, args
+                method, model, lr, window, args, hr
             )
             attr = attr.detach()
             seconds = time.perf_counter() - t0
@@ -189,6 +204,15 @@ def cmd_compare(args: argparse.Namespace) -> int:
                 )
             if hr is not None:
                 row["psnr_y"] = psnr_y(sr.cpu(), hr.cpu(), shave=scale)
+            if method == "cem":
+                block = args.cem_block or default_block_size(scale)
+                limit = effect_limit(attr, window, scale, block)
+                signed[label] = (
+                    signed_rgb(attr, scale, lr.cpu(), limit),
+                    signed_rgb(attr, scale, limit=limit),
+                )
+                cem_measures = signed_spread(attr[0, 0], window, scale)
+                row.update({f"cem_{k}": v for k, v in cem_measures.items()})
             if map_dir is not None:
                 from ..mapfile import map_file_name, save_map
 
@@ -230,12 +254,14 @@ def cmd_compare(args: argparse.Namespace) -> int:
             origin=case.origin,
             n_steps=figure_steps,
             method=figure_rule,
+            panels=signed,
         )
         save_figure(fig, out)
         say(args, f"wrote {out}")
     if csv_path is not None:
         buffer = io.StringIO()
-        writer = csv.DictWriter(buffer, fieldnames=list(rows[0]))
+        fields = list(dict.fromkeys(k for row in rows for k in row))
+        writer = csv.DictWriter(buffer, fieldnames=fields)
         writer.writeheader()
         writer.writerows(rows)
         write_text_atomic(csv_path, buffer.getvalue())
@@ -265,6 +291,7 @@ def add_compare_parser(sub: Any) -> argparse.ArgumentParser:
         "--methods", help=f"comma-separated: {','.join(COMPARE_METHODS)}"
     )
     add_common(compare)
+    add_cem_options(compare)
     compare.add_argument("--out", default="compare.png", help="grid figure")
     compare.add_argument("--csv", help="DI table as CSV")
     compare.add_argument("--json", help="DI table as JSON")

@@ -22,6 +22,7 @@ from .._frontend.model_options import is_factory
 from .._method.adaptive import RULE
 from ..images import HELD_OUT_IMAGES
 from ..studies.runner import torchrun_rank
+from ._cem import add_cem_options, cem_keywords, settle_cem_options
 from ._common import (
     Output,
     UserError,
@@ -106,6 +107,13 @@ def add_evaluate_parser(subparsers: Any) -> argparse.ArgumentParser:
         help="seed of the window draw (0); 'none' takes the most textured",
     )
     add_lam_settings(p)
+    p.add_argument(
+        "--cem",
+        action="store_true",
+        help="also the Causal Effect Map of every window (signed dB effects, "
+        "cem_* fields in the records; thousands of forward passes per window)",
+    )
+    add_cem_options(p)
     p.add_argument(
         "--out", default="results.jsonl", help="records, JSON Lines (resumable)"
     )
@@ -217,6 +225,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from .. import studies
     from .._io import write_text_atomic
 
+    settle_cem_options(args, "cem" if args.cem else "lam", "--cem", lam_runs=True)
     settle_integration_options(args)
     outputs = check_command_outputs(
         [
@@ -310,6 +319,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         progress=show,
         load_model=load_model,
         save_maps=maps,
+        cem=cem_keywords(args) if args.cem else None,
     )
     if rank != 0:
         return 0

@@ -17,7 +17,15 @@ from .._method.adaptive import IntegrationReport
 from .._registry import model_scale
 from ..images._degradation import psnr_line, psnr_summary, task_summary
 from ..lam import LAM
-from ..metrics import diffusion_index
+from ..metrics import diffusion_index, signed_spread
+from ._cem import (
+    add_cem_options,
+    add_method_option,
+    cem_settings,
+    run_cem,
+    settings_text,
+    settle_cem_options,
+)
 from ._common import (
     DEFAULT_PRETRAINED,
     FIGURE_SUFFIXES,
@@ -70,6 +78,7 @@ def run_lam(
 def cmd_explain(args: argparse.Namespace) -> int:
     from ..visualization import lam_figure, save_figure
 
+    settle_cem_options(args, args.attribution, "--method")
     settle_integration_options(args)
     outputs = check_command_outputs(
         [
@@ -110,6 +119,8 @@ def cmd_explain(args: argparse.Namespace) -> int:
             f"{info.get('name')} instead",
         )
     describe_case(args, case, scale)
+    if args.attribution == "cem":
+        return explain_cem(args, model, case, sr, scale, info, fallback, outputs)
 
     t0 = time.perf_counter()
     attr, delta, relative, integration = run_lam(model, lr, window, args, "LAM")
@@ -204,6 +215,111 @@ def cmd_explain(args: argparse.Namespace) -> int:
     return 0
 
 
+def explain_cem(
+    args: argparse.Namespace,
+    model: nn.Module,
+    case: CommandCase,
+    sr: Tensor,
+    scale: int,
+    info: dict,
+    fallback: bool,
+    outputs: dict,
+) -> int:
+    """``explain --method cem``: the Causal Effect Map, its figure and summary."""
+    from ..cem_figure import cem_figure
+    from ..visualization import save_figure
+
+    lr, hr, window = case.lr, case.hr, case.window
+    if hr is None:
+        say(args, "no HR image (--lr): the map measures change, not quality")
+    t0 = time.perf_counter()
+    effect, report = run_cem(model, lr, window, hr, args, "CEM")
+    seconds = time.perf_counter() - t0
+    settings = cem_settings(args, report.block_size)
+    measures = signed_spread(effect[0, 0], window, scale)
+    top, left, size = case.window_in_image
+    summary: dict[str, Any] = {
+        "command": args.command_line,
+        "method": "cem",
+        "model": info,
+        "default_model_fallback": fallback,
+        "image": case.source,
+        "image_size": list(case.image_size),
+        "lr_size": [int(lr.shape[-2]), int(lr.shape[-1])],
+        "scale": scale,
+        **task_summary(scale, info.get("name"), args.lr),
+        "window": {
+            "top": top,
+            "left": left,
+            "size": size,
+            "chosen": case.window_how,
+            "coordinates": "the image's pixels (HR); give back as --window",
+        },
+        "window_option": f"--window {top},{left},{size}",
+        "window_in_image": [top, left, size],
+        "region": case.crop,
+        "reference": "HR image" if hr is not None else "the clean output (change)",
+        "settings": {**settings, "device": str(lr.device)},
+        "effect": measures,
+        "forward_passes": report.forward_passes,
+        "blocks": report.blocks,
+        "blocks_in_reach": report.blocks_in_reach,
+        "fine_blocks": report.fine_blocks,
+        "timing_s": {"cem": round(seconds, 3)},
+        "captum_lam_version": __version__,
+    }
+    if hr is not None:
+        summary.update(psnr_summary(sr, lr, hr, scale))
+    say(
+        args,
+        f"Causal effects: {measures['positive_db']:+.2f} to "
+        f"{measures['negative_db']:+.2f} dB; {measures['negative_area']} LR pixels "
+        f"hurt the window, {measures['positive_area']} help",
+    )
+    say(args, f"CEM took {seconds:.1f} s ({report.forward_passes} forward passes)")
+    out, json_path, map_path = (outputs[k] for k in ("--out", "--json", "--save-map"))
+    if out is not None:
+        fig = cem_figure(
+            effect.cpu(),
+            lr.cpu(),
+            window,
+            scale=scale,
+            sr=sr.cpu(),
+            title=f"{info.get('name')} ({summary['task']})",
+            image=case.source,
+            origin=case.origin,
+            settings=settings_text(settings),
+            block_size=report.block_size,
+            task=summary["task"],
+        )
+        save_figure(fig, out)
+        summary["figure"] = str(out)
+        say(args, f"wrote {out}")
+    if map_path is not None:
+        from ..mapfile import save_map
+
+        save_map(
+            map_path,
+            effect.cpu(),
+            lr.cpu(),
+            case.window_in_image,
+            scale=scale,
+            origin=case.origin,
+            settings={
+                **summary["settings"],
+                "model": info.get("name"),
+                "image": case.source,
+                "command": args.command_line,
+            },
+        )
+        summary["map"] = str(map_path)
+        say(args, f"wrote {map_path}")
+    if json_path is not None:
+        write_text_atomic(json_path, json.dumps(summary, indent=2) + "\n")
+        say(args, f"wrote {json_path}")
+    return 0
+
+
 def add_explain_parser(sub: Any) -> argparse.ArgumentParser:
     """The ``explain`` sub-command."""
     explain = sub.add_parser("explain", help=COMMANDS["explain"])
@@ -211,6 +327,8 @@ def add_explain_parser(sub: Any) -> argparse.ArgumentParser:
         "--model", help="registry name (see 'models') or package.module:factory"
     )
     add_common(explain)
+    add_method_option(explain)
+    add_cem_options(explain)
     explain.add_argument("--out", default="lam.png", help="figure (.png/.pdf/.svg)")
     explain.add_argument("--json", default="lam.json", help="JSON summary")
     explain.add_argument(

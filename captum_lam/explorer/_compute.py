@@ -16,8 +16,9 @@ from typing import Any, Callable, Optional
 
 from torch import Tensor
 
-from .. import LAM, diffusion_index, mass_area
+from .. import LAM, CausalEffectMap, diffusion_index, mass_area
 from ..images import bicubic_downsample
+from ..metrics import signed_spread
 from ..objective import DETECTORS
 from ..path_integrated_gradients import METHODS
 from ._catalogue import ImageEntry, Images, Models, RequestError
@@ -25,6 +26,11 @@ from ._jobs import Request
 
 WINDOW_MIN, WINDOW_MAX = 8, 64
 MAX_STEPS = 400
+#: A card's attribution: LAM's gradient path or the Causal Effect Map's swaps.
+ATTRIBUTIONS = ("lam", "cem")
+#: The explorer's CEM: the authors' blocks and coarse swaps, 10 fine swaps (not
+#: 50) so that a card takes seconds to minutes on a CPU.
+CEM_SETTINGS = {"n_coarse": 3, "n_fine": 10, "threshold_db": 0.01}
 DEFAULT_SETTINGS = {
     "steps": 50,
     "method": "riemann_right",
@@ -111,6 +117,14 @@ def parse_request(payload: Any, models: Models, images: Images) -> Request:
             f"({width}x{height} pixels usable at x{entry.scale})",
         )
     settings = parse_settings(payload.get("settings"))
+    attribution = payload.get("method", "lam")
+    if attribution not in ATTRIBUTIONS:
+        raise RequestError(
+            400,
+            f"unknown method {attribution!r}; choose from {', '.join(ATTRIBUTIONS)}",
+        )
+    if attribution == "cem":
+        settings = {"attribution": "cem", **CEM_SETTINGS}
     return Request(entry.name, image.id, (top, left, size), tuple(settings.items()))
 
 
@@ -132,10 +146,16 @@ class LamResult:
     mass_90: int
     seconds: float
     receptive_field_crop: bool
+    #: The Causal Effect Map's `signed_spread` measures; None for LAM.
+    effect: Optional[dict[str, Any]] = None
 
     @property
     def settings(self) -> dict[str, Any]:
         return dict(self.request.settings)
+
+    @property
+    def method(self) -> str:
+        return str(self.settings.get("attribution", "lam"))
 
     def summary(self) -> dict[str, Any]:
         top, left, size = self.request.window
@@ -153,6 +173,8 @@ class LamResult:
             "mass_area_90": self.mass_90,
             "seconds": round(self.seconds, 3),
             "receptive_field_crop": self.receptive_field_crop,
+            "method": self.method,
+            "effect": self.effect,
         }
 
 
@@ -171,6 +193,8 @@ def compute(
     lr = bicubic_downsample(hr, entry.scale)
     sr = models.output(entry.name, image.id, lr)
     reach: Optional[str] = "auto" if entry.receptive_field is not None else None
+    if settings.get("attribution") == "cem":
+        return _compute_cem(request, progress, model, image, entry.scale, lr, hr, sr)
     lam = LAM(
         model,
         sigma=settings["sigma"],
@@ -207,4 +231,43 @@ def compute(
         mass_90=int(mass_area(attribution, 0.9)),
         seconds=seconds,
         receptive_field_crop=reach is not None,
+    )
+
+
+def _compute_cem(
+    request: Request,
+    progress: Callable[[int, int], None],
+    model: Any,
+    image: ImageEntry,
+    scale: int,
+    lr: Tensor,
+    hr: Tensor,
+    sr: Tensor,
+) -> LamResult:
+    """The Causal Effect Map of ``request`` against the HR image."""
+    settings = {k: v for k, v in request.settings if k != "attribution"}
+    cem = CausalEffectMap(model, **settings)
+    cem.progress_callback = progress
+    started = time.perf_counter()
+    effect = cem.attribute(lr, target=request.window, hr=hr, reach="auto")
+    seconds = time.perf_counter() - started
+    effect = effect.detach()[0].cpu()
+    measures = signed_spread(effect, request.window, scale)
+    nonzero = bool((effect != 0).any())
+    return LamResult(
+        request=request,
+        image=image,
+        scale=scale,
+        attribution=effect,
+        lr=lr.detach().cpu(),
+        hr=hr.cpu(),
+        sr=sr,
+        diffusion_index=float(measures["di"]) if nonzero else 0.0,
+        convergence_delta=0.0,
+        relative_delta=0.0,
+        mass_50=int(measures["mass_area_50"] or 0),
+        mass_90=int(measures["mass_area_90"] or 0),
+        seconds=seconds,
+        receptive_field_crop=True,
+        effect=measures,
     )

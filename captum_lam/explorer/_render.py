@@ -10,6 +10,8 @@ import numpy as np
 from torch import Tensor
 
 from .. import lam_figure
+from ..causal_effect import default_block_size
+from ..cem_figure import cem_figure, effect_limit, signed_rgb
 from ..images import bicubic_upsample
 from ..mapfile import map_arrays, map_bytes
 from ..metrics import abs_normalized_map
@@ -104,7 +106,12 @@ def panels(result: LamResult) -> dict[str, bytes]:
     map, and the network's output and the HR image around the window."""
     window = result.request.window
     normalized = abs_normalized_map(result.attribution)
-    drawn = map_over_input(normalized, result.lr, result.scale)
+    if result.method == "cem":
+        block = default_block_size(result.scale)
+        limit = effect_limit(result.attribution, window, result.scale, block)
+        drawn = signed_rgb(result.attribution, result.scale, result.lr, limit)
+    else:
+        drawn = map_over_input(normalized, result.lr, result.scale)
     r0, c0, side = zoom_region(normalized, result.scale, window)
     local = (window[0] - r0, window[1] - c0, window[2])
     crop = (slice(r0, r0 + side), slice(c0, c0 + side))
@@ -132,6 +139,22 @@ def _around(start: int, size: int, extent: int) -> tuple[int, int]:
 def figure_png(result: LamResult) -> bytes:
     """The library's LAM figure ([`lam_figure`][captum_lam.lam_figure]) as PNG bytes."""
     settings = result.settings
+    if result.method == "cem":
+        fig = cem_figure(
+            result.attribution,
+            result.lr,
+            result.request.window,
+            scale=result.scale,
+            sr=result.sr,
+            title=result.request.model,
+            image=result.image.name,
+            settings=f"CEM: {settings['n_coarse']} coarse + {settings['n_fine']} "
+            f"fine swaps, threshold {settings['threshold_db']:g} dB",
+            block_size=default_block_size(result.scale),
+        )
+        buffer = io.BytesIO()
+        fig.savefig(buffer, format="png", dpi=120)
+        return buffer.getvalue()
     fig = lam_figure(
         result.attribution,
         result.lr,
@@ -185,6 +208,13 @@ def explain_command(
         f"{top},{left},{size}",
         "--region",
         "none",
+    ]
+    if settings.get("attribution") == "cem":
+        words += ["--method", "cem", "--coarse", str(settings["n_coarse"])]
+        words += ["--fine", str(settings["n_fine"])]
+        words += ["--threshold", f"{settings['threshold_db']:g}"]
+        return shlex.join(words)
+    words += [
         "--steps",
         str(settings["steps"]),
         "--rule",

@@ -19,6 +19,7 @@ from ..images._degradation import degrade, psnr_summary, task
 from ..metrics import diffusion_index, mass_area, mean_distance
 from ..multiwindow import attribute_windows
 from ..settings import LAMSettings
+from ._cem_records import cem_fields, cem_options
 from ._store import (
     ResultsFileInUse,
     read_results,
@@ -66,6 +67,7 @@ def evaluate(
     load_model: Optional[Callable[[str], nn.Module]] = None,
     on_record: Optional[Callable[[dict], None]] = None,
     save_maps: Optional[PathLike] = None,
+    cem: Union[bool, Mapping[str, Any], None] = None,
 ) -> list[dict[str, Any]]:
     """LAM of every (model, image, window) case: DI, its companions, PSNR, timing.
 
@@ -132,6 +134,20 @@ def evaluate(
         [`save_map`][captum_lam.save_map]); the record's ``map`` gives the file.
     on_record : callable, optional
         Called with every new record once it is written.
+    cem : bool or mapping, optional
+        Also the [Causal Effect Map][captum_lam.CausalEffectMap] of every
+        window, against the HR image, with the same ``reach``: True for the
+        authors' settings, or a mapping of its options (``block_size``,
+        ``n_coarse``, ``n_fine``, ``threshold_db``, ``batch_size``, ``seed``).
+        The record gains ``cem_`` + every
+        [`signed_spread`][captum_lam.metrics.signed_spread] measure
+        (``cem_positive_db``, ``cem_negative_db``, ``cem_positive_area``,
+        ``cem_negative_area``, ``cem_negative_fraction``,
+        ``cem_beyond_window_fraction``, ``cem_di``, ``cem_mass_area_50/90``,
+        ``cem_mean_distance``), its settings (``cem_block_size``,
+        ``cem_n_coarse``, ``cem_n_fine``, ``cem_threshold_db``, ``cem_seed``) and
+        cost (``cem_forward_passes``, ``cem_fine_blocks``, ``cem_seconds``).
+        Thousands of forward passes per window.
 
     Returns
     -------
@@ -140,6 +156,7 @@ def evaluate(
     """
     if not cases:
         raise ValueError("cases must hold at least one Case")
+    cem_settings = cem_options(cem)
     lam = settings or LAMSettings(
         sigma, kernel_size, detector, n_steps, method, internal_batch_size, tolerance
     )
@@ -218,6 +235,7 @@ def evaluate(
             progress and rank == 0,
             on_record,
             None if save_maps is None else Path(save_maps),
+            cem_settings,
         )
 
         if world > 1:
@@ -278,6 +296,7 @@ def _run_jobs(
     progress: bool,
     on_record: Optional[Callable[[dict], None]],
     save_maps: Optional[Path] = None,
+    cem: Optional[Mapping[str, Any]] = None,
 ) -> list[dict]:
     groups: dict[tuple[str, str], list[int]] = {}
     for i in pending:
@@ -320,6 +339,7 @@ def _run_jobs(
                 reach,
                 device,
                 save_maps,
+                cem,
             ):
                 if handle is not None:
                     handle.write(json.dumps(record, allow_nan=False) + "\n")
@@ -348,6 +368,7 @@ def _evaluate_group(
     reach: Union[None, str, int],
     device: torch.device,
     save_maps: Optional[Path] = None,
+    cem: Optional[Mapping[str, Any]] = None,
 ) -> list[dict]:
     """Records of the windows of one (model, image)."""
     scale = model_scale(model, image.shape[1], device)
@@ -420,6 +441,8 @@ def _evaluate_group(
             "group_seconds": seconds,
             "group_windows": len(windows),
         }
+        if cem is not None:
+            record.update(cem_fields(model, lr, hr, window, scale, cem, reach))
         if save_maps is not None:
             from ..mapfile import map_file_name, save_map
 

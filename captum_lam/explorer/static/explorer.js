@@ -235,10 +235,16 @@ function addCard(name) {
   const field = info.receptive_field === null ? "global receptive field" : `receptive field ${info.receptive_field} LR px`;
   $(".model-meta", element).textContent = `x${info.scale} · ${field} · ${info.kind}`;
   $(".colorbar", element).style.background = `linear-gradient(to right, ${state.config.colorbar.join(", ")})`;
+  // matplotlib's seismic, the CEM figure's diverging map: blue hurts, red helps
+  $(".cem-colorbar", element).style.background = "linear-gradient(to right, #00004d, #0000ff, #ffffff, #ff0000, #800000)";
   $(".copy", element).addEventListener("click", () => {
     navigator.clipboard && navigator.clipboard.writeText($(".command", element).textContent);
   });
   const card = { name, element, key: null, state: null };
+  $(".method-choice", element).addEventListener("change", () => {
+    if (card.key && card.state !== "done") fetch(`/api/lam/${card.key}`, { method: "DELETE" });
+    if (state.window) submit(card);
+  });
   state.cards.set(name, card);
   $("#cards").appendChild(element);
   if (state.window) submit(card);
@@ -266,7 +272,8 @@ function resetCard(card) {
 async function submit(card) {
   const w = state.window;
   resetCard(card);
-  const request = { model: card.name, image: state.image.id, window: w, settings: settings() };
+  const method = $(".method-choice", card.element).value;
+  const request = { model: card.name, image: state.image.id, window: w, settings: settings(), method };
   card.element.dataset.state = "sent";
   try {
     const job = await api("/api/lam", {
@@ -319,7 +326,13 @@ function show(card, job) {
   di.textContent = r.diffusion_index.toFixed(2);
   di.dataset.di = String(r.diffusion_index);
   $(".mass", el).textContent = `50% in ${r.mass_area_50} LR px, 90% in ${r.mass_area_90}`;
-  $(".delta", el).textContent = `delta ${r.convergence_delta.toPrecision(3)} (${(100 * r.relative_convergence_delta).toPrecision(2)}% of the change)`;
+  const cem = r.method === "cem";
+  $(".delta", el).textContent = cem
+    ? `effects ${r.effect.positive_db.toFixed(2)} to ${r.effect.negative_db.toFixed(2)} dB; ${r.effect.negative_area} LR px hurt, ${r.effect.positive_area} help`
+    : `delta ${r.convergence_delta.toPrecision(3)} (${(100 * r.relative_convergence_delta).toPrecision(2)}% of the change)`;
+  $(".delta", el).previousElementSibling.textContent = cem ? "causal effects" : "completeness";
+  $(".colorbar-row", el).hidden = cem;
+  $(".cem-colorbar-row", el).hidden = !cem;
   $(".time", el).textContent = `${r.seconds.toFixed(2)} s`;
   $(".download-figure", el).href = job.urls.figure;
   $(".download-map", el).href = job.urls.map;
