@@ -11,10 +11,10 @@ the same [`WindowObjective`][captum_lam.WindowObjective] that LAM explains:
   those pixels are put back into the baseline (it rises fast: a large area);
 - [`random_curve`][captum_lam.faithfulness.random_curve]: the same curves for random
   rankings, averaged over seeds, the reference a map must beat;
-- [`faithfulness_report`][captum_lam.faithfulness.faithfulness_report]: all of
+- [`faithfulness_report`][captum_lam.faithfulness_report]: all of
   these at once, with the areas of
   [`curve_area`][captum_lam.faithfulness.curve_area];
-- [`randomization_check`][captum_lam.faithfulness.randomization_check]: the
+- [`randomization_check`][captum_lam.randomization_check]: the
   model-parameter randomisation test (MPRT), one rank similarity per layer;
 - [`window_infidelity`][captum_lam.faithfulness.window_infidelity]: Captum's
   ``infidelity`` on the window objective.
@@ -34,10 +34,10 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from ._checks import check_image_batch, check_int
-from ._curves import KINDS, make_setup, map_curves, random_curve_values
-from ._model_state import caller_state_kept
-from ._randomization import RandomizationResult, randomization_check
+from ._faithfulness.curves import KINDS, make_setup, map_curves, random_curve_values
+from ._faithfulness.randomization import RandomizationResult, randomization_check
+from ._method.checks import check_image_batch, check_int
+from ._method.model_state import caller_state_kept
 from .objective import Window, WindowObjective, format_windows, probe_model
 
 __all__ = [

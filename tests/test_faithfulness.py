@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from captum_lam import LAM, WindowObjective, gaussian_blur2d, zoo
-from captum_lam._imputation import noisy_linear_impute
+from captum_lam._faithfulness.imputation import noisy_linear_impute
 from captum_lam.faithfulness import (
     curve_area,
     deletion_curve,

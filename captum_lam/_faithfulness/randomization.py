@@ -16,9 +16,9 @@ import torch
 from scipy.stats import rankdata
 from torch import Tensor, nn
 
-from ._checks import check_image_batch, check_int
-from ._model_state import caller_state_kept
-from .objective import Window, format_windows, probe_model
+from .._method.checks import check_image_batch, check_int
+from .._method.model_state import caller_state_kept
+from ..objective import Window, format_windows, probe_model
 
 #: The attribution methods known by name (``method=`` of ``randomization_check``).
 METHOD_NAMES = ("saliency", "ig", "ig-blur", "blur-ig", "lam")
@@ -49,11 +49,11 @@ def window_attribution(
     """
     from captum.attr import IntegratedGradients, Saliency
 
-    from .filters import gaussian_blur2d
-    from .lam import LAM
-    from .objective import WindowObjective
-    from .path_integrated_gradients import PathIntegratedGradients
-    from .paths import ProgressiveBlurPath
+    from ..filters import gaussian_blur2d
+    from ..lam import LAM
+    from ..objective import WindowObjective
+    from ..path_integrated_gradients import PathIntegratedGradients
+    from ..paths import ProgressiveBlurPath
 
     if method == "lam":
         lam = LAM(model, sigma=sigma, kernel_size=kernel_size, detector=detector)

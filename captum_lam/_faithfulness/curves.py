@@ -10,11 +10,11 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from ._checks import check_image_batch, check_int
-from ._imputation import noisy_linear_impute
-from ._model_state import caller_state_kept
-from .objective import Window, WindowObjective, format_windows, probe_model
-from .paths import ProgressiveBlurPath
+from .._method.checks import check_image_batch, check_int
+from .._method.model_state import caller_state_kept
+from ..objective import Window, WindowObjective, format_windows, probe_model
+from ..paths import ProgressiveBlurPath
+from .imputation import noisy_linear_impute
 
 BASELINES = ("blur", "zero", "mean")
 IMPUTATIONS = ("baseline", "noisy_linear")
