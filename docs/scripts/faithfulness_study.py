@@ -22,11 +22,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional, Sequence
+
+import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import real_network_study as rns  # noqa: E402  (the crops and windows of that study)
@@ -256,6 +259,360 @@ def read_records(path: Path) -> list[dict[str, Any]]:
 
 # --- numbers ------------------------------------------------------------------------
 
+AREAS = ("deletion_area", "insertion_area")
+
+
+def complete_cases(records) -> dict[tuple[str, str, tuple[int, ...]], dict[str, Any]]:
+    """(model, image, window) -> {method: record}, for windows with every method."""
+    cases: dict[tuple[str, str, tuple[int, ...]], dict[str, Any]] = {}
+    for r in records:
+        key = (r["model"], r["image"], tuple(r["window"]))
+        cases.setdefault(key, {})[r["method"]] = r
+    return {k: v for k, v in cases.items() if all(m in v for m, _ in METHODS)}
+
+
+def studied(records, networks) -> list[rns.Network]:
+    names = {k[0] for k in complete_cases(records)}
+    return [n for n in networks if n.name in names]
+
+
+def column(cases, method: str, field: str, model: Optional[str] = None) -> list[float]:
+    return [
+        c[method][field]
+        for (m, _, _), c in cases.items()
+        if (model is None or m == model) and c[method][field] is not None
+    ]
+
+
+def random_column(cases, field: str, model: Optional[str] = None) -> list[float]:
+    """The random reference, one value per window (the same in every method)."""
+    return [
+        c["lam"][f"random_{field}"]
+        for (m, _, _), c in cases.items()
+        if model is None or m == model
+    ]
+
+
+def paired_difference(cases, method: str, other: str, field: str, model=None):
+    diffs = [
+        c[method][field] - c[other][field]
+        for (m, _, _), c in cases.items()
+        if model is None or m == model
+    ]
+    return rns.bootstrap_mean(diffs)
+
+
+def wins_over_random(cases, method: str) -> float:
+    """Share of windows where the map beats random on both curves."""
+    wins = [
+        c[method]["deletion_area"] < c[method]["random_deletion_area"]
+        and c[method]["insertion_area"] > c[method]["random_insertion_area"]
+        for c in cases.values()
+    ]
+    return float(np.mean(wins))
+
+
+def best_counts(cases, field: str) -> dict[str, int]:
+    """How often each method has the window's best area (lowest deletion,
+    highest insertion)."""
+    counts = {m: 0 for m, _ in METHODS}
+    for c in cases.values():
+        values = {m: c[m][field] for m, _ in METHODS}
+        pick = min if field == "deletion_area" else max
+        counts[pick(values, key=values.get)] += 1
+    return counts
+
+
+def infidelity_ranks(cases) -> dict[str, list[float]]:
+    """Per window, each method's rank by infidelity (1 = lowest)."""
+    from scipy.stats import rankdata
+
+    ranks: dict[str, list[float]] = {m: [] for m, _ in METHODS}
+    for c in cases.values():
+        order = rankdata([c[m]["infidelity"] for m, _ in METHODS])
+        for (m, _), rank in zip(METHODS, order):
+            ranks[m].append(float(rank))
+    return ranks
+
+
+def randomization_stages(cases, method: str) -> list[list[float]]:
+    """Per stage, the similarities of the windows with a randomisation test."""
+    runs = [
+        c[method]["randomization"] for c in cases.values() if c[method]["randomization"]
+    ]
+    return [list(v) for v in zip(*runs)] if runs else []
+
+
+def area_table(cases, networks, field: str) -> str:
+    digits = 2
+    header = ["network", "n", "random"] + [label for _, label in METHODS]
+    rows = []
+    for net in networks:
+        n = len(column(cases, "lam", field, net.name))
+        means = {
+            m: rns.bootstrap_mean(column(cases, m, field, net.name)) for m, _ in METHODS
+        }
+        pick = min if field == "deletion_area" else max
+        best = pick(means, key=lambda m: means[m][0])
+        cells = [
+            f"**{rns.fmt_ci(means[m], digits)}**"
+            if m == best
+            else rns.fmt_ci(means[m], digits)
+            for m, _ in METHODS
+        ]
+        random = rns.bootstrap_mean(random_column(cases, field, net.name))
+        rows.append([f"`{net.name}`", str(n), rns.fmt_ci(random, digits), *cells])
+    return rns.markdown_table(header, rows)
+
+
+def pooled_table(cases) -> str:
+    header = [
+        "method",
+        "deletion area",
+        "insertion area",
+        "beats random",
+        "best deletion",
+        "best insertion",
+        "infidelity rank",
+        "similarity, all layers random",
+    ]
+    ranks = infidelity_ranks(cases)
+    best_del = best_counts(cases, "deletion_area")
+    best_ins = best_counts(cases, "insertion_area")
+    n = len(cases)
+    rows = [
+        [
+            "random ranking",
+            rns.fmt_ci(rns.bootstrap_mean(random_column(cases, "deletion_area")), 3),
+            rns.fmt_ci(rns.bootstrap_mean(random_column(cases, "insertion_area")), 3),
+            "-",
+            "-",
+            "-",
+            "-",
+            "-",
+        ]
+    ]
+    for m, label in METHODS:
+        stages = randomization_stages(cases, m)
+        final = (
+            rns.bootstrap_mean(stages[-1]) if stages else (math.nan, (math.nan,) * 2)
+        )
+        rows.append(
+            [
+                label,
+                rns.fmt_ci(rns.bootstrap_mean(column(cases, m, "deletion_area")), 3),
+                rns.fmt_ci(rns.bootstrap_mean(column(cases, m, "insertion_area")), 3),
+                f"{100 * wins_over_random(cases, m):.0f}%",
+                f"{best_del[m]} / {n}",
+                f"{best_ins[m]} / {n}",
+                rns.fmt_ci(rns.bootstrap_mean(ranks[m]), 2),
+                rns.fmt_ci(final, 2),
+            ]
+        )
+    return rns.markdown_table(header, rows)
+
+
+def lam_table(cases, networks) -> str:
+    """Per network, LAM minus each other method (paired over windows)."""
+    others = [(m, label) for m, label in METHODS if m != "lam"]
+    header = ["network"] + [f"LAM - {label}" for _, label in others]
+    rows = []
+    for field in AREAS:
+        rows.append([f"*{field.replace('_', ' ')}*"] + [""] * len(others))
+        for net in networks:
+            rows.append(
+                [f"`{net.name}`"]
+                + [
+                    rns.fmt_ci(paired_difference(cases, "lam", m, field, net.name), 2)
+                    for m, _ in others
+                ]
+            )
+    return rns.markdown_table(header, rows)
+
+
+def cost_table(records, cases, networks) -> str:
+    header = [
+        "network",
+        "windows",
+        "s / window (maps, curves, infidelity, randomisation)",
+        "total s",
+    ]
+    rows = []
+    for net in networks:
+        mine = [r for r in records if r["model"] == net.name]
+        windows = len({tuple(r["window"]) + (r["image"],) for r in mine})
+        by_window: dict[Any, float] = {}
+        for r in mine:
+            key = (r["image"], tuple(r["window"]))
+            by_window[key] = by_window.get(key, r["random_seconds"]) + r["seconds"]
+        total = sum(by_window.values())
+        rows.append(
+            [
+                f"`{net.name}`",
+                str(windows),
+                f"{total / max(windows, 1):.0f}",
+                f"{total:.0f}",
+            ]
+        )
+    return rns.markdown_table(header, rows)
+
+
+def markdown_fragments(records, networks) -> dict[str, str]:
+    cases = complete_cases(records)
+    nets = studied(records, networks)
+    return {
+        f"{PREFIX}_deletion.md": area_table(cases, nets, "deletion_area"),
+        f"{PREFIX}_insertion.md": area_table(cases, nets, "insertion_area"),
+        f"{PREFIX}_pooled.md": pooled_table(cases),
+        f"{PREFIX}_lam.md": lam_table(cases, nets),
+        f"{PREFIX}_cost.md": cost_table(records, cases, nets),
+    }
+
+
+# --- figures ------------------------------------------------------------------------
+
+COLOURS = {
+    "saliency": "tab:blue",
+    "ig": "tab:orange",
+    "ig-blur": "tab:green",
+    "blur-ig": "tab:purple",
+    "lam": "tab:red",
+}
+
+
+def figure_areas(cases, networks):
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(
+        1,
+        2,
+        figsize=(10, 0.45 * len(networks) + 1.8),
+        sharey=True,
+        layout="constrained",
+    )
+    offsets = np.linspace(-0.3, 0.3, len(METHODS) + 1)
+    for ax, field in zip(axes, AREAS):
+        for i, net in enumerate(networks):
+            series = [("random", "0.5", random_column(cases, field, net.name))]
+            series += [
+                (m, COLOURS[m], column(cases, m, field, net.name)) for m, _ in METHODS
+            ]
+            for offset, (m, colour, values) in zip(offsets, series):
+                mean, (low, high) = rns.bootstrap_mean(values)
+                ax.errorbar(
+                    mean,
+                    i + offset,
+                    xerr=[[mean - low], [high - mean]],
+                    color=colour,
+                    marker="x" if m == "random" else "o",
+                    markersize=4,
+                    capsize=2,
+                    linestyle="",
+                    label=(LABELS.get(m, "random ranking") if i == 0 else None),
+                )
+        better = "lower" if field == "deletion_area" else "higher"
+        # a few windows where the blur barely changes the objective stretch the
+        # intervals far out; the tables hold them in full
+        ax.set_xlim((-0.05, 2.0) if field == "deletion_area" else (-1.0, 1.05))
+        ax.set_title(
+            f"{field.split('_')[0]} area ({better} is more faithful; axis cut)",
+            fontsize=10,
+        )
+        ax.grid(axis="x", color="0.9")
+    axes[0].set_yticks(range(len(networks)), [n.name for n in networks])
+    axes[0].invert_yaxis()
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncol=6, frameon=False)
+    return fig
+
+
+def normalised(values: Sequence[float], kind: str) -> np.ndarray:
+    v = np.asarray(values, dtype=np.float64)
+    source, base = (v[0], v[-1]) if kind == "deletion" else (v[-1], v[0])
+    return (v - base) / (source - base) if source != base else np.full_like(v, np.nan)
+
+
+def figure_curves(cases):
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.8), layout="constrained")
+    any_case = next(iter(cases.values()))
+    fractions = np.asarray(any_case["lam"]["fractions"])
+    for ax, kind in zip(axes, ("deletion", "insertion")):
+        series = [
+            ("random", "0.5", [c["lam"][f"random_{kind}"] for c in cases.values()])
+        ]
+        series += [
+            (m, COLOURS[m], [c[m][kind] for c in cases.values()]) for m, _ in METHODS
+        ]
+        for m, colour, curves in series:
+            stack = np.stack([normalised(c, kind) for c in curves])
+            ax.plot(
+                fractions,
+                np.nanmedian(stack, axis=0),
+                color=colour,
+                linestyle=":" if m == "random" else "-",
+                label=LABELS.get(m, "random ranking"),
+            )
+        ax.axhline(0, color="0.8", linewidth=0.5)
+        ax.axhline(1, color="0.8", linewidth=0.5)
+        verb = "removed" if kind == "deletion" else "inserted"
+        ax.set_xlabel(f"share of LR pixels {verb}, in the map's order")
+        ax.set_title(f"{kind} (median over {len(cases)} windows)")
+    axes[0].set_ylabel("window objective (input 1, baseline 0)")
+    axes[1].legend(fontsize=8)
+    return fig
+
+
+def figure_randomization(cases):
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 3.8), layout="constrained")
+    for m, label in METHODS:
+        stages = randomization_stages(cases, m)
+        if not stages:
+            continue
+        stats = [rns.bootstrap_mean(s) for s in stages]
+        x = np.arange(len(stages) + 1)
+        means = [1.0] + [s[0] for s in stats]
+        low = [1.0] + [s[1][0] for s in stats]
+        high = [1.0] + [s[1][1] for s in stats]
+        ax.plot(x, means, marker="o", color=COLOURS[m], label=label)
+        ax.fill_between(x, low, high, color=COLOURS[m], alpha=0.12)
+    n = (
+        len(randomization_stages(cases, "lam")[0])
+        if randomization_stages(cases, "lam")
+        else 0
+    )
+    ax.set_xticks(x, ["trained"] + [f"+ stage {i}" for i in range(1, len(x))])
+    ax.set_ylabel("rank similarity with the trained map")
+    ax.set_title(f"Cascading randomisation, output first ({n} windows)")
+    ax.set_ylim(top=1.02)
+    ax.legend(fontsize=8)
+    return fig
+
+
+def write_docs(records, networks, root: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    generated = root / "generated"
+    generated.mkdir(parents=True, exist_ok=True)
+    for name, text in markdown_fragments(records, networks).items():
+        (generated / name).write_text(text)
+    cases = complete_cases(records)
+    figures = {
+        "areas": figure_areas(cases, studied(records, networks)),
+        "curves": figure_curves(cases),
+        "randomization": figure_randomization(cases),
+    }
+    images = root / "images"
+    images.mkdir(parents=True, exist_ok=True)
+    for name, fig in figures.items():
+        path = images / f"{PREFIX}_{name}.png"
+        fig.savefig(path, dpi=110)
+        print(f"wrote {path}")
+
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -293,10 +650,6 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         parser.error(f"no records at {path}: run without --plot-only first")
     write_docs(read_records(path), list(config.networks), args.root)
     return 0
-
-
-def write_docs(records, networks, root: Path) -> None:  # filled in below
-    pass
 
 
 if __name__ == "__main__":
