@@ -19,6 +19,8 @@ if TYPE_CHECKING:
     from ._method.adaptive import IntegrationReport as IntegrationReport
     from .causal_effect import CausalEffectMap as CausalEffectMap
     from .filters import GaussianBlur2d as GaussianBlur2d
+    from .faithfulness import faithfulness_report as faithfulness_report
+    from .faithfulness import randomization_check as randomization_check
     from .filters import gaussian_blur2d as gaussian_blur2d
     from .lam import LAM as LAM
     from .mapfile import load_map as load_map
@@ -69,6 +71,8 @@ _EXPORTS: dict[str, str] = {
     "channels_last": "visualization",
     "save_map": "mapfile",
     "load_map": "mapfile",
+    "faithfulness_report": "faithfulness",
+    "randomization_check": "faithfulness",
 }
 
 __all__ = list(_EXPORTS)

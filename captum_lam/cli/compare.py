@@ -45,6 +45,13 @@ from ._common import (
     settle_integration_options,
     warn,
 )
+from ._faithfulness import (
+    add_faithfulness_options,
+    curves_figure,
+    faithfulness_columns,
+    faithfulness_outputs,
+    print_faithfulness_table,
+)
 from .explain import run_lam
 
 # --- compare -----------------------------------------------------------------
@@ -126,9 +133,11 @@ def cmd_compare(args: argparse.Namespace) -> int:
             Output("--out", args.out, FIGURE_SUFFIXES),
             Output("--csv", args.csv),
             Output("--json", args.json),
+            *faithfulness_outputs(args),
         ]
     )
     out, csv_path, json_path = (outputs[k] for k in ("--out", "--csv", "--json"))
+    curves_path = outputs["--curves"]
     map_dir = Path(args.save_map) if args.save_map else None
     if map_dir is not None and map_dir.exists() and not map_dir.is_dir():
         raise UserError(f"--save-map: {map_dir} is not a folder")
@@ -175,6 +184,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     signed: dict[str, tuple] = {}
     srs: dict[str, Tensor] = {}
     rows: list[dict[str, Any]] = []
+    faithfulness: dict[str, dict[str, Any]] = {}
     for model, sr in zip(models, outputs):
         name = str(model_info(model).get("name"))
         for method in methods:
@@ -234,9 +244,20 @@ def cmd_compare(args: argparse.Namespace) -> int:
                         },
                     )
                 )
+            if args.faithfulness:
+
+                def again(net: nn.Module, x: Tensor, _: Any, method: str = method):
+                    return _method_attribution(method, net, x, window, args)[0]
+
+                columns, faithfulness[label] = faithfulness_columns(
+                    model, lr, window, attr, again, args
+                )
+                row.update(columns)
             rows.append(row)
 
     print_table(rows, args.quiet)
+    if args.faithfulness:
+        print_faithfulness_table(rows, args.quiet)
     if map_dir is not None:
         say(args, f"wrote {len(rows)} maps to {map_dir}")
     if out is not None:
@@ -258,6 +279,9 @@ def cmd_compare(args: argparse.Namespace) -> int:
         )
         save_figure(fig, out)
         say(args, f"wrote {out}")
+    if curves_path is not None:
+        save_figure(curves_figure(faithfulness, title=", ".join(names)), curves_path)
+        say(args, f"wrote {curves_path}")
     if csv_path is not None:
         buffer = io.StringIO()
         fields = list(dict.fromkeys(k for row in rows for k in row))
@@ -277,6 +301,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
             "settings": settings,
             "rows": rows,
         }
+        if args.faithfulness:
+            payload["faithfulness"] = faithfulness
         write_text_atomic(json_path, json.dumps(payload, indent=2) + "\n")
         say(args, f"wrote {json_path}")
     return 0
@@ -300,5 +326,6 @@ def add_compare_parser(sub: Any) -> argparse.ArgumentParser:
         metavar="DIR",
         help="folder (created) for one raw map per row, ROW.npz (see explain)",
     )
+    add_faithfulness_options(compare)
     compare.set_defaults(func=cmd_compare)
     return compare

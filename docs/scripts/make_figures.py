@@ -137,6 +137,7 @@ def main_figures() -> None:
             os.chdir(home)
     cli_help()
     real_network_study()
+    faithfulness_study()
 
 
 def real_network_study() -> None:
@@ -145,6 +146,15 @@ def real_network_study() -> None:
 
     script = Path(__file__).with_name("real_network_study.py")
     module = runpy.run_path(str(script), run_name="real_network_study")
+    module["main"](["--plot-only"])
+
+
+def faithfulness_study() -> None:
+    """Tables and figures of docs/faithfulness.md from its committed records."""
+    import runpy
+
+    script = Path(__file__).with_name("faithfulness_study.py")
+    module = runpy.run_path(str(script), run_name="faithfulness_study")
     module["main"](["--plot-only"])
 
 
