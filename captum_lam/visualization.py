@@ -19,7 +19,7 @@ from torch import Tensor
 
 from ._checks import one_example_chw
 from ._io import write_atomic
-from .metrics import abs_normalized_map, diffusion_index
+from .metrics import abs_normalized_map, di_text, diffusion_index
 from .objective import Window
 
 ArrayLike = Union[np.ndarray, Tensor]
@@ -298,7 +298,7 @@ def lam_panels(
 
 def _heading(
     title: str,
-    di: Optional[float],
+    di: Optional[str],
     *,
     image: Optional[str],
     window: tuple[int, int, int],
@@ -315,7 +315,7 @@ def _heading(
     """
     first = [title] if title else []
     if di is not None:
-        first.append(f"DI {di:.2f} (of 100)")
+        first.append(di)
     top, left, size = window
     second = [f"image {image}"] if image else []
     second.append(
@@ -515,7 +515,7 @@ def lam_figure(
     fig.suptitle(
         _heading(
             title,
-            di,
+            di_text(di, _map_2d(attributions).shape, scale),
             image=image,
             window=window_t,
             origin=origin,
@@ -601,7 +601,7 @@ def comparison_figure(
     regions, labels = [], []
     for r, (label, attr) in enumerate(rows):
         panels = lam_panels(attr, lr, scale)
-        di = float(diffusion_index(_map_2d(attr)))
+        di_line = di_text(diffusion_index(_map_2d(attr)), _map_2d(attr).shape, scale)
         images = [panels["blend"], panels["kde_blend"]]
         if sr:
             images.append(_image_hwc(sr[label]))
@@ -618,8 +618,8 @@ def comparison_figure(
             if r == 0:
                 ax.set_title(name + (" (zoom)" if small else ""), fontsize=9)
             if c == 0 and not small:
-                ax.set_ylabel(f"{label}\nDI {di:.2f} (of 100)", fontsize=10)
-        labels.append(f"{label}\nDI {di:.2f} (of 100)")
+                ax.set_ylabel(f"{label}\n{di_line}", fontsize=10)
+        labels.append(f"{label}\n{di_line}")
     for r, (whole, region) in enumerate(regions):  # after the rows' main panels
         ax = fig.add_subplot(grid[r, 0])
         _show(ax, whole, "full view" if r == 0 else "", fontsize=8)

@@ -17,7 +17,7 @@ from .._degradation import psnr_line, psnr_summary, task_summary
 from .._io import write_text_atomic
 from .._registry import model_scale
 from ..lam import LAM
-from ..metrics import diffusion_index
+from ..metrics import di_text, diffusion_index
 from ._common import (
     DEFAULT_PRETRAINED,
     FIGURE_SUFFIXES,
@@ -152,7 +152,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
     if hr is not None:
         summary.update(psnr_summary(sr, lr, hr, scale))
 
-    say(args, f"Diffusion Index: {di:.2f}")
+    say(args, f"Diffusion Index: {di_text(di, lr.shape, scale)[3:]}")
     report_completeness(args, delta, relative, integration)
     if hr is not None:
         say(args, psnr_line(summary))

@@ -28,7 +28,7 @@ from typing import Any, Optional
 from flask import Flask, Response, jsonify, request, send_from_directory
 from werkzeug.exceptions import HTTPException
 
-from .. import METHODS, textured_windows
+from .. import METHODS, auto_windows
 from ..objective import DETECTORS
 from ._catalogue import (
     SAMPLES,
@@ -183,7 +183,8 @@ def create_app(
     @app.get("/api/images/<image_id>/windows")
     def image_windows(image_id: str) -> Response:
         entry, size = images.get(image_id), _image_size()
-        found = textured_windows(entry.pixels, size=size, count=8, margin=size)
+        # the ranking of 'captum-lam windows' (the same border rule)
+        found = auto_windows(entry.pixels, size=size, count=8)
         return jsonify(
             windows=[{"top": t, "left": left, "size": s} for t, left, s in found]
         )

@@ -411,7 +411,9 @@ def _evaluate_group(
             "di": float(diffusion_index(one)) if nonzero else None,
             "mass_area_50": int(mass_area(one, 0.5)) if nonzero else None,
             "mass_area_90": int(mass_area(one, 0.9)) if nonzero else None,
-            "mean_distance": mean_distance(one, window, scale) if nonzero else None,
+            "mean_distance": float(mean_distance(one, window, scale))
+            if nonzero
+            else None,
             "objective_change": change,
             "delta": float(delta[k]),
             "relative_delta": abs(float(delta[k])) / abs(change) if change else None,
