@@ -348,7 +348,7 @@ ZOO_MODEL = "plain-d4"  # ships with the package: these tests always run
 
 @pytest.fixture
 def big_png(tmp_path):
-    """300x320 HR: larger than the 256 px region that --crop auto cuts."""
+    """300x320 HR: larger than the 256 px region that --region auto cuts."""
     path = tmp_path / "big.png"
     matplotlib.image.imsave(path, rocket()[50:350, 150:470])
     return path
@@ -525,7 +525,7 @@ def test_evaluate_creates_the_figures_folder(tmp_path, hr_png, capsys):
     assert sorted(p.suffix for p in figures.iterdir()) == [".png"] * 3
 
 
-def test_evaluate_saves_one_map_per_case_equal_to_lam(tmp_path, hr_png, capsys):
+def test_evaluate_saves_one_map_per_case_equal_to_lam(tmp_path, big_png, capsys):
     from captum_lam import LAM, load_map, map_file_name
 
     code, _, err = run(
@@ -534,7 +534,7 @@ def test_evaluate_saves_one_map_per_case_equal_to_lam(tmp_path, hr_png, capsys):
         "--models",
         ZOO_MODEL,
         "--images",
-        hr_png,
+        big_png,
         "--per-image",
         2,
         "--steps",
@@ -557,12 +557,40 @@ def test_evaluate_saves_one_map_per_case_equal_to_lam(tmp_path, hr_png, capsys):
         window = (record["top"], record["left"], record["size"])
         assert saved["window"] == window
         assert saved["diffusion_index"] == pytest.approx(record["di"])
+        top, left = saved["origin"]
+        assert (top, left) == (record["region_top"], record["region_left"])
         expected = LAM(zoo.load(ZOO_MODEL)).attribute(
-            torch.from_numpy(saved["lr"])[None], target=window, n_steps=3
+            torch.from_numpy(saved["lr"])[None],
+            target=(window[0] - top, window[1] - left, window[2]),
+            n_steps=3,
         )
         np.testing.assert_allclose(
             saved["attribution"], expected[0].numpy(), rtol=1e-4, atol=1e-6
         )
+    # one rule for a window's input: evaluate's DI is explain's for the window
+    record = records[0]
+    assert (record["lr_height"], record["lr_width"]) == (64, 64)  # 256 px region
+    window = f"{record['top']},{record['left']},{record['size']}"
+    code, _, err = run(
+        capsys,
+        "explain",
+        "--model",
+        ZOO_MODEL,
+        "--image",
+        big_png,
+        "--window",
+        window,
+        "--steps",
+        3,
+        "--out",
+        tmp_path / "lam.png",
+        "--json",
+        tmp_path / "lam.json",
+        "--quiet",
+    )
+    assert code == 0, err
+    summary = json.loads((tmp_path / "lam.json").read_text())
+    assert summary["diffusion_index"] == pytest.approx(record["di"], abs=1e-6)
 
 
 @pytest.mark.parametrize(
