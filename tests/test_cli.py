@@ -675,3 +675,35 @@ def test_compare_to_a_tolerance_takes_every_path_method_there(tmp_path, capsys):
     for method in ("ig-blur", "lam"):
         assert int(rows[method]["n_steps_used"]) in (18, 54, 162, 486, 1458)
         assert float(rows[method]["estimated_map_error"]) <= 0.05
+
+
+def test_evaluate_says_what_a_resumed_run_reuses_and_what_ctrl_c_kept(
+    tmp_path, hr_png, big_png, capsys, monkeypatch
+):
+    from captum_lam.studies import runner
+
+    common = ["evaluate", "--models", ZOO_MODEL, "--per-image", 1, "--steps", 2]
+    out = tmp_path / "r.jsonl"
+    code, _, err = run(capsys, *common, "--images", hr_png, "--out", out)
+    assert code == 0, err
+    both = f"{hr_png},{big_png}"
+    code, stdout, err = run(capsys, *common, "--images", both, "--out", out)
+    assert code == 0, err
+    assert f"resuming {out}: 1 of 2 cases already done, 1 to compute" in stdout
+
+    real = runner._evaluate_group
+
+    def interrupted_on_the_big_image(model, model_name, image_name, *rest, **kw):
+        if image_name == str(big_png):
+            raise KeyboardInterrupt
+        return real(model, model_name, image_name, *rest, **kw)
+
+    monkeypatch.setattr(runner, "_evaluate_group", interrupted_on_the_big_image)
+    cut = tmp_path / "cut.jsonl"
+    code, _, err = run(capsys, *common, "--images", both, "--out", cut)
+    assert code == 130
+    assert err.strip() == (
+        f"captum-lam: interrupted: 1 of 2 cases are safe in {cut}; run the same "
+        "command again to compute the other 1"
+    )
+    assert len(cut.read_text().splitlines()) == 1

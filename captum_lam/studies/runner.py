@@ -71,6 +71,7 @@ def evaluate(
     load_model: Optional[Callable[[str], nn.Module]] = None,
     on_record: Optional[Callable[[dict], None]] = None,
     save_maps: Optional[PathLike] = None,
+    on_plan: Optional[Callable[[int, int], None]] = None,
 ) -> list[dict[str, Any]]:
     """LAM of every (model, image, window) case: DI, its companions, PSNR, timing.
 
@@ -146,6 +147,10 @@ def evaluate(
         [`save_map`][captum_lam.save_map]); the record's ``map`` gives the file.
     on_record : callable, optional
         Called with every new record once it is written.
+    on_plan : callable, optional
+        Called once before any work with ``(already, total)``: how many of
+        this process's cases ``out`` holds already (a resumed run) and how many
+        it has in all.
 
     Returns
     -------
@@ -218,6 +223,8 @@ def evaluate(
 
         mine = [i for i in range(len(jobs)) if i % world == rank]
         pending = [i for i in mine if keys[i] not in done]
+        if on_plan is not None:
+            on_plan(len(mine) - len(pending), len(mine))
         computed = _run_jobs(
             jobs,
             keys,
