@@ -15,9 +15,9 @@ import pytest
 import torch
 from torch import nn
 
-from captum_lam import LAM, zoo
-from captum_lam._images import crop_to_multiple, sample_image
-from captum_lam._reach import model_reach
+from captum_lam import LAM, mass_area, mean_distance, zoo
+from captum_lam._method.reach import model_reach
+from captum_lam.images import crop_to_multiple, sample_image
 from captum_lam.multiwindow import (
     _backward_groups,
     attribute_windows,
@@ -34,8 +34,6 @@ from captum_lam.studies import (
     di_vs_receptive_field,
     evaluate,
     format_table,
-    mass_area,
-    mean_distance,
     read_cases,
     read_jsonl,
     select_cases,
@@ -43,7 +41,7 @@ from captum_lam.studies import (
     write_jsonl,
 )
 from captum_lam.windows import auto_windows, border_margin, textured_windows
-from captum_lam.zoo._info import ModelInfo
+from captum_lam.zoo import ModelInfo
 
 from .conftest import make_tiny_sr
 

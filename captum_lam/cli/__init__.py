@@ -20,8 +20,8 @@ import warnings
 from typing import Any, Optional, Sequence
 
 from .. import __version__
-from .._commands import COMMANDS
-from .._startup import restore_interrupts
+from .._frontend.commands import COMMANDS
+from .._frontend.startup import restore_interrupts
 
 __all__ = ["DEFAULT_PRETRAINED", "DEFAULT_TRAINED", "UserError", "build_parser", "main"]
 
@@ -80,7 +80,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         _answer_without_commands(argv)
     from ._common import UserError
 
-    parser = build_parser()  # imports torch: Ctrl-C until here is _startup's
+    parser = build_parser()  # imports torch: Ctrl-C until here is _frontend.startup's
     restore_interrupts()
     args = parser.parse_args(argv)
     args.argv = argv

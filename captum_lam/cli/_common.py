@@ -13,20 +13,20 @@ from typing import Any, Callable, Iterator, Optional, Sequence
 import torch
 from torch import Tensor, nn
 
-from .._adaptive import IntegrationReport
-from .._degradation import degrade
-from .._images import (
-    bicubic_upsample,
-    crop_to_multiple,
-    read_image_spec,
-)
-from .._model_options import (
+from .._frontend.model_options import (
     check_model_options,
     given_adapter_options,
     split_models,
 )
-from .._output_paths import Output, check_outputs
-from .._validation import parse_device
+from .._frontend.output_paths import Output, check_outputs
+from .._method.adaptive import IntegrationReport
+from .._method.checks import parse_device
+from ..images import (
+    bicubic_upsample,
+    crop_to_multiple,
+    read_image_spec,
+)
+from ..images._degradation import degrade
 from ..objective import DETECTORS
 from ..path_integrated_gradients import METHODS
 from ..settings import LAMSettings
@@ -348,18 +348,6 @@ def check_output_size(sr: Any, lr: Tensor, scale: int) -> None:
         )
 
 
-def check_writable(path: Optional[str], option: str) -> Optional[Path]:
-    if path is None:
-        return None
-    p = Path(path)
-    parent = p.parent if str(p.parent) else Path(".")
-    if not parent.is_dir():
-        raise UserError(f"{option}: folder {parent} does not exist")
-    if not os.access(parent, os.W_OK):
-        raise UserError(f"{option}: cannot write to {parent}")
-    return p
-
-
 # --- parser ------------------------------------------------------------------
 
 
@@ -492,15 +480,6 @@ def add_lam_settings(p: argparse.ArgumentParser) -> None:
         help=f"LAM's integration rule ({DEFAULT_RULE} = the reference's; "
         "riemann_middle = most exact at the same cost)",
     )
-    # the old spelling, kept working; not shown, so it is not confused with
-    # compare's --methods (attribution methods)
-    p.add_argument(
-        "--method",
-        dest="method",
-        choices=METHODS,
-        help=argparse.SUPPRESS,
-        default=argparse.SUPPRESS,
-    )
     p.add_argument("--detector", choices=DETECTORS, default="difference")
     p.add_argument(
         "--batch-size",
@@ -561,13 +540,10 @@ def add_common(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--region",
-        "--crop",
-        dest="region",
         default="auto",
         help="side of the HR region around the window that is explained: SIZE "
         "(HR pixels), none (the whole image) or auto (default: 256x256 around the "
-        "window, when the image is larger; LAM's cost and the DI grow with the image). "
-        "--crop is its old name",
+        "window, when the image is larger; LAM's cost and the DI grow with the image)",
     )
     add_lam_settings(p)
     p.add_argument("--quiet", action="store_true", help="no progress bar or summary")

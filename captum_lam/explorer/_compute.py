@@ -16,9 +16,10 @@ from typing import Any, Callable
 
 from torch import Tensor
 
-from .. import LAM, METHODS, LAMSettings, diffusion_index, mass_area
+from .. import LAM, LAMSettings, diffusion_index, mass_area
 from ..metrics import di_text
 from ..objective import DETECTORS
+from ..path_integrated_gradients import METHODS
 from ..windows import window_input
 from ._catalogue import ImageEntry, Images, Models, RequestError
 from ._jobs import Request

@@ -13,7 +13,7 @@ from typing import Any, Iterable, Mapping, Sequence, Union
 import numpy as np
 
 from .._io import write_text_atomic
-from .._results_store import read_results
+from ._store import read_results
 from .cases import Case
 
 PathLike = Union[str, os.PathLike]

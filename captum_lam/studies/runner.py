@@ -12,24 +12,24 @@ from typing import Any, Callable, Mapping, Optional, Sequence, Union
 import torch
 from torch import Tensor, nn
 
-from .._degradation import baseline, degrade, task
-from .._images import (
+from .._method.checks import parse_device
+from .._registry import model_scale
+from ..images import (
     crop_to_multiple,
     psnr_y,
     ssim_y,
 )
-from .._registry import model_scale
-from .._results_store import (
+from ..images._degradation import baseline, degrade, task
+from ..metrics import diffusion_index, mass_area, mean_distance
+from ..multiwindow import attribute_windows
+from ..settings import LAMSettings
+from ..windows import window_region
+from ._store import (
     ResultsFileInUse,
     read_results,
     repair_tail,
     results_lock,
 )
-from .._validation import parse_device
-from ..metrics import diffusion_index, mass_area, mean_distance
-from ..multiwindow import attribute_windows
-from ..settings import LAMSettings
-from ..windows import window_region
 from .cases import Case, classify_content, load_image
 from .records import (
     SETTINGS,
@@ -125,8 +125,8 @@ def evaluate(
         Names are loaded with ``load_model`` (default [`load`][captum_lam.zoo.load]);
         None: the models the cases name.
     cases : sequence of Case
-        From [`select_cases`][captum_lam.select_cases] or
-        [`read_cases`][captum_lam.read_cases].
+        From [`select_cases`][captum_lam.studies.select_cases] or
+        [`read_cases`][captum_lam.studies.read_cases].
     images : mapping of name -> Tensor, optional
         HR images by `Case.image`; missing ones are loaded with
         `load_image`. Cropped to a multiple of the scale.

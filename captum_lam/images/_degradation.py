@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from captum_lam._images import bicubic_downsample, bicubic_upsample, psnr_y
+from captum_lam.images import bicubic_downsample, bicubic_upsample, psnr_y
 from captum_lam.models._pretrained_families import DENOISER_JPEG_QUALITY
 
 __all__ = [

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional, Sequence
 
-from ._io import is_special_file, resolve_output
+from .._io import is_special_file, resolve_output
 
 
 @dataclass(frozen=True)
