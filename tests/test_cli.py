@@ -147,13 +147,32 @@ def test_reference_method_warns_about_completeness(tmp_path, hr_png, capsys):
     assert "warning: completeness" in err and "riemann_middle" in err
 
 
+def test_a_window_outside_says_how_the_image_was_cropped_to_the_scale(tmp_path, capsys):
+    odd = tmp_path / "odd.png"
+    matplotlib.image.imsave(odd, rocket()[100:166, 200:275])  # 66x75 HR
+    code, _, err = run(
+        capsys, "explain", "--model", ZOO_MODEL, "--image", odd, "--window", "50,60,16"
+    )
+    assert code == 2
+    assert err.strip() == (
+        "captum-lam: error: --window 50,60,16 reaches outside the 64x72 (height x "
+        "width) pixels that can be explained; the 66x75 image is cropped at the "
+        "bottom and right to 64x72, a multiple of the scale 4, so that the "
+        "network's x4 output covers it; a 16-pixel window needs TOP <= 48 and "
+        "LEFT <= 56"
+    )
+
+
 @pytest.mark.parametrize(
     "argv, message",
     [
         (["--image", "missing.png"], "--image: no such file"),
         (["--image", "{notimage}"], "not a readable PNG/JPEG image"),
         (["--image", "{truncated}"], "not a readable PNG/JPEG image"),
-        (["--image", "{hr}", "--window", "60,0,16"], "--window: window (top=60"),
+        (
+            ["--image", "{hr}", "--window", "60,0,16"],
+            "--window 60,0,16 reaches outside",
+        ),
         (["--image", "{hr}", "--window", "1,2"], "--window must be TOP,LEFT,SIZE"),
         (["--image", "{hr}", "--model", "no-such-net"], "unknown model 'no-such-net'"),
         (["--image", "{hr}", "--out", "{tmp}/nofolder/lam.png"], "--out: folder"),
@@ -237,6 +256,14 @@ def test_compare_methods_writes_grid_and_table(tmp_path, hr_png, capsys):
     )
     assert (tmp_path / "grid.png").exists()
     assert "IG (blurred baseline)" in out
+    # IG states its completeness (Captum's delta), Saliency has none
+    assert rows[0]["relative_convergence_delta"] is None
+    assert all(0 <= r["relative_convergence_delta"] < 1 for r in rows[1:])
+    # every DI says what input it is on, every row how it was computed
+    assert all(r["lr_size"] == [16, 18] for r in rows)
+    assert "DI on a 16x18 LR input" in out
+    assert "IG (black baseline): 3 steps, Captum's gausslegendre" in out
+    assert "LAM: rule riemann_right, 3 steps" in out
 
 
 def test_python_dash_m_runs_the_command():

@@ -209,6 +209,8 @@ class CommandCase:
             top0, left0, rh, rw = window_region(window, h, w, scale, region_option)
         except ValueError as error:
             raise UserError(f"--region: {error}") from None
+        #: the whole HR image (cropped to the scale), for the figure's context
+        self.image_hr: Optional[Tensor] = None if args.lr else reference
         reference = reference[..., top0 : top0 + rh, left0 : left0 + rw]
         self.crop = {"top": top0, "left": left0, "height": rh, "width": rw}
         self.origin = (top0, left0)
@@ -218,9 +220,9 @@ class CommandCase:
         if args.lr:
             r0, c0 = top0 // scale, left0 // scale
             self.lr = lr_full[..., r0 : r0 + rh // scale, c0 : c0 + rw // scale]
-            self.hr: Optional[Tensor] = None
+            self.hr = None
         else:
-            self.hr = reference
+            self.hr: Optional[Tensor] = reference
             self.lr = degrade(reference, scale, model_name)
 
 
@@ -604,11 +606,14 @@ def report_completeness(
         say(args, f"{text}: the reference's scheme, as published; {fix}")
 
 
-def print_table(rows: Sequence[dict[str, Any]], quiet: bool) -> None:
+def print_table(rows: Sequence[dict[str, Any]], quiet: bool, scale: int = 2) -> None:
+    """The rows' DIs (on the LR input they share), PSNR, completeness, time."""
     if quiet:
         return
     width = max(len(r["label"]) for r in rows)
     psnr = any("psnr_y_db" in r for r in rows)
+    h, w = rows[0]["lr_size"]
+    print(f"DI on a {h}x{w} {'LR input' if scale > 1 else 'input'} (every row's):")
     print(
         f"{'':<{width}}  {'DI':>7}"
         + ("  PSNR-Y" if psnr else "")

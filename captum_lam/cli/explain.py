@@ -174,6 +174,9 @@ def cmd_explain(args: argparse.Namespace) -> int:
             n_steps=steps,
             method=rule,
             task=summary["task"],
+            full_image=None
+            if case.image_hr is None or case.image_hr.shape == case.hr.shape
+            else case.image_hr.cpu(),
         )
         save_figure(fig, out)
         summary["figure"] = str(out)
