@@ -727,3 +727,21 @@ def test_evaluate_says_what_a_resumed_run_reuses_and_what_ctrl_c_kept(
         "command again to compute the other 1"
     )
     assert len(cut.read_text().splitlines()) == 1
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["explain", "--steps", "0"],  # argparse's check
+        ["windows", "--count", "x"],
+        ["explain", "--image", "sample:nope"],  # the command's own check
+    ],
+)
+def test_every_error_has_one_prefix(capsys, argv):
+    try:
+        code = main(argv)
+    except SystemExit as exit:  # argparse exits
+        code = exit.code
+    assert code == 2
+    err = capsys.readouterr().err
+    assert err.strip().splitlines()[-1].startswith("captum-lam: error: ")
