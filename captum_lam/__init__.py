@@ -18,9 +18,9 @@ __version__ = "1.0.0"
 if TYPE_CHECKING:
     from ._method.adaptive import IntegrationReport as IntegrationReport
     from .causal_effect import CausalEffectMap as CausalEffectMap
-    from .filters import GaussianBlur2d as GaussianBlur2d
     from .faithfulness import faithfulness_report as faithfulness_report
     from .faithfulness import randomization_check as randomization_check
+    from .filters import GaussianBlur2d as GaussianBlur2d
     from .filters import gaussian_blur2d as gaussian_blur2d
     from .lam import LAM as LAM
     from .mapfile import load_map as load_map

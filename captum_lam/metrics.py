@@ -1,4 +1,10 @@
-"""Gini coefficient and Diffusion Index of attribution maps, reference semantics."""
+"""Gini coefficient and Diffusion Index of attribution maps, reference semantics.
+
+Every metric here returns what it was given, as Captum does: a Tensor for a
+Tensor (0-d for one map, (N,) for a batch, float64 or int64, on the map's
+device), and for a NumPy array a Python float or int for one map and an (N,)
+array for a batch.
+"""
 
 from __future__ import annotations
 
@@ -16,6 +22,14 @@ ArrayLike = Union[np.ndarray, Tensor]
 GINI_EPSILON = 1e-7
 
 
+def _as_given(value: Any, given: Any) -> Any:
+    """``value`` (a number or an array) as a Tensor when ``given`` is one."""
+    if not isinstance(given, Tensor):
+        return value
+    dtype = torch.int64 if np.asarray(value).dtype.kind in "iu" else torch.float64
+    return torch.as_tensor(np.asarray(value), dtype=dtype, device=given.device)
+
+
 def _to_numpy(a: ArrayLike, name: str) -> np.ndarray:
     if isinstance(a, Tensor):
         a = a.detach().to("cpu", torch.float64).numpy()
@@ -27,7 +41,7 @@ def _to_numpy(a: ArrayLike, name: str) -> np.ndarray:
     return array
 
 
-def gini(a: ArrayLike) -> float:
+def gini(a: ArrayLike) -> Union[float, Tensor]:
     """Gini coefficient of all values of ``a``, as the LAM reference computes it.
 
     The values are flattened; if the minimum is negative they are shifted so it is
@@ -42,8 +56,9 @@ def gini(a: ArrayLike) -> float:
 
     Returns
     -------
-    float
-        In [0, 1): 0 for equal values, near 1 when one value holds everything.
+    float or Tensor
+        In [0, 1): 0 for equal values, near 1 when one value holds everything;
+        a 0-d float64 Tensor for a Tensor.
 
     Examples
     --------
@@ -60,7 +75,9 @@ def gini(a: ArrayLike) -> float:
     values = np.sort(values + GINI_EPSILON)
     n = values.size
     index = np.arange(1, n + 1, dtype=np.float64)
-    return float(np.sum((2 * index - n - 1) * values) / (n * np.sum(values)))
+    return _as_given(
+        float(np.sum((2 * index - n - 1) * values) / (n * np.sum(values))), a
+    )
 
 
 def abs_normalized_map(attributions: ArrayLike) -> np.ndarray:
@@ -95,7 +112,7 @@ def abs_normalized_map(attributions: ArrayLike) -> np.ndarray:
     return magnitude / peak
 
 
-def diffusion_index(attributions: ArrayLike) -> Union[float, np.ndarray]:
+def diffusion_index(attributions: ArrayLike) -> Union[float, np.ndarray, Tensor]:
     """Diffusion Index ``DI = (1 - Gini(|attribution map|)) * 100``.
 
     High DI: the network used many input pixels; low DI: few. Reference semantics:
@@ -109,8 +126,19 @@ def diffusion_index(attributions: ArrayLike) -> Union[float, np.ndarray]:
 
     Returns
     -------
-    float or ndarray
-        A float in [0, 100] for one map; an (N,) float64 array for a batch.
+    Tensor, float or ndarray
+        In [0, 100]. For a Tensor: a 0-d float64 Tensor for one map, an (N,)
+        one for a batch (on the map's device); for an array: a float for one
+        map, an (N,) float64 array for a batch.
+
+    Notes
+    -----
+    The DI depends on the size of the input the map covers: its zeros count
+    in the Gini, so the same map padded with zeros has a lower DI. Report it
+    with the input's size (``captum-lam`` says e.g. "DI 1.37 on a 64x64 LR
+    input") and use [`mass_area`][captum_lam.mass_area] or
+    [`mean_distance`][captum_lam.mean_distance] to compare inputs of different
+    sizes.
 
     Raises
     ------
@@ -124,16 +152,24 @@ def diffusion_index(attributions: ArrayLike) -> Union[float, np.ndarray]:
     >>> hot = np.zeros((1, 64, 64)); hot[0, 5, 5] = 1.0
     >>> diffusion_index(hot) < 0.1
     True
+    >>> diffusion_index(torch.ones(2, 3, 8, 8)).round()
+    tensor([100., 100.], dtype=torch.float64)
     """
     array = _to_numpy(attributions, "attributions")
     if array.ndim == 4:
-        return np.array([diffusion_index(example) for example in array])
-    if array.ndim not in (2, 3):
+        values = np.array([_diffusion_index(example) for example in array])
+    elif array.ndim in (2, 3):
+        values = _diffusion_index(array)
+    else:
         raise ValueError(
             "attributions must have shape (H, W), (C, H, W) or (N, C, H, W), got "
             f"{array.shape}"
         )
-    return (1.0 - gini(abs_normalized_map(array))) * 100.0
+    return _as_given(values, attributions)
+
+
+def _diffusion_index(array: np.ndarray) -> float:
+    return (1.0 - float(gini(abs_normalized_map(array)))) * 100.0
 
 
 # --- size-robust companions of the Diffusion Index ------------------------------
@@ -156,7 +192,9 @@ def _magnitude_maps(attributions: Any) -> np.ndarray:
     return np.stack([abs_normalized_map(one) for one in array])
 
 
-def mass_area(attributions: Any, fraction: float = 0.5) -> Union[int, np.ndarray]:
+def mass_area(
+    attributions: Any, fraction: float = 0.5
+) -> Union[int, np.ndarray, Tensor]:
     """How many LR pixels hold ``fraction`` of the attribution mass.
 
     The map is ``|sum over channels|`` of the attribution (the map the
@@ -173,8 +211,9 @@ def mass_area(attributions: Any, fraction: float = 0.5) -> Union[int, np.ndarray
 
     Returns
     -------
-    int or ndarray
-        An int in [1, h * w] for one map; an (N,) int64 array for a batch.
+    int, ndarray or Tensor
+        In [1, h * w]: an int for one map, an (N,) int64 array for a batch;
+        int64 Tensors (0-d or (N,)) for a Tensor.
 
     Examples
     --------
@@ -195,7 +234,9 @@ def mass_area(attributions: Any, fraction: float = 0.5) -> Union[int, np.ndarray
         target = fraction * cumulative[-1] * (1 - 1e-12)
         counts.append(int(np.searchsorted(cumulative, target) + 1))
     batch = len(getattr(attributions, "shape", np.shape(attributions))) == 4
-    return np.array(counts, dtype=np.int64) if batch else counts[0]
+    return _as_given(
+        np.array(counts, dtype=np.int64) if batch else counts[0], attributions
+    )
 
 
 def _window_centre(window: Sequence[int], scale: int) -> tuple[float, float]:
@@ -204,7 +245,9 @@ def _window_centre(window: Sequence[int], scale: int) -> tuple[float, float]:
     return (top + size / 2) / scale - 0.5, (left + size / 2) / scale - 0.5
 
 
-def mean_distance(attributions: Any, window: Sequence[int], scale: int) -> float:
+def mean_distance(
+    attributions: Any, window: Sequence[int], scale: int
+) -> Union[float, Tensor]:
     """Attribution-weighted mean distance, in LR pixels, from the window's centre.
 
     The weights are ``|sum over channels|`` of the map. The window
@@ -224,8 +267,9 @@ def mean_distance(attributions: Any, window: Sequence[int], scale: int) -> float
 
     Returns
     -------
-    float
-        >= 0; small when the network used the pixels under the window only.
+    float or Tensor
+        >= 0; small when the network used the pixels under the window only
+        (a 0-d float64 Tensor for a Tensor).
 
     Examples
     --------
@@ -244,7 +288,7 @@ def mean_distance(attributions: Any, window: Sequence[int], scale: int) -> float
     cy, cx = _window_centre(window, scale)
     ys, xs = np.mgrid[0 : weights.shape[0], 0 : weights.shape[1]]
     distances = np.hypot(ys - cy, xs - cx)
-    return float((weights * distances).sum() / weights.sum())
+    return _as_given(float((weights * distances).sum() / weights.sum()), attributions)
 
 
 def signed_spread(effect: Any, window: Sequence[int], scale: int) -> dict[str, Any]:
@@ -321,3 +365,19 @@ def signed_spread(effect: Any, window: Sequence[int], scale: int) -> dict[str, A
         "mass_area_90": int(mass_area(magnitude, 0.9)),
         "mean_distance": mean_distance(magnitude, window, scale),
     }
+
+
+def di_text(di: float, input_size: Sequence[int], scale: int = 2) -> str:
+    """A DI with the size of the input its map covers: ``"DI 1.37 on a 64x64
+    LR input"`` (``"input"`` at scale 1), height x width.
+
+    The DI of one window changes with the input around it, so every DI the
+    package prints or draws says which input it was computed on.
+
+    Examples
+    --------
+    >>> di_text(1.3712, (64, 64), scale=4)
+    'DI 1.37 on a 64x64 LR input'
+    """
+    h, w = (int(v) for v in input_size[-2:])
+    return f"DI {float(di):.2f} on a {h}x{w} {'LR input' if scale > 1 else 'input'}"

@@ -247,14 +247,20 @@ def _undo_element_repeat(window: Window, num_examples: int) -> Window:
     return window
 
 
+def _of_example(windows: Tensor, i: int) -> str:
+    """`` of example i`` where there are several examples, else nothing."""
+    return f" of example {i}" if windows.shape[0] > 1 else ""
+
+
 def check_windows_fit(windows: Tensor, height: int, width: int) -> None:
     """Raise ``ValueError`` if a window leaves an output of ``height x width``."""
     too_large = windows[:, 2] > min(height, width)
     if too_large.any():
         i = int(too_large.nonzero()[0, 0])
         raise ValueError(
-            f"window size {int(windows[i, 2])} of example {i} is larger than the "
-            f"model's output of {height}x{width} pixels; the largest size is "
+            f"window size {int(windows[i, 2])}{_of_example(windows, i)} is larger "
+            f"than the model's output of {height}x{width} pixels (height x width); "
+            f"the largest size is "
             f"{min(height, width)}"
         )
     # written as top > height - size: top + size can overflow int64
@@ -265,8 +271,9 @@ def check_windows_fit(windows: Tensor, height: int, width: int) -> None:
         i = int(bad.nonzero()[0, 0])
         top, left, size = windows[i].tolist()
         raise ValueError(
-            f"window (top={top}, left={left}, size={size}) of example {i} lies "
-            f"outside the model's output of {height}x{width} pixels; for size "
+            f"window (top={top}, left={left}, size={size}){_of_example(windows, i)} "
+            f"lies outside the model's output of {height}x{width} pixels (height x "
+            f"width); for size "
             f"{size} the largest valid top is {height - size} and left is "
             f"{width - size}"
         )

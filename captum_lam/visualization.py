@@ -8,6 +8,7 @@ writes PNG, PDF or SVG by the file's extension.
 from __future__ import annotations
 
 import os
+import textwrap
 from pathlib import Path
 from typing import Callable, Mapping, Optional, Sequence, Union
 
@@ -19,7 +20,7 @@ from torch import Tensor
 
 from ._io import write_atomic
 from ._method.checks import one_example_chw
-from .metrics import abs_normalized_map, diffusion_index
+from .metrics import abs_normalized_map, di_text, diffusion_index
 from .objective import Window
 
 ArrayLike = Union[np.ndarray, Tensor]
@@ -288,7 +289,7 @@ def lam_panels(
 
 def _heading(
     title: str,
-    di: Optional[float],
+    di: Optional[str],
     *,
     image: Optional[str],
     window: tuple[int, int, int],
@@ -305,7 +306,7 @@ def _heading(
     """
     first = [title] if title else []
     if di is not None:
-        first.append(f"DI {di:.2f} (of 100)")
+        first.append(di)
     top, left, size = window
     second = [f"image {image}"] if image else []
     second.append(
@@ -386,6 +387,7 @@ def lam_figure(
     n_steps: Optional[int] = None,
     method: Optional[str] = None,
     task: str = "super-resolution",
+    full_image: Optional[ArrayLike] = None,
 ) -> Figure:
     """Draw the LAM paper's figure for one window, with a colorbar and full labels.
 
@@ -427,6 +429,10 @@ def lam_figure(
     task : str
         ``"super-resolution"`` (panels HR, LR, SR output) or ``"denoising"``
         (clean, degraded input, denoised output).
+    full_image : Tensor or ndarray, optional
+        The whole HR image, (1, C, H, W), when ``lr`` is a region of it (see
+        ``origin``): the small column then shows it, with the region and the
+        window boxed, instead of the region alone.
 
     Returns
     -------
@@ -492,11 +498,39 @@ def lam_figure(
     if small:  # after the main panels, so that fig.axes starts with those
         context = hr if hr is not None else sr
         name = clean if hr is not None else output
-        tiny = (
-            [(f"{name}, full view", _image_hwc(context))] if context is not None else []
-        )
-        tiny.append(("LAM, full view", panels["blend"]))
-        for row, (label, img) in enumerate(tiny):
+        region = tuple(origin) != (0, 0) or full_image is not None
+        if full_image is not None:
+            whole = _image_hwc(full_image)
+            ax = fig.add_subplot(grid[0, 0])
+            _show(ax, whole, f"{clean}, the whole image", fontsize=7)
+            top, left = origin
+            h, w = panels["blend"].shape[:2]
+            _box(
+                ax, (top + window_t[0], left + window_t[1], window_t[2]), linewidth=1.0
+            )
+            ax.add_patch(
+                Rectangle(
+                    (left - 0.5, top - 0.5),
+                    w,
+                    h,
+                    fill=False,
+                    edgecolor="white",
+                    linewidth=1.0,
+                    linestyle="--",
+                )
+            )
+            tiny = []
+        else:
+            where = "the input's region" if region else "full view"
+            tiny = (
+                [(f"{name}, {where}", _image_hwc(context))]
+                if context is not None
+                else []
+            )
+        whole_input = "LR input" if given == "LR" else "input"
+        label = f"LAM, the whole {whole_input}" if region else "LAM, full view"
+        tiny.append((label, panels["blend"]))
+        for row, (label, img) in enumerate(tiny, 2 - len(tiny)):
             ax = fig.add_subplot(grid[row, 0])
             _show(ax, img, label, fontsize=7)
             _box(ax, window_t, linewidth=1.0)
@@ -505,7 +539,7 @@ def lam_figure(
     fig.suptitle(
         _heading(
             title,
-            di,
+            di_text(di, _map_2d(attributions).shape, scale),
             image=image,
             window=window_t,
             origin=origin,
@@ -533,15 +567,19 @@ def comparison_figure(
     n_steps: Optional[int] = None,
     method: Optional[str] = None,
     panels: Optional[Mapping[str, Sequence[np.ndarray]]] = None,
+    methods: Optional[Mapping[str, str]] = None,
+    notes: Optional[Mapping[str, str]] = None,
 ) -> Figure:
     """A grid with one row per model or attribution method, the DI on each row.
 
     Every row shows the same region: around the window, large, when every map
     is local (the widest of the rows' `zoom_side`), else the whole image.
-    Columns: the whole image small with the window boxed (zoomed view only), the
-    map over the LR input, the KDE-smoothed map, and the row's SR output when
-    ``sr`` is given. Each row is labelled with its name and DI, and one colorbar
-    serves all rows.
+    Columns: the whole map small with the window boxed (zoomed view only), the
+    map over the LR input, titled with the row's method, and the row's SR
+    output when ``sr`` is given. Each row is labelled with its name, its DI and
+    the size of the LR input, and its settings (``notes``); one colorbar serves
+    all rows. (The LAM figure's kernel-density panel is left out here: it
+    smooths every map into the same blob, so it does not tell rows apart.)
 
     Parameters
     ----------
@@ -559,10 +597,17 @@ def comparison_figure(
     title : str
         First line of the heading (e.g. the model, comparing methods).
     zoom, image, origin, n_steps, method
-        As for [lam_figure][captum_lam.lam_figure].
-    panels : mapping of label -> two images, optional
-        Rows whose two map panels, (H*scale, W*scale, 3), are drawn elsewhere
-        (a signed Causal Effect Map in its own colours), instead of from the map.
+        As for [lam_figure][captum_lam.lam_figure]; ``n_steps`` and ``method``
+        go in the heading, for settings every row shares (one method, several
+        models).
+    methods : mapping of label -> str, optional
+        Each row's attribution method, for its panel's title (default "LAM").
+    notes : mapping of label -> str, optional
+        Each row's settings (e.g. ``"50 steps, riemann_right"``), under its map.
+    panels : mapping of label -> images, optional
+        Rows whose map panel, (H*scale, W*scale, 3), is drawn elsewhere (a signed
+        Causal Effect Map in its own colours; the first image is used), instead
+        of from the map.
 
     Returns
     -------
@@ -573,9 +618,15 @@ def comparison_figure(
     >>> import torch
     >>> lr = torch.rand(1, 3, 8, 8)
     >>> maps = {"Saliency": torch.randn(1, 3, 8, 8), "LAM": torch.randn(1, 3, 8, 8)}
-    >>> fig = comparison_figure(maps, lr, (2, 2, 8), scale=2)
-    >>> [ax.get_ylabel().splitlines()[0] for ax in fig.axes[:4:2]]
+    >>> fig = comparison_figure(
+    ...     maps, lr, (2, 2, 8), scale=2, methods={"Saliency": "Saliency"},
+    ...     notes={"LAM": "50 steps, riemann_right"})
+    >>> [ax.get_ylabel().splitlines()[0] for ax in fig.axes[:2]]
     ['Saliency', 'LAM']
+    >>> fig.axes[1].get_xlabel()
+    '50 steps, riemann_right'
+    >>> [ax.get_title() for ax in fig.axes[:2]]
+    ['Saliency on LR', 'LAM on LR']
     """
     if not attributions:
         raise ValueError("attributions must hold at least one labelled map")
@@ -584,8 +635,9 @@ def comparison_figure(
     sides = [zoom_side(a, window_t, scale) for _, a in rows] if zoom else [None]
     side = None if None in sides else max(s for s in sides if s is not None)
     small = side is not None
-    names = ["LAM on LR", "LAM (KDE) on LR"] + (["SR output"] if sr else [])
-    widths = ([0.5] if small else []) + [1.0] * len(names) + [0.05]
+    methods = methods or {}
+    notes = notes or {}
+    widths = ([0.5] if small else []) + [1.0] * (2 if sr else 1) + [0.05]
     fig = Figure(
         figsize=(panel_size * (sum(widths) + 0.45), panel_size * len(rows) + 0.9),
         dpi=100,
@@ -595,10 +647,12 @@ def comparison_figure(
     regions, labels = [], []
     for r, (label, attr) in enumerate(rows):
         drawn = lam_panels(attr, lr, scale)
-        di = float(diffusion_index(_map_2d(attr)))
-        images = list((panels or {}).get(label, (drawn["blend"], drawn["kde_blend"])))
+        di_line = di_text(diffusion_index(_map_2d(attr)), _map_2d(attr).shape, scale)
+        images = [(panels or {}).get(label, (drawn["blend"],))[0]]
+        names = [f"{methods.get(label, 'LAM')} on LR"]
         if sr:
             images.append(_image_hwc(sr[label]))
+            names.append("SR output")
         box = window_t
         if small:
             r0, c0, side = _zoom_region(images[0].shape, window_t, side)
@@ -609,14 +663,16 @@ def comparison_figure(
             ax = fig.add_subplot(grid[r, c + (1 if small else 0)])
             _show(ax, img, "")
             _box(ax, box)
-            if r == 0:
+            if r == 0 or methods:
                 ax.set_title(name + (" (zoom)" if small else ""), fontsize=9)
+            if c == 0 and label in notes:
+                ax.set_xlabel(textwrap.fill(notes[label], 40), fontsize=8)
             if c == 0 and not small:
-                ax.set_ylabel(f"{label}\nDI {di:.2f} (of 100)", fontsize=10)
-        labels.append(f"{label}\nDI {di:.2f} (of 100)")
+                ax.set_ylabel(f"{label}\n{di_line}", fontsize=10)
+        labels.append(f"{label}\n{di_line}")
     for r, (whole, region) in enumerate(regions):  # after the rows' main panels
         ax = fig.add_subplot(grid[r, 0])
-        _show(ax, whole, "full view" if r == 0 else "", fontsize=8)
+        _show(ax, whole, "the whole LR input" if r == 0 else "", fontsize=8)
         ax.set_ylabel(labels[r], fontsize=10)
         _box(ax, window_t, linewidth=1.0)
         _box(ax, region, color="white", linewidth=1.0, linestyle="--")

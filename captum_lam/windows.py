@@ -6,7 +6,7 @@ LAM is about *hard* windows: in flat areas an SR network only interpolates.
 from __future__ import annotations
 
 import math
-from typing import NamedTuple, Optional, Sequence
+from typing import NamedTuple, Optional, Sequence, Union
 
 import numpy as np
 import torch
@@ -14,7 +14,8 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from ._method.checks import as_int, check_int
-from .images import rgb_to_y
+from .images import crop_to_multiple, rgb_to_y
+from .images._degradation import degrade
 from .objective import gradient_magnitude
 
 #: The content classes of [`classify_content`][captum_lam.windows.classify_content].
@@ -310,3 +311,165 @@ def list_windows(
         value = float(energy[min(top, last_row), min(left, last_col)])
         out.append(WindowCandidate(top, left, side, value, label))
     return out
+
+
+# --- the input of a window: the LR region around it that the network sees ----
+
+#: HR side of the region around a window that is explained by default (the
+#: image when it is not larger): LAM's cost and the DI grow with the input.
+REGION_SIZE = 256
+#: The same for a scale-1 network (a denoiser): as many input pixels as the
+#: default x4 case (256 HR = 64x64 LR), so that explaining a denoiser costs the same.
+DENOISING_REGION_SIZE = 64
+
+
+def region_size(scale: int) -> int:
+    """HR side of the default region around a window (``region="auto"``).
+
+    Examples
+    --------
+    >>> region_size(4), region_size(1)
+    (256, 64)
+    """
+    return REGION_SIZE if scale > 1 else DENOISING_REGION_SIZE
+
+
+def _region_start(start: int, size: int, side: int, extent: int, scale: int) -> int:
+    """First row (or column) of a ``side`` region centred on a window, inside
+    ``extent`` and on the scale's grid, so that it maps to whole LR pixels."""
+    if side >= extent:
+        return 0
+    centred = start + size // 2 - side // 2
+    centred = min(max(centred, 0), extent - side)
+    return centred - centred % scale
+
+
+def window_region(
+    window: Sequence[int],
+    height: int,
+    width: int,
+    scale: int,
+    region: Union[str, int, None] = "auto",
+) -> tuple[int, int, int, int]:
+    """The HR region whose LR input a window is explained on.
+
+    One rule for every front end (``explain``, ``compare``, ``evaluate``, the
+    explorer, [`window_input`][captum_lam.windows.window_input]): ``"auto"`` is
+    a ``region_size(scale)`` square (256 HR pixels, a 64x64 LR input at x4)
+    around the window when the image is larger in both directions, else the
+    whole image; ``None`` or ``"none"`` is the whole image; an integer is a
+    square of that side (a multiple of ``scale``). The region is centred on the
+    window where the image allows and starts on the scale's grid.
+
+    Parameters
+    ----------
+    window : (top, left, size)
+        In the image's (HR) pixels, inside ``height`` x ``width``.
+    height, width : int
+        The image, already cropped to a multiple of ``scale``.
+    scale : int
+        The network's upscaling factor (1 for a denoiser).
+    region : "auto", "none", None or int
+        See above.
+
+    Returns
+    -------
+    (top, left, height, width)
+        In the image's pixels; multiples of ``scale``.
+
+    Examples
+    --------
+    >>> window_region((72, 168, 16), 300, 448, 4)
+    (0, 48, 256, 256)
+    >>> window_region((72, 168, 16), 300, 448, 4, region="none")
+    (0, 0, 300, 448)
+    """
+    top, left, size = (int(v) for v in window)
+    if region is None or region == "none":
+        return 0, 0, height, width
+    if region == "auto":
+        side = region_size(scale)
+        if min(height, width) <= side or size > side:
+            return 0, 0, height, width
+    else:
+        side = as_int(region)
+        if side is None or side < scale or side % scale:
+            raise ValueError(
+                f"region must be 'auto', 'none' or a positive multiple of the "
+                f"scale {scale}, got {region!r}"
+            )
+        if side < size:
+            raise ValueError(f"region {side} is smaller than the window size {size}")
+    r0 = _region_start(top, size, side, height, scale)
+    c0 = _region_start(left, size, side, width, scale)
+    return r0, c0, min(side, height), min(side, width)
+
+
+class WindowInput(NamedTuple):
+    """What the network sees for one window, and where it lies in the image."""
+
+    #: (1, C, h, w): the region degraded to the network's input.
+    lr: Tensor
+    #: (1, C, H, W): the HR region (the reference for PSNR).
+    hr: Tensor
+    #: (top, left, size) in the region's pixels: what LAM is given.
+    window: tuple[int, int, int]
+    #: (top, left, height, width) of the region in the image's pixels.
+    region: tuple[int, int, int, int]
+
+
+def window_input(
+    image: Tensor,
+    window: Sequence[int],
+    scale: int,
+    region: Union[str, int, None] = "auto",
+    *,
+    model_name: Optional[str] = None,
+) -> WindowInput:
+    """The LR input a window is explained on, as ``captum-lam explain`` makes it.
+
+    The HR image is cropped at the bottom and right to a multiple of ``scale``,
+    then to [`window_region`][captum_lam.windows.window_region], then degraded
+    (bicubic downsampling; JPEG at scale 1, at the registered noise level of
+    ``model_name``). The DI of the map depends on this input's size (its zeros
+    count in the Gini): report it beside the DI.
+
+    Parameters
+    ----------
+    image : Tensor
+        (1, C, H, W) or (C, H, W) in [0, 1], the HR image.
+    window : (top, left, size)
+        In the image's pixels.
+    scale : int
+        The network's upscaling factor.
+    region : "auto", "none", None or int
+        See [`window_region`][captum_lam.windows.window_region].
+    model_name : str, optional
+        A registry name, for a denoiser's JPEG quality.
+
+    Returns
+    -------
+    WindowInput
+        ``lr``, ``hr``, the window in the region's pixels and the region.
+
+    Examples
+    --------
+    >>> import torch
+    >>> case = window_input(torch.rand(1, 3, 300, 451), (72, 168, 16), scale=4)
+    >>> tuple(case.lr.shape), case.window, case.region
+    ((1, 3, 64, 64), (72, 120, 16), (0, 48, 256, 256))
+    """
+    if image.ndim == 3:
+        image = image[None]
+    hr = crop_to_multiple(image, scale)
+    h, w = int(hr.shape[-2]), int(hr.shape[-1])
+    top, left, size = (int(v) for v in window)
+    if top < 0 or left < 0 or top + size > h or left + size > w:
+        raise ValueError(
+            f"window top={top} left={left} size={size} reaches outside the "
+            f"{h}x{w} (height x width) image"
+        )
+    r0, c0, rh, rw = window_region((top, left, size), h, w, scale, region)
+    hr = hr[..., r0 : r0 + rh, c0 : c0 + rw]
+    lr = degrade(hr, scale, model_name)
+    return WindowInput(lr, hr, (top - r0, left - c0, size), (r0, c0, rh, rw))

@@ -147,13 +147,32 @@ def test_reference_method_warns_about_completeness(tmp_path, hr_png, capsys):
     assert "warning: completeness" in err and "riemann_middle" in err
 
 
+def test_a_window_outside_says_how_the_image_was_cropped_to_the_scale(tmp_path, capsys):
+    odd = tmp_path / "odd.png"
+    matplotlib.image.imsave(odd, rocket()[100:166, 200:275])  # 66x75 HR
+    code, _, err = run(
+        capsys, "explain", "--model", ZOO_MODEL, "--image", odd, "--window", "50,60,16"
+    )
+    assert code == 2
+    assert err.strip() == (
+        "captum-lam: error: --window 50,60,16 reaches outside the 64x72 (height x "
+        "width) pixels that can be explained; the 66x75 image is cropped at the "
+        "bottom and right to 64x72, a multiple of the scale 4, so that the "
+        "network's x4 output covers it; a 16-pixel window needs TOP <= 48 and "
+        "LEFT <= 56"
+    )
+
+
 @pytest.mark.parametrize(
     "argv, message",
     [
         (["--image", "missing.png"], "--image: no such file"),
         (["--image", "{notimage}"], "not a readable PNG/JPEG image"),
         (["--image", "{truncated}"], "not a readable PNG/JPEG image"),
-        (["--image", "{hr}", "--window", "60,0,16"], "--window: window (top=60"),
+        (
+            ["--image", "{hr}", "--window", "60,0,16"],
+            "--window 60,0,16 reaches outside",
+        ),
         (["--image", "{hr}", "--window", "1,2"], "--window must be TOP,LEFT,SIZE"),
         (["--image", "{hr}", "--model", "no-such-net"], "unknown model 'no-such-net'"),
         (["--image", "{hr}", "--out", "{tmp}/nofolder/lam.png"], "--out: folder"),
@@ -237,6 +256,14 @@ def test_compare_methods_writes_grid_and_table(tmp_path, hr_png, capsys):
     )
     assert (tmp_path / "grid.png").exists()
     assert "IG (blurred baseline)" in out
+    # IG states its completeness (Captum's delta), Saliency has none
+    assert rows[0]["relative_convergence_delta"] is None
+    assert all(0 <= r["relative_convergence_delta"] < 1 for r in rows[1:])
+    # every DI says what input it is on, every row how it was computed
+    assert all(r["lr_size"] == [16, 18] for r in rows)
+    assert "DI on a 16x18 LR input" in out
+    assert "IG (black baseline): 3 steps, Captum's gausslegendre" in out
+    assert "LAM: rule riemann_right, 3 steps" in out
 
 
 def test_python_dash_m_runs_the_command():
@@ -518,7 +545,7 @@ def test_evaluate_creates_the_figures_folder(tmp_path, hr_png, capsys):
     assert sorted(p.suffix for p in figures.iterdir()) == [".png"] * 3
 
 
-def test_evaluate_saves_one_map_per_case_equal_to_lam(tmp_path, hr_png, capsys):
+def test_evaluate_saves_one_map_per_case_equal_to_lam(tmp_path, big_png, capsys):
     from captum_lam import LAM, load_map
     from captum_lam.mapfile import map_file_name
 
@@ -528,7 +555,7 @@ def test_evaluate_saves_one_map_per_case_equal_to_lam(tmp_path, hr_png, capsys):
         "--models",
         ZOO_MODEL,
         "--images",
-        hr_png,
+        big_png,
         "--per-image",
         2,
         "--steps",
@@ -551,12 +578,40 @@ def test_evaluate_saves_one_map_per_case_equal_to_lam(tmp_path, hr_png, capsys):
         window = (record["top"], record["left"], record["size"])
         assert saved["window"] == window
         assert saved["diffusion_index"] == pytest.approx(record["di"])
+        top, left = saved["origin"]
+        assert (top, left) == (record["region_top"], record["region_left"])
         expected = LAM(zoo.load(ZOO_MODEL)).attribute(
-            torch.from_numpy(saved["lr"])[None], target=window, n_steps=3
+            torch.from_numpy(saved["lr"])[None],
+            target=(window[0] - top, window[1] - left, window[2]),
+            n_steps=3,
         )
         np.testing.assert_allclose(
             saved["attribution"], expected[0].numpy(), rtol=1e-4, atol=1e-6
         )
+    # one rule for a window's input: evaluate's DI is explain's for the window
+    record = records[0]
+    assert (record["lr_height"], record["lr_width"]) == (64, 64)  # 256 px region
+    window = f"{record['top']},{record['left']},{record['size']}"
+    code, _, err = run(
+        capsys,
+        "explain",
+        "--model",
+        ZOO_MODEL,
+        "--image",
+        big_png,
+        "--window",
+        window,
+        "--steps",
+        3,
+        "--out",
+        tmp_path / "lam.png",
+        "--json",
+        tmp_path / "lam.json",
+        "--quiet",
+    )
+    assert code == 0, err
+    summary = json.loads((tmp_path / "lam.json").read_text())
+    assert summary["diffusion_index"] == pytest.approx(record["di"], abs=1e-6)
 
 
 @pytest.mark.parametrize(
@@ -640,3 +695,53 @@ def test_compare_to_a_tolerance_takes_every_path_method_there(tmp_path, capsys):
     for method in ("ig-blur", "lam"):
         assert int(rows[method]["n_steps_used"]) in (18, 54, 162, 486, 1458)
         assert float(rows[method]["estimated_map_error"]) <= 0.05
+
+
+def test_evaluate_says_what_a_resumed_run_reuses_and_what_ctrl_c_kept(
+    tmp_path, hr_png, big_png, capsys, monkeypatch
+):
+    from captum_lam.studies import runner
+
+    common = ["evaluate", "--models", ZOO_MODEL, "--per-image", 1, "--steps", 2]
+    out = tmp_path / "r.jsonl"
+    code, _, err = run(capsys, *common, "--images", hr_png, "--out", out)
+    assert code == 0, err
+    both = f"{hr_png},{big_png}"
+    code, stdout, err = run(capsys, *common, "--images", both, "--out", out)
+    assert code == 0, err
+    assert f"resuming {out}: 1 of 2 cases already done, 1 to compute" in stdout
+
+    real = runner._evaluate_group
+
+    def interrupted_on_the_big_image(model, model_name, image_name, *rest, **kw):
+        if image_name == str(big_png):
+            raise KeyboardInterrupt
+        return real(model, model_name, image_name, *rest, **kw)
+
+    monkeypatch.setattr(runner, "_evaluate_group", interrupted_on_the_big_image)
+    cut = tmp_path / "cut.jsonl"
+    code, _, err = run(capsys, *common, "--images", both, "--out", cut)
+    assert code == 130
+    assert err.strip() == (
+        f"captum-lam: interrupted: 1 of 2 cases are safe in {cut}; run the same "
+        "command again to compute the other 1"
+    )
+    assert len(cut.read_text().splitlines()) == 1
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["explain", "--steps", "0"],  # argparse's check
+        ["windows", "--count", "x"],
+        ["explain", "--image", "sample:nope"],  # the command's own check
+    ],
+)
+def test_every_error_has_one_prefix(capsys, argv):
+    try:
+        code = main(argv)
+    except SystemExit as exit:  # argparse exits
+        code = exit.code
+    assert code == 2
+    err = capsys.readouterr().err
+    assert err.strip().splitlines()[-1].startswith("captum-lam: error: ")

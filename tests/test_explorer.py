@@ -433,3 +433,69 @@ def test_a_cem_card_equals_causal_effect_map_and_its_command(
     refused = client.post("/api/lam", json={**payload, "method": "shap"})
     assert refused.status_code == 400
     assert "unknown method 'shap'" in refused.get_json()["error"]
+
+
+# --- one window, one number: the page, explain and windows agree ----------------
+
+
+@pytest.fixture(scope="module")
+def large_photo(tmp_path_factory):
+    """The whole 300x451 cat: larger than the region explain keeps by default."""
+    path = tmp_path_factory.mktemp("explorer-large") / "chelsea.png"
+    matplotlib.image.imsave(path, chelsea())
+    return path
+
+
+@pytest.fixture(scope="module")
+def large_client(large_photo):
+    images = Images()
+    image = images.add_file(str(large_photo), read_image(large_photo))
+    app = create_app(
+        Models(registry_entries()), images, image=image.id, selected=["plain-d4"]
+    )
+    yield app.test_client()
+    app.extensions["lam_runner"].close()
+
+
+def test_the_page_computes_what_explain_computes_and_its_command_reproduces_it(
+    large_client, tmp_path, capsys
+):
+    window = {"top": 72, "left": 168, "size": 16}
+    body = finished(large_client, ask(large_client, window=window, settings=None))
+    assert body["state"] == DONE, body
+    result = body["result"]
+    words = shlex.split(body["command"])
+    # the defaults are explain's own: no old option names, no settings repeated
+    assert "--crop" not in words and "--steps" not in words and "--rule" not in words
+    summary_path = tmp_path / "lam.json"
+    code = main(
+        [*words[1:], "--out", str(tmp_path / "lam.png"), "--json", str(summary_path)]
+    )
+    out, err = capsys.readouterr()
+    assert code == 0
+    assert "warning" not in err
+    summary = json.loads(summary_path.read_text())
+    assert summary["lr_size"] == result["lr_size"] == [64, 64]
+    assert summary["region"] == result["region"]
+    assert result["diffusion_index"] == pytest.approx(
+        summary["diffusion_index"], abs=1e-6
+    )
+    di = summary["diffusion_index"]
+    assert f"Diffusion Index: {di:.2f} on a 64x64 LR input" in out
+    assert result["diffusion_index_text"] == f"DI {di:.2f} on a 64x64 LR input"
+
+
+def test_the_page_ranks_windows_as_the_windows_command(
+    large_client, large_photo, capsys
+):
+    page_id = image_id(large_client)
+    for size in (16, 24):
+        page = large_client.get(f"/api/images/{page_id}/windows?size={size}")
+        ranked = [(w["top"], w["left"], w["size"]) for w in page.get_json()["windows"]]
+        assert main(["windows", str(large_photo), "--size", str(size)]) == 0
+        printed = [
+            tuple(int(v) for v in line.split("--window ")[1].split(","))
+            for line in capsys.readouterr().out.splitlines()
+            if "--window " in line
+        ]
+        assert ranked == printed[: len(ranked)] and ranked

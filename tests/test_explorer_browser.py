@@ -94,19 +94,20 @@ def test_click_a_window_and_read_the_di_of_two_networks(
         lambda d: d.find_element(By.TAG_NAME, "body").get_attribute("data-ready")
     )
     canvas = browser.find_element(By.ID, "picture")
-    # click at image pixel (x=70, y=50): the window is centred there
+    # click at image pixel (x=70, y=20), away from the suggested (numbered)
+    # windows, which a click inside selects: the window is centred there
     zoom = canvas.size["width"] / 128
     ActionChains(browser).move_to_element_with_offset(
         canvas,
         round(70 * zoom - canvas.size["width"] / 2),
-        round(50 * zoom - canvas.size["height"] / 2),
+        round(20 * zoom - canvas.size["height"] / 2),
     ).click().perform()
     for model in MODELS:
         wait.until(lambda d, m=model: card_state(d, m) in ("done", "error"))
         assert card_state(browser, model) == "done"
     text = browser.find_element(By.ID, "window-text")
     window = [int(text.get_attribute(f"data-{k}")) for k in ("top", "left", "size")]
-    assert window == [50 - 8, 70 - 8, 16]
+    assert window == [20 - 8, 70 - 8, 16]
     for model in MODELS:
         card = browser.find_element(By.CSS_SELECTOR, f'.card[data-model="{model}"]')
         shown = card.find_element(By.CSS_SELECTOR, ".di")
@@ -123,9 +124,13 @@ def test_click_a_window_and_read_the_di_of_two_networks(
                 str(summary),
             ]
         )
-        capsys.readouterr()
+        _, err = capsys.readouterr()
         assert code == 0
+        assert "warning" not in err  # the card's command is explain's defaults
         expected = json.loads(summary.read_text())["diffusion_index"]
+        lr_h, lr_w = json.loads(summary.read_text())["lr_size"]
+        shown_input = card.find_element(By.CSS_SELECTOR, ".di-input").text
+        assert shown_input.startswith(f"on a {lr_h}x{lr_w} LR input")
         assert float(shown.get_attribute("data-di")) == pytest.approx(
             expected, abs=1e-6
         )

@@ -508,3 +508,60 @@ def test_load_checkpoint_with_a_broken_torchvision(tmp_path, monkeypatch):
     assert "pip install 'captum-lam[checkpoints]'" in message
     assert "RuntimeError: operator torchvision::nms does not exist" in message
     assert "\n" not in message
+
+
+# --- a user's module from the current folder, plain messages for wrong files ---
+
+CONSOLE_SCRIPT = "import sys\nfrom captum_lam.cli import main\nsys.exit(main())\n"
+
+
+def _console_script(tmp_path):
+    """A stand-in for the installed ``captum-lam``: a script in another folder,
+    so that Python puts that folder, not the current one, on the path."""
+    import pathlib
+
+    folder = tmp_path / "bin"
+    folder.mkdir()
+    script = folder / "captum-lam"
+    script.write_text(CONSOLE_SCRIPT)
+    return script, str(pathlib.Path(__file__).resolve().parents[1])
+
+
+def test_the_console_script_imports_a_factory_from_the_current_folder(tmp_path):
+    import os
+    import subprocess
+
+    import matplotlib.image
+    from skimage.data import chelsea
+
+    work = tmp_path / "project"
+    work.mkdir()
+    (work / "mysr_here.py").write_text(USER_SOURCE)
+    matplotlib.image.imsave(work / "hr.png", chelsea()[100:132, 200:232])
+    script, root = _console_script(tmp_path)
+    env = {**os.environ, "PYTHONPATH": root, "OMP_NUM_THREADS": "1"}
+    common = ["--image", "hr.png", "--steps", "2", "--out", "o.png", "--quiet"]
+
+    def explain(spec):
+        argv = [sys.executable, str(script), "explain", "--model", spec, *common]
+        return subprocess.run(argv, cwd=work, env=env, capture_output=True, text=True)
+
+    done = explain("mysr_here:build")
+    assert done.returncode == 0, done.stderr
+    assert (work / "o.png").is_file()
+    missing = explain("nothing_here_sr:build")
+    assert missing.returncode == 2
+    assert f"looked in the current folder ({work})" in missing.stderr
+    assert "Traceback" not in missing.stderr
+
+
+def test_an_image_given_as_weights_gets_a_plain_message(user_module, tmp_path):
+    import matplotlib.image
+
+    picture = tmp_path / "w.png"
+    matplotlib.image.imsave(picture, torch.rand(8, 8, 3).numpy())
+    with pytest.raises(ValueError) as raised:
+        load_factory(f"{USER_MODULE}:build", picture)
+    message = str(raised.value)
+    assert "it is a PNG image" in message and "torch.save" in message
+    assert "weights_only" not in message

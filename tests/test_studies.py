@@ -17,7 +17,7 @@ from torch import nn
 
 from captum_lam import LAM, mass_area, mean_distance, zoo
 from captum_lam._method.reach import model_reach
-from captum_lam.images import sample_image
+from captum_lam.images import crop_to_multiple, sample_image
 from captum_lam.multiwindow import (
     _backward_groups,
     attribute_windows,
@@ -40,7 +40,7 @@ from captum_lam.studies import (
     write_csv,
     write_jsonl,
 )
-from captum_lam.windows import textured_windows
+from captum_lam.windows import auto_windows, border_margin, textured_windows
 from captum_lam.zoo import ModelInfo
 
 from .conftest import make_tiny_sr
@@ -247,13 +247,17 @@ def _overlap(a, b):
 
 
 def test_select_cases_is_reproducible_and_picks_hard_windows(photos):
-    first = select_cases(photos, per_image=3, size=16, seed=7)
-    assert first == select_cases(photos, per_image=3, size=16, seed=7)
+    first = select_cases(photos, per_image=3, size=16, seed=7, margin=4)
+    assert first == select_cases(photos, per_image=3, size=16, seed=7, margin=4)
     assert len(first) == 6 and all(c.model is None for c in first)
-    others = [select_cases(photos, per_image=3, size=16, seed=s) for s in range(4)]
+    others = [
+        select_cases(photos, per_image=3, size=16, seed=s, margin=4) for s in range(4)
+    ]
     assert len({tuple(c.window for c in o) for o in others}) > 1  # seeds matter
     # adding an image does not change the others' windows
-    one = select_cases({"sample:coffee": photos["sample:coffee"]}, 3, 16, seed=7)
+    one = select_cases(
+        {"sample:coffee": photos["sample:coffee"]}, 3, 16, seed=7, margin=4
+    )
     assert [c.window for c in one] == [c.window for c in first[3:]]
     for name, image in photos.items():
         windows = [c.window for c in first if c.image == name]
@@ -263,7 +267,7 @@ def test_select_cases_is_reproducible_and_picks_hard_windows(photos):
             _overlap(a, b) for i, a in enumerate(windows) for b in windows[i + 1 :]
         )
         assert all(min(w[:2]) >= 4 and max(w[:2]) + 16 <= 96 - 4 for w in windows)
-    top = select_cases(photos, per_image=2, size=16, seed=None)
+    top = select_cases(photos, per_image=2, size=16, seed=None, margin=4)
     assert [c.window for c in top[:2]] == textured_windows(
         photos["sample:astronaut"], 16, count=2, margin=4
     )
@@ -271,10 +275,21 @@ def test_select_cases_is_reproducible_and_picks_hard_windows(photos):
         select_cases(photos, per_image=0)
 
 
+def test_select_cases_by_default_ranks_as_the_windows_command():
+    # a whole photo: the windows explain, 'windows' and the explorer rank first
+    image = sample_image("coffee")
+    cases = select_cases({"sample:coffee": image}, per_image=4, seed=None, scale=4)
+    assert [c.window for c in cases] == auto_windows(crop_to_multiple(image, 4), 16, 4)
+    margin = border_margin(400, 600, 16)
+    assert all(min(c.window[:2]) >= margin for c in cases)
+    small = {"sample:x": image[..., :96, :96]}
+    assert len(select_cases(small, per_image=3, seed=None)) == 1  # room for one
+
+
 def test_select_cases_random_and_stratified(photos):
-    rnd = select_cases(photos, per_image=3, seed=1, mode="random")
-    assert rnd == select_cases(photos, per_image=3, seed=1, mode="random")
-    strat = select_cases(photos, per_image=2, seed=1, mode="stratified")
+    rnd = select_cases(photos, per_image=3, seed=1, mode="random", margin=4)
+    assert rnd == select_cases(photos, per_image=3, seed=1, mode="random", margin=4)
+    strat = select_cases(photos, per_image=2, seed=1, mode="stratified", margin=4)
     for name, image in photos.items():
         labels = [
             classify_content(image, c.window)[0] for c in strat if c.image == name
@@ -321,7 +336,7 @@ def tiny_study():
         "sample:coffee": sample_image("coffee")[..., 60:92, 240:272],
     }
     models = {"tiny-a": make_tiny_sr(0), "tiny-b": make_tiny_sr(1, width=8)}
-    cases = select_cases(images, per_image=3, size=8, seed=0, scale=2)
+    cases = select_cases(images, per_image=3, size=8, seed=0, scale=2, margin=2)
     return models, images, cases
 
 
@@ -513,7 +528,11 @@ def study_for_sharding():
         "sample:coffee": sample_image("coffee")[..., 60:92, 240:272],
     }
     models = {"tiny-a": make_tiny_sr(0), "tiny-b": make_tiny_sr(1, width=8)}
-    return models, images, select_cases(images, per_image=3, size=8, seed=0, scale=2)
+    return (
+        models,
+        images,
+        select_cases(images, per_image=3, size=8, seed=0, scale=2, margin=2),
+    )
 
 
 def test_torchrun_shards_every_case_exactly_once(tmp_path):
@@ -582,7 +601,7 @@ def test_evaluate_command(tmp_path, capsys):
         "--images",
         "sample:astronaut,sample:coffee",
         "--centre-crop",
-        "48",
+        "160",
         "--per-image",
         "2",
         "--steps",

@@ -62,7 +62,7 @@ def test_whole_image_figure_boxes_every_panel_and_has_a_colorbar():
     # 32x32 output: the map is not local in so small an image, so no zoom
     assert titles[:4] == ["HR", "LAM on LR", "LAM (KDE) on LR", "SR output"]
     heading = fig._suptitle.get_text()
-    assert "net" in heading and "DI 12.50 (of 100)" in heading
+    assert "net" in heading and "DI 12.50 on a 16x16 LR input" in heading
     colorbar = fig.axes[4]
     assert "DI" in colorbar.get_ylabel() and colorbar.get_ylim() == (0.0, 1.0)
     pixels = _rendered(fig)
@@ -93,7 +93,7 @@ def test_title_names_image_model_window_in_image_pixels_steps_and_method():
     heading = fig._suptitle.get_text()
     for part in (
         "span-x4",
-        "DI 0.87 (of 100)",
+        "DI 0.87 on a 8x8 LR input",
         "sample:chelsea",
         "top=104 left=44 size=8",
         "50 steps",
@@ -174,10 +174,49 @@ def test_comparison_grid_one_row_per_method_with_di():
     lr = torch.rand(1, 3, 8, 8)
     maps = {"Saliency": torch.randn(1, 3, 8, 8), "LAM": torch.randn(1, 3, 8, 8)}
     fig = comparison_figure(maps, lr, (2, 2, 8), scale=2)
-    assert len(fig.axes) == 5  # 2 rows x 2 panels, one colorbar
-    labels = [fig.axes[0].get_ylabel(), fig.axes[2].get_ylabel()]
+    assert len(fig.axes) == 3  # 2 rows x 1 panel (no KDE panel), one colorbar
+    labels = [fig.axes[0].get_ylabel(), fig.axes[1].get_ylabel()]
     assert labels[0].startswith("Saliency\nDI ") and labels[1].startswith("LAM\nDI ")
-    assert labels[0].endswith("(of 100)")
+    assert labels[0].endswith("on a 8x8 LR input")
+
+
+def test_comparison_titles_and_settings_are_each_rows_own():
+    lr = torch.rand(1, 3, 8, 8)
+    maps = {"Saliency": torch.randn(1, 3, 8, 8), "IG": torch.randn(1, 3, 8, 8)}
+    notes = {"Saliency": "one gradient", "IG": "50 steps, gausslegendre"}
+    fig = comparison_figure(
+        maps,
+        lr,
+        (2, 2, 8),
+        scale=2,
+        methods={"Saliency": "Saliency", "IG": "IG"},
+        notes=notes,
+    )
+    assert [ax.get_title() for ax in fig.axes[:2]] == ["Saliency on LR", "IG on LR"]
+    assert [ax.get_xlabel() for ax in fig.axes[:2]] == list(notes.values())
+
+
+def test_the_small_column_shows_the_whole_image_around_the_region():
+    lr = torch.rand(1, 3, 64, 64)
+    attr = torch.zeros(1, 3, 64, 64)
+    attr[..., 30:34, 30:34] = 1.0
+    image = torch.rand(1, 3, 300, 448)
+    fig = lam_figure(
+        attr,
+        lr,
+        (124, 124, 8),
+        hr=torch.rand(1, 3, 256, 256),
+        scale=4,
+        origin=(20, 100),
+        full_image=image,
+    )
+    titles = [ax.get_title() for ax in fig.axes]
+    whole = fig.axes[titles.index("HR, the whole image")]
+    assert whole.get_images()[0].get_array().shape[:2] == (300, 448)
+    boxes = {(p.get_x() + 0.5, p.get_y() + 0.5, p.get_width()) for p in whole.patches}
+    assert (224, 144, 8) in boxes  # the window, in the image's pixels
+    assert (100, 20, 256) in boxes  # the region the LR input was made from
+    assert "LAM, the whole LR input" in titles
 
 
 def test_comparison_rows_share_one_zoom_and_each_names_its_model():
@@ -190,11 +229,11 @@ def test_comparison_rows_share_one_zoom_and_each_names_its_model():
     srs = {name: torch.rand(1, 3, 256, 256) for name in names}
     window = (124, 124, 8)
     fig = comparison_figure(maps, lr, window, scale=4, sr=srs)
-    main = [ax for ax in fig.axes if ax.get_images()][: 6 * 3]
+    main = [ax for ax in fig.axes if ax.get_images()][: 6 * 2]
     shapes = {ax.get_images()[0].get_array().shape[:2] for ax in main}
     side = zoom_side(wide, window, 4)
     assert shapes == {(side, side)}  # the widest row's zoom, on every row
-    whole = [ax for ax in fig.axes if ax.get_images()][6 * 3 :]
+    whole = [ax for ax in fig.axes if ax.get_images()][6 * 2 :]
     assert [ax.get_ylabel().splitlines()[0] for ax in whole] == names
     assert fig.get_size_inches()[1] < 20  # six rows stay on one screen-ish page
 

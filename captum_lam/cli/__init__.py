@@ -17,7 +17,7 @@ import argparse
 import shlex
 import sys
 import warnings
-from typing import Any, Optional, Sequence
+from typing import Any, NoReturn, Optional, Sequence
 
 from .. import __version__
 from .._frontend.commands import COMMANDS
@@ -37,12 +37,23 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse's parser with the one error prefix of every command's errors,
+    ``captum-lam: error:`` (argparse's own would say ``captum-lam explain: error:``)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        self.exit(2, f"captum-lam: error: {message}\n")
+
+
 def _top_parser() -> tuple[argparse.ArgumentParser, Any]:
-    parser = argparse.ArgumentParser(prog="captum-lam", description=DESCRIPTION)
+    parser = _Parser(prog="captum-lam", description=DESCRIPTION)
     parser.add_argument(
         "--version", action="version", version=f"captum-lam {__version__}"
     )
-    return parser, parser.add_subparsers(dest="command", required=True)
+    return parser, parser.add_subparsers(
+        dest="command", required=True, parser_class=_Parser
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -26,18 +26,16 @@ from ..images import (
     crop_to_multiple,
     read_image_spec,
 )
-from ..images._degradation import DENOISING_AUTO_REGION, degrade
-from ..objective import DETECTORS, check_windows_fit
+from ..images._degradation import degrade
+from ..objective import DETECTORS
 from ..path_integrated_gradients import METHODS
 from ..settings import LAMSettings
-from ..windows import auto_windows
+from ..windows import auto_windows, window_region
 
 DEFAULT_PRETRAINED = "span-x4-ch48"
 DEFAULT_TRAINED = "edsr-small"  # the zoo model with the best held-out PSNR
 DEFAULT_IMAGE = "sample:chelsea"
 DEFAULT_WINDOW_SIZE = 16
-#: HR side of the region ``--region auto`` keeps around an automatic window.
-AUTO_CROP = 256
 #: Relative completeness error above which ``explain`` warns.
 DELTA_WARNING = 0.01
 COMPARE_METHODS = ("saliency", "ig", "ig-blur", "lam", "cem")
@@ -188,66 +186,75 @@ class CommandCase:
             reference = crop_to_multiple(image, scale)
             if min(reference.shape[-2:]) < scale:
                 raise UserError(
-                    f"--image: {image.shape[-1]}x{image.shape[-2]} pixels is too small "
-                    f"for scale {scale}"
+                    f"--image: {image.shape[-2]}x{image.shape[-1]} pixels (height x "
+                    f"width) is too small for scale {scale}"
                 )
         h, w = reference.shape[-2:]
         window = parse_window(args.window)
         if window is None:
             size = min(DEFAULT_WINDOW_SIZE, h, w)
-            window = auto_windows(reference, size=size)[0]
+            # ranked on the image as given, as 'windows' and the explorer do
+            ranked = auto_windows(reference if args.lr else image, size=size)
+            if not ranked or ranked[0][0] + size > h or ranked[0][1] + size > w:
+                ranked = auto_windows(reference, size=size)
+            window = ranked[0]
             self.window_how = "the most textured, chosen automatically"
         else:
             self.window_how = "given"
+            check_window_inside(window, self.image_size, (h, w), scale, args.lr)
+        region_option: Any = parse_region(args.region, scale)
+        if region_option is None:
+            region_option = args.region
         try:
-            check_windows_fit(torch.tensor([window]), h, w)
+            top0, left0, rh, rw = window_region(window, h, w, scale, region_option)
         except ValueError as error:
-            raise UserError(f"--window: {error}") from None
-        crop = parse_region(args.region, scale)
-        auto_region = AUTO_CROP if scale > 1 else DENOISING_AUTO_REGION
-        # the region depends on the window only, whether it was chosen or given,
-        # so that a printed window given back to --window explains the same thing
-        if (
-            args.region == "auto"
-            and min(h, w) > auto_region
-            and window[2] <= auto_region
-        ):
-            crop = auto_region
-        if crop is not None and crop < window[2]:
-            raise UserError(
-                f"--region {crop} is smaller than the window size {window[2]}"
-            )
-        top0 = left0 = 0
-        if crop is not None and (crop < h or crop < w):
-            top0 = region_start(window[0], window[2], crop, h, scale)
-            left0 = region_start(window[1], window[2], crop, w, scale)
-            reference = reference[..., top0 : top0 + crop, left0 : left0 + crop]
-        self.crop = {
-            "top": top0,
-            "left": left0,
-            "height": int(reference.shape[-2]),
-            "width": int(reference.shape[-1]),
-        }
+            raise UserError(f"--region: {error}") from None
+        #: the whole HR image (cropped to the scale), for the figure's context
+        self.image_hr: Optional[Tensor] = None if args.lr else reference
+        reference = reference[..., top0 : top0 + rh, left0 : left0 + rw]
+        self.crop = {"top": top0, "left": left0, "height": rh, "width": rw}
         self.origin = (top0, left0)
         #: in the region's pixels (what LAM sees) and in the image's (what users see)
         self.window = (window[0] - top0, window[1] - left0, window[2])
         self.window_in_image = window
         if args.lr:
             r0, c0 = top0 // scale, left0 // scale
-            hh, ww = reference.shape[-2] // scale, reference.shape[-1] // scale
-            self.lr = lr_full[..., r0 : r0 + hh, c0 : c0 + ww]
-            self.hr: Optional[Tensor] = None
+            self.lr = lr_full[..., r0 : r0 + rh // scale, c0 : c0 + rw // scale]
+            self.hr = None
         else:
-            self.hr = reference
+            self.hr: Optional[Tensor] = reference
             self.lr = degrade(reference, scale, model_name)
 
 
-def region_start(start: int, size: int, crop: int, extent: int, scale: int) -> int:
-    if crop >= extent:
-        return 0
-    centred = start + size // 2 - crop // 2
-    centred = min(max(centred, 0), extent - crop)
-    return centred - centred % scale
+def check_window_inside(
+    window: tuple[int, int, int],
+    image_size: tuple[int, int],
+    usable: tuple[int, int],
+    scale: int,
+    lr: bool,
+) -> None:
+    """``--window`` inside what the network's output covers, or why not."""
+    top, left, size = window
+    h, w = usable
+    if top + size <= h and left + size <= w:
+        return
+    cut = ""
+    if not lr and tuple(image_size) != (h, w):
+        cut = (
+            f"; the {image_size[0]}x{image_size[1]} image is cropped at the bottom "
+            f"and right to {h}x{w}, a multiple of the scale {scale}, so that "
+            f"the network's x{scale} output covers it"
+        )
+    if size > min(h, w):
+        raise UserError(
+            f"--window size {size} is larger than the {h}x{w} (height x width) "
+            f"pixels that can be explained{cut}"
+        )
+    raise UserError(
+        f"--window {top},{left},{size} reaches outside the {h}x{w} (height x "
+        f"width) pixels that can be explained{cut}; a {size}-pixel window needs "
+        f"TOP <= {h - size} and LEFT <= {w - size}"
+    )
 
 
 # --- progress ----------------------------------------------------------------
@@ -597,11 +604,14 @@ def report_completeness(
         say(args, f"{text}: the reference's scheme, as published; {fix}")
 
 
-def print_table(rows: Sequence[dict[str, Any]], quiet: bool) -> None:
+def print_table(rows: Sequence[dict[str, Any]], quiet: bool, scale: int = 2) -> None:
+    """The rows' DIs (on the LR input they share), PSNR, completeness, time."""
     if quiet:
         return
     width = max(len(r["label"]) for r in rows)
     psnr = any("psnr_y" in r for r in rows)
+    h, w = rows[0]["lr_size"]
+    print(f"DI on a {h}x{w} {'LR input' if scale > 1 else 'input'} (every row's):")
     print(
         f"{'':<{width}}  {'DI':>7}"
         + ("  PSNR-Y" if psnr else "")

@@ -90,24 +90,65 @@ def _method_attribution(
         else gaussian_blur2d(lr, args.kernel_size, args.sigma)
     )
     if args.tolerance is None:
-        ig = IntegratedGradients(objective).attribute(
+        ig, delta = IntegratedGradients(objective).attribute(
             lr,
             baselines=baseline,
             n_steps=args.steps,
             internal_batch_size=args.batch_size,
+            return_convergence_delta=True,
         )
-        return ig, None, None
+        return ig, _relative(ig, float(delta[0])), None
     # to a tolerance, as LAM: the same nested rules along IG's straight line
     path_ig = PathIntegratedGradients(objective, LinearPath(baseline))
-    ig = path_ig.attribute(
+    ig, delta = path_ig.attribute(
         lr,
         n_steps="auto",
         tolerance=args.tolerance,
         internal_batch_size=args.batch_size,
+        return_convergence_delta=True,
     )
-    return ig, None, path_ig.last_integration
+    return ig, _relative(ig, float(delta[0])), path_ig.last_integration
 
 
+def _relative(attr: Tensor, delta: float) -> float:
+    """|delta| over the objective's change (the map's sum less the delta)."""
+    change = float(attr.sum()) - delta
+    return abs(delta) / abs(change) if change != 0 else float("inf")
+
+
+def _method_settings(method: str, args: argparse.Namespace) -> str:
+    """How a row's map was computed, for the terminal and the figure."""
+    if method == "saliency":
+        return "one gradient, signed (abs=False)"
+    if method == "cem":
+        return (
+            f"{args.cem_coarse} coarse + {args.cem_fine} fine swaps, "
+            f"threshold {args.cem_threshold:g} dB"
+        )
+    how = (
+        f"{args.steps} steps"
+        if args.tolerance is None
+        else f"n_steps auto, tolerance {args.tolerance:g}"
+    )
+    if method == "lam":
+        return f"{integration_text(args)}, sigma {args.sigma:g}"
+    rule = "Captum's gausslegendre" if args.tolerance is None else "nested midpoints"
+    baseline = (
+        "black baseline"
+        if method == "ig"
+        else f"blurred baseline (sigma {args.sigma:g})"
+    )
+    return f"{how}, {rule}, {baseline}"
+
+
+#: Each method's name for a panel title (LAM's figure says "LAM on LR").
+_METHOD_NAMES = {
+    "saliency": "Saliency",
+    "ig": "IG",
+    "ig-blur": "IG",
+    "lam": "LAM",
+    "cem": "CEM",
+}
 _METHOD_LABELS = {
     "saliency": "Saliency",
     "ig": "IG (black baseline)",
@@ -169,15 +210,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
     names = [str(model_info(m).get("name")) for m in models]
     say(args, f"model{'s' if len(names) > 1 else ''}: {', '.join(names)}")
     describe_case(args, case, scale)
-    say(
-        args,
-        f"methods: {', '.join(methods)}"
-        + (
-            f"; LAM: {integration_text(args)}, sigma {args.sigma}"
-            if "lam" in methods
-            else ""
-        ),
-    )
+    for method in methods:
+        say(args, f"{_METHOD_LABELS[method]}: {_method_settings(method, args)}")
     settings = {**lam_settings(args).record(), "device": str(device)}
 
     attributions: dict[str, Tensor] = {}
@@ -202,6 +236,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
                 "model": name,
                 "method": method,
                 "diffusion_index": float(diffusion_index(attr[0])),
+                "lr_size": [int(lr.shape[-2]), int(lr.shape[-1])],
+                "settings": _method_settings(method, args),
                 "relative_convergence_delta": relative,
                 "seconds": round(seconds, 3),
             }
@@ -255,15 +291,15 @@ def cmd_compare(args: argparse.Namespace) -> int:
                 row.update(columns)
             rows.append(row)
 
-    print_table(rows, args.quiet)
+    print_table(rows, args.quiet, scale)
     if args.faithfulness:
         print_faithfulness_table(rows, args.quiet)
     if map_dir is not None:
         say(args, f"wrote {len(rows)} maps to {map_dir}")
     if out is not None:
         figure_steps, figure_rule = integration_label(args)
-        if args.tolerance is None and "lam" not in methods:
-            figure_rule = None  # the rule is LAM's; IG's is its own
+        if len(models) == 1:  # the rows' settings differ: each row says its own
+            figure_steps, figure_rule = None, None
         fig = comparison_figure(
             attributions,
             lr.cpu(),
@@ -276,6 +312,12 @@ def cmd_compare(args: argparse.Namespace) -> int:
             n_steps=figure_steps,
             method=figure_rule,
             panels=signed,
+            methods=None
+            if len(models) > 1
+            else {_METHOD_LABELS[m]: _METHOD_NAMES[m] for m in methods},
+            notes=None
+            if len(models) > 1
+            else {_METHOD_LABELS[m]: _method_settings(m, args) for m in methods},
         )
         save_figure(fig, out)
         say(args, f"wrote {out}")

@@ -309,18 +309,48 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     rank, _ = torchrun_rank()
     warn(warnings if rank == 0 else [])
     show = not args.quiet and sys.stderr.isatty()
-    records = studies.evaluate(
-        models,
-        cases,
-        images=images,
-        settings=lam_settings(args),
-        device=device,
-        out=out,
-        progress=show,
-        load_model=load_model,
-        save_maps=maps,
-        cem=cem_keywords(args) if args.cem else None,
-    )
+    counts = {"already": 0, "total": 0, "new": 0}
+
+    def plan(already: int, total: int) -> None:
+        counts.update(already=already, total=total)
+        if already and rank == 0 and not args.quiet:
+            print(
+                f"resuming {out}: {already} of {total} cases already done, "
+                f"{total - already} to compute"
+            )
+
+    def written(record: dict) -> None:
+        counts["new"] += 1
+
+    try:
+        records = studies.evaluate(
+            models,
+            cases,
+            images=images,
+            settings=lam_settings(args),
+            device=device,
+            out=out,
+            progress=show,
+            load_model=load_model,
+            save_maps=maps,
+            on_plan=plan,
+            on_record=written,
+            cem=cem_keywords(args) if args.cem else None,
+        )
+    except KeyboardInterrupt:
+        safe = counts["already"] + counts["new"]
+        print(
+            f"captum-lam: interrupted: {safe} of {counts['total']} cases are safe "
+            f"in {out}"
+            + (
+                f"; run the same command again to compute the other "
+                f"{counts['total'] - safe}"
+                if counts["total"] > safe
+                else ""
+            ),
+            file=sys.stderr,
+        )
+        return 130
     if rank != 0:
         return 0
     summary = studies.aggregate(records)

@@ -17,7 +17,7 @@ from .._method.adaptive import IntegrationReport
 from .._registry import model_scale
 from ..images._degradation import psnr_line, psnr_summary, task_summary
 from ..lam import LAM
-from ..metrics import diffusion_index, signed_spread
+from ..metrics import di_text, diffusion_index, signed_spread
 from ._cem import (
     add_cem_options,
     add_method_option,
@@ -163,7 +163,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
     if hr is not None:
         summary.update(psnr_summary(sr, lr, hr, scale))
 
-    say(args, f"Diffusion Index: {di:.2f}")
+    say(args, f"Diffusion Index: {di_text(di, lr.shape, scale)[3:]}")
     report_completeness(args, delta, relative, integration)
     if hr is not None:
         say(args, psnr_line(summary))
@@ -185,6 +185,9 @@ def cmd_explain(args: argparse.Namespace) -> int:
             n_steps=steps,
             method=rule,
             task=summary["task"],
+            full_image=None
+            if case.image_hr is None or case.image_hr.shape == case.hr.shape
+            else case.image_hr.cpu(),
         )
         save_figure(fig, out)
         summary["figure"] = str(out)

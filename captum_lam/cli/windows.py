@@ -44,6 +44,17 @@ def cmd_windows(args: argparse.Namespace) -> int:
             f"{rank:>4}  {c.top:>4}  {c.left:>4}  {c.energy:6.3f}  {c.content:<7}  "
             f"--window {c.top},{c.left},{c.size}"
         )
+    if len(found) < count:
+        from ..windows import border_margin
+
+        margin = border_margin(h, w, size)
+        print(
+            f"only {len(found)} of the {count} windows asked for fit: {size}x{size} "
+            f"windows that do not overlap, at least {margin} pixels from every "
+            f"border of the {h}x{w} image (four window sizes, or as much as the "
+            "image allows, so that no map is cut off by the border); a smaller "
+            "--size leaves room for more"
+        )
     return 0
 
 

@@ -30,7 +30,7 @@ from werkzeug.exceptions import HTTPException
 
 from ..objective import DETECTORS
 from ..path_integrated_gradients import METHODS
-from ..windows import textured_windows
+from ..windows import auto_windows
 from ._catalogue import (
     SAMPLES,
     UPLOAD_MAX_BYTES,
@@ -184,7 +184,8 @@ def create_app(
     @app.get("/api/images/<image_id>/windows")
     def image_windows(image_id: str) -> Response:
         entry, size = images.get(image_id), _image_size()
-        found = textured_windows(entry.pixels, size=size, count=8, margin=size)
+        # the ranking of 'captum-lam windows' (the same border rule)
+        found = auto_windows(entry.pixels, size=size, count=8)
         return jsonify(
             windows=[{"top": t, "left": left, "size": s} for t, left, s in found]
         )

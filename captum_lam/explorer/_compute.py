@@ -1,10 +1,10 @@
 """From a page's request to a LAM result: checking it, computing it.
 
 The numbers are ``captum-lam explain``'s for the same window and settings: the
-same LR input (the image cropped to a multiple of the scale, bicubic-downsampled),
-the same [`LAM`][captum_lam.LAM] call on the whole image. For models with a known,
-finite receptive field the network runs only where the window can see
-(``reach="auto"``), which gives the same map to float rounding, much faster.
+same LR input ([`window_input`][captum_lam.windows.window_input]: the region
+around the window that ``--region auto`` keeps, degraded as ``explain``
+degrades it) and the same [`LAM`][captum_lam.LAM] call with the same
+[`LAMSettings`][captum_lam.LAMSettings].
 """
 
 from __future__ import annotations
@@ -16,11 +16,11 @@ from typing import Any, Callable, Optional
 
 from torch import Tensor
 
-from .. import LAM, CausalEffectMap, diffusion_index, mass_area
-from ..images import bicubic_downsample
-from ..metrics import signed_spread
+from .. import LAM, CausalEffectMap, LAMSettings, diffusion_index, mass_area
+from ..metrics import di_text, signed_spread
 from ..objective import DETECTORS
 from ..path_integrated_gradients import METHODS
+from ..windows import window_input
 from ._catalogue import ImageEntry, Images, Models, RequestError
 from ._jobs import Request
 
@@ -31,12 +31,13 @@ ATTRIBUTIONS = ("lam", "cem")
 #: The explorer's CEM: the authors' blocks and coarse swaps, 10 fine swaps (not
 #: 50) so that a card takes seconds to minutes on a CPU.
 CEM_SETTINGS = {"n_coarse": 3, "n_fine": 10, "threshold_db": 0.01}
+#: ``captum-lam explain``'s defaults (LAMSettings'), under the page's names.
 DEFAULT_SETTINGS = {
-    "steps": 50,
-    "method": "riemann_right",
-    "sigma": 1.2,
-    "kernel_size": 9,
-    "detector": "difference",
+    "steps": int(LAMSettings.n_steps),
+    "method": LAMSettings.method,
+    "sigma": LAMSettings.sigma,
+    "kernel_size": LAMSettings.kernel_size,
+    "detector": LAMSettings.detector,
 }
 
 
@@ -114,7 +115,9 @@ def parse_request(payload: Any, models: Models, images: Images) -> Request:
         raise RequestError(
             400,
             f"window top={top} left={left} size={size} reaches outside the image "
-            f"({width}x{height} pixels usable at x{entry.scale})",
+            f"({height}x{width} pixels, height x width, usable at x{entry.scale}: "
+            f"the {image.height}x{image.width} image cropped at the bottom and "
+            f"right to a multiple of the scale)",
         )
     settings = parse_settings(payload.get("settings"))
     attribution = payload.get("method", "lam")
@@ -136,16 +139,17 @@ class LamResult:
     image: ImageEntry
     scale: int
     attribution: Tensor  # (C, h, w)
-    lr: Tensor  # (1, C, h, w)
-    hr: Tensor  # (1, C, H, W)
+    lr: Tensor  # (1, C, h, w): the region's LR input, what the network saw
+    hr: Tensor  # (1, C, H, W): the HR region
     sr: Tensor  # (1, C', H, W)
+    #: (top, left, height, width) of the region in the image's pixels
+    region: tuple[int, int, int, int]
     diffusion_index: float
     convergence_delta: float
     relative_delta: float
     mass_50: int
     mass_90: int
     seconds: float
-    receptive_field_crop: bool
     #: The Causal Effect Map's `signed_spread` measures; None for LAM.
     effect: Optional[dict[str, Any]] = None
 
@@ -157,6 +161,17 @@ class LamResult:
     def method(self) -> str:
         return str(self.settings.get("attribution", "lam"))
 
+    @property
+    def origin(self) -> tuple[int, int]:
+        """Where the region starts in the image (HR pixels)."""
+        return self.region[0], self.region[1]
+
+    @property
+    def local_window(self) -> tuple[int, int, int]:
+        """The window in the region's pixels (what LAM was given)."""
+        top, left, size = self.request.window
+        return top - self.region[0], left - self.region[1], size
+
     def summary(self) -> dict[str, Any]:
         top, left, size = self.request.window
         return {
@@ -165,14 +180,17 @@ class LamResult:
             "window": {"top": top, "left": left, "size": size},
             "scale": self.scale,
             "lr_size": [int(self.lr.shape[-2]), int(self.lr.shape[-1])],
+            "region": dict(zip(("top", "left", "height", "width"), self.region)),
             "settings": self.settings,
             "diffusion_index": self.diffusion_index,
+            "diffusion_index_text": di_text(
+                self.diffusion_index, self.lr.shape, self.scale
+            ),
             "convergence_delta": self.convergence_delta,
             "relative_convergence_delta": self.relative_delta,
             "mass_area_50": self.mass_50,
             "mass_area_90": self.mass_90,
             "seconds": round(self.seconds, 3),
-            "receptive_field_crop": self.receptive_field_crop,
             "method": self.method,
             "effect": self.effect,
         }
@@ -189,27 +207,31 @@ def compute(
     image = images.get(request.image)
     settings = dict(request.settings)
     model = models.model(entry.name)
-    hr = image.hr(entry.scale).to(models.device)
-    lr = bicubic_downsample(hr, entry.scale)
-    sr = models.output(entry.name, image.id, lr)
-    reach: Optional[str] = "auto" if entry.receptive_field is not None else None
+    case = window_input(
+        image.pixels.to(models.device),
+        request.window,
+        entry.scale,
+        model_name=entry.name,
+    )
+    lr = case.lr
+    sr = models.output(entry.name, f"{image.id}@{case.region}", lr)
     if settings.get("attribution") == "cem":
-        return _compute_cem(request, progress, model, image, entry.scale, lr, hr, sr)
-    lam = LAM(
-        model,
+        return _compute_cem(request, progress, model, image, entry.scale, case, sr)
+    lam_settings = LAMSettings(
         sigma=settings["sigma"],
         kernel_size=settings["kernel_size"],
         detector=settings["detector"],
+        n_steps=settings["steps"],
+        method=settings["method"],
     )
+    lam = LAM.from_settings(model, lam_settings)
     lam.progress_callback = progress
     started = time.perf_counter()
     attribution, delta = lam.attribute(
         lr,
-        target=request.window,
-        n_steps=settings["steps"],
-        method=settings["method"],
+        target=case.window,
         return_convergence_delta=True,
-        reach=reach,
+        **lam_settings.integration(),
     )
     seconds = time.perf_counter() - started
     attribution = attribution.detach()[0].cpu()
@@ -222,15 +244,15 @@ def compute(
         scale=entry.scale,
         attribution=attribution,
         lr=lr.detach().cpu(),
-        hr=hr.cpu(),
+        hr=case.hr.cpu(),
         sr=sr,
+        region=case.region,
         diffusion_index=float(diffusion_index(attribution)),
         convergence_delta=delta_value,
         relative_delta=relative,
         mass_50=int(mass_area(attribution, 0.5)),
         mass_90=int(mass_area(attribution, 0.9)),
         seconds=seconds,
-        receptive_field_crop=reach is not None,
     )
 
 
@@ -240,8 +262,7 @@ def _compute_cem(
     model: Any,
     image: ImageEntry,
     scale: int,
-    lr: Tensor,
-    hr: Tensor,
+    case: Any,
     sr: Tensor,
 ) -> LamResult:
     """The Causal Effect Map of ``request`` against the HR image."""
@@ -249,10 +270,11 @@ def _compute_cem(
     cem = CausalEffectMap(model, **settings)
     cem.progress_callback = progress
     started = time.perf_counter()
-    effect = cem.attribute(lr, target=request.window, hr=hr, reach="auto")
+    lr, hr = case.lr, case.hr
+    effect = cem.attribute(lr, target=case.window, hr=hr, reach="auto")
     seconds = time.perf_counter() - started
     effect = effect.detach()[0].cpu()
-    measures = signed_spread(effect, request.window, scale)
+    measures = signed_spread(effect, case.window, scale)
     nonzero = bool((effect != 0).any())
     return LamResult(
         request=request,
@@ -262,12 +284,12 @@ def _compute_cem(
         lr=lr.detach().cpu(),
         hr=hr.cpu(),
         sr=sr,
+        region=case.region,
         diffusion_index=float(measures["di"]) if nonzero else 0.0,
         convergence_delta=0.0,
         relative_delta=0.0,
         mass_50=int(measures["mass_area_50"] or 0),
         mass_90=int(measures["mass_area_90"] or 0),
         seconds=seconds,
-        receptive_field_crop=True,
         effect=measures,
     )

@@ -16,7 +16,7 @@ from ..images import bicubic_upsample
 from ..mapfile import map_arrays, map_bytes
 from ..metrics import abs_normalized_map
 from ._catalogue import ImageEntry, ModelEntry
-from ._compute import LamResult
+from ._compute import DEFAULT_SETTINGS, LamResult
 
 #: Width of the zoom panels around the window, at least, in window sizes.
 ZOOM_WIDTHS = 5
@@ -104,7 +104,7 @@ def map_over_input(normalized_map: np.ndarray, lr: Tensor, scale: int) -> np.nda
 def panels(result: LamResult) -> dict[str, bytes]:
     """The card's images: the map over the input around the window, the whole
     map, and the network's output and the HR image around the window."""
-    window = result.request.window
+    window = result.local_window
     normalized = abs_normalized_map(result.attribution)
     if result.method == "cem":
         block = default_block_size(result.scale)
@@ -158,13 +158,14 @@ def figure_png(result: LamResult) -> bytes:
     fig = lam_figure(
         result.attribution,
         result.lr,
-        result.request.window,
+        result.local_window,
         hr=result.hr,
         sr=result.sr,
         scale=result.scale,
         title=result.request.model,
         di=result.diffusion_index,
         image=result.image.name,
+        origin=result.origin,
         n_steps=settings["steps"],
         method=settings["method"],
     )
@@ -182,6 +183,7 @@ def map_npz(result: LamResult) -> bytes:
         result.lr,
         result.request.window,
         scale=result.scale,
+        origin=result.origin,
         settings=result.settings,
         convergence_delta=result.convergence_delta,
     )
@@ -196,7 +198,12 @@ def explain_command(
     window: tuple[int, int, int],
     settings: dict[str, Any],
 ) -> str:
-    """The ``captum-lam explain`` command line that gives the same numbers."""
+    """The ``captum-lam explain`` command line that gives the same numbers.
+
+    Settings equal to ``explain``'s defaults are left out, so that the command
+    is what a user would type and ``explain`` treats them as its own defaults
+    (no completeness warning for the reference's scheme).
+    """
     top, left, size = window
     words = [
         "captum-lam",
@@ -206,26 +213,22 @@ def explain_command(
         image.spec,
         "--window",
         f"{top},{left},{size}",
-        "--region",
-        "none",
     ]
     if settings.get("attribution") == "cem":
         words += ["--method", "cem", "--coarse", str(settings["n_coarse"])]
         words += ["--fine", str(settings["n_fine"])]
         words += ["--threshold", f"{settings['threshold_db']:g}"]
         return shlex.join(words)
-    words += [
-        "--steps",
-        str(settings["steps"]),
-        "--rule",
-        settings["method"],
-        "--sigma",
-        f"{settings['sigma']:g}",
-        "--kernel-size",
-        str(settings["kernel_size"]),
-        "--detector",
-        settings["detector"],
-    ]
+    options = {
+        "steps": ("--steps", str),
+        "method": ("--rule", str),
+        "sigma": ("--sigma", lambda v: f"{v:g}"),
+        "kernel_size": ("--kernel-size", str),
+        "detector": ("--detector", str),
+    }
+    for name, (option, text) in options.items():
+        if settings[name] != DEFAULT_SETTINGS[name]:
+            words += [option, text(settings[name])]
     return shlex.join(words)
 
 

@@ -22,7 +22,6 @@ from captum_lam.models._pretrained_families import DENOISER_JPEG_QUALITY
 
 __all__ = [
     "DEFAULT_JPEG_QUALITY",
-    "DENOISING_AUTO_REGION",
     "baseline",
     "degrade",
     "describe",
@@ -36,9 +35,6 @@ __all__ = [
 
 #: JPEG quality for a scale-1 model without a registered noise level.
 DEFAULT_JPEG_QUALITY = 50
-#: ``--region auto`` region side for a scale-1 model: as many input pixels as the
-#: default x4 case (256 px HR = 64x64 LR), so that explaining a denoiser costs the same.
-DENOISING_AUTO_REGION = 64
 
 
 def task(scale: int) -> str:

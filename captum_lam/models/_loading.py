@@ -27,6 +27,8 @@ from __future__ import annotations
 
 import importlib
 import math
+import os
+import sys
 from pathlib import Path
 from typing import Any, Optional, Sequence, Union
 
@@ -280,13 +282,46 @@ def read_state_dict(path: PathLike) -> dict[str, Tensor]:
         else:
             data = torch.load(str(path), map_location="cpu", weights_only=True)
     except Exception as error:  # noqa: BLE001 - any reader error means "unreadable"
-        kind = "safetensors" if path.suffix.lower() == ".safetensors" else "torch"
-        raise ValueError(
-            f"cannot read checkpoint {path} as a {kind} file: "
-            f"{type(error).__name__}: {_first_line(error)}"
-        ) from error
+        raise ValueError(_unreadable(path, error)) from error
     state = _unwrap(data, path)
     return {_strip_module(key): value for key, value in state.items()}
+
+
+_NOT_WEIGHTS = {
+    b"\x89PNG": "a PNG image",
+    b"\xff\xd8\xff": "a JPEG image",
+    b"GIF8": "a GIF image",
+    b"%PDF": "a PDF document",
+}
+
+
+def _unreadable(path: Path, error: BaseException) -> str:
+    """Why ``path`` is not a weights file, in plain words (not the reader's
+    advice, e.g. torch's ``weights_only=False``, which would run the file)."""
+    with open(path, "rb") as handle:
+        head = handle.read(8)
+    what = next((w for sig, w in _NOT_WEIGHTS.items() if head.startswith(sig)), None)
+    wanted = (
+        "weights are a state dict saved by torch.save (.pth, .pt) or a "
+        ".safetensors file"
+    )
+    if what is not None:
+        return f"cannot read {path} as weights: it is {what}; {wanted}"
+    if path.suffix.lower() == ".safetensors":
+        return (
+            f"cannot read {path} as a safetensors file: {type(error).__name__}: "
+            f"{_first_line(error)}"
+        )
+    if "weights_only" in str(error):
+        return (
+            f"cannot read {path} as weights: it holds Python objects other than "
+            f"tensors, which are not loaded because loading them could run code; "
+            f"{wanted}"
+        )
+    return (
+        f"cannot read {path} as weights ({type(error).__name__}: "
+        f"{_first_line(error)}); {wanted}"
+    )
 
 
 def _first_line(error: BaseException) -> str:
@@ -337,6 +372,37 @@ def _preview(keys: Sequence[str], limit: int = 5) -> str:
     return shown + (f" and {more} more" if more > 0 else "") if keys else "none"
 
 
+def _import_from_here(spec: str, module_name: str) -> Any:
+    """Import ``module_name`` with the current folder first on the path, as
+    ``python -m`` and ``python script.py`` do, also from a console script."""
+    here = os.getcwd()
+    added = here not in sys.path and "" not in sys.path
+    if added:
+        sys.path.insert(0, here)
+    try:
+        return importlib.import_module(module_name)
+    except ModuleNotFoundError as error:
+        top = module_name.split(".")[0]
+        if error.name is not None and error.name not in (module_name, top):
+            raise ValueError(
+                f"model spec {spec!r}: module {module_name!r} was found but imports "
+                f"{error.name!r}, which is not installed: {error}"
+            ) from error
+        raise ValueError(
+            f"model spec {spec!r}: cannot import module {module_name!r}: looked in "
+            f"the current folder ({here}) and on Python's path; run the command "
+            f"in the folder that holds {top.replace('.', '/')}.py, or add its "
+            f"folder to PYTHONPATH"
+        ) from error
+    except ImportError as error:
+        raise ValueError(
+            f"model spec {spec!r}: cannot import module {module_name!r}: {error}"
+        ) from error
+    finally:
+        if added:
+            sys.path.remove(here)
+
+
 def _resolve(spec: str) -> Any:
     if not isinstance(spec, str) or spec.count(":") != 1:
         raise ValueError(
@@ -347,12 +413,7 @@ def _resolve(spec: str) -> Any:
         raise ValueError(
             f"model spec {spec!r} must be 'package.module:factory' with both parts"
         )
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError as error:
-        raise ValueError(
-            f"model spec {spec!r}: cannot import module {module_name!r}: {error}"
-        ) from error
+    module = _import_from_here(spec, module_name)
     obj: Any = module
     for part in attr.split("."):
         if not hasattr(obj, part):

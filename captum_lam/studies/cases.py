@@ -16,6 +16,8 @@ from ..images import (
 )
 from ..windows import (
     CONTENT_CLASSES,
+    auto_windows,
+    border_margin,
     classify_content,
     overlaps,
     texture_energy,
@@ -108,7 +110,10 @@ def select_cases(
     image has fewer), for the DI-vs-content analysis.
 
     Windows never overlap within an image and keep ``margin`` HR pixels from the
-    borders (default: ``scale``, the border PSNR leaves out).
+    borders (default: [`border_margin`][captum_lam.windows.border_margin], four
+    window sizes or as much as the image allows, the rule of ``captum-lam
+    windows``, ``explain`` and the explorer; ``mode="hardest"`` then ranks as
+    [`auto_windows`][captum_lam.windows.auto_windows] does).
 
     Parameters
     ----------
@@ -148,19 +153,26 @@ def select_cases(
             f"mode must be 'hardest', 'random' or 'stratified', got {mode!r}"
         )
     check_int("pool", pool, 1)
-    margin = scale if margin is None else margin
     cases: list[Case] = []
     for name, image in images.items():
         hr = crop_to_multiple(image, scale)
         h, w = hr.shape[-2:]
-        if size > min(h, w) - 2 * margin:
+        own_rule = margin is None
+        image_margin = border_margin(h, w, size) if margin is None else margin
+        if size > min(h, w) - 2 * image_margin:
             raise ValueError(
                 f"image {name!r} ({w}x{h}) has no room for a {size}x{size} window "
-                f"{margin} pixels from its borders"
+                f"{image_margin} pixels from its borders"
             )
         rng = _image_seed(0 if seed is None else seed, name)
         if mode == "hardest":
-            ranked = textured_windows(hr, size, count=pool * per_image, margin=margin)
+            ranked = (
+                auto_windows(hr, size, pool * per_image)
+                if own_rule
+                else textured_windows(
+                    hr, size, count=pool * per_image, margin=image_margin
+                )
+            )
             if seed is None:
                 chosen = ranked[:per_image]
             else:
@@ -168,7 +180,7 @@ def select_cases(
                 picks = np.sort(rng.choice(len(ranked), size=take, replace=False))
                 chosen = [ranked[i] for i in picks]
         else:
-            candidates = _candidates(hr, size, margin)
+            candidates = _candidates(hr, size, image_margin)
             order = rng.permutation(len(candidates))
             chosen_with_energy: list[tuple[int, int, int, float]] = []
             counts = dict.fromkeys(CONTENT_CLASSES, 0)

@@ -19,6 +19,7 @@ from ..images._degradation import degrade, psnr_summary, task
 from ..metrics import diffusion_index, mass_area, mean_distance
 from ..multiwindow import attribute_windows
 from ..settings import LAMSettings
+from ..windows import window_region
 from ._cem_records import cem_fields, cem_options
 from ._store import (
     ResultsFileInUse,
@@ -68,6 +69,7 @@ def evaluate(
     on_record: Optional[Callable[[dict], None]] = None,
     save_maps: Optional[PathLike] = None,
     cem: Union[bool, Mapping[str, Any], None] = None,
+    on_plan: Optional[Callable[[int, int], None]] = None,
 ) -> list[dict[str, Any]]:
     """LAM of every (model, image, window) case: DI, its companions, PSNR, timing.
 
@@ -75,9 +77,17 @@ def evaluate(
     own model only. Cases of one (model, image) share one pass over the path
     ([`attribute_windows`][captum_lam.attribute_windows]).
 
+    Each window is explained on the input ``captum-lam explain`` gives it
+    ([`window_region`][captum_lam.windows.window_region]: the 256-pixel HR
+    region around it when the image is larger, else the whole image), so a
+    record's DI is ``explain``'s for the same window and settings.
+
     Each record is a plain dict: ``key``, ``model``, ``image``, ``top``,
-    ``left``, ``size``, ``scale``, ``hr_height``, ``hr_width``, ``lr_height``,
-    ``lr_width``, ``content``, ``gradient_energy``, ``coherence``, ``di``,
+    ``left``, ``size`` (the window, image pixels), ``scale``, ``hr_height``,
+    ``hr_width`` (the image), ``lr_height``, ``lr_width`` (the window's LR
+    input, which the DI depends on), ``region_top``, ``region_left`` (where
+    that input starts in the image, HR pixels), ``content``,
+    ``gradient_energy``, ``coherence``, ``di``,
     ``mass_area_50``, ``mass_area_90``, ``mean_distance`` (LR pixels),
     ``objective_change``, ``delta``, ``relative_delta``, ``psnr_y``,
     ``ssim_y``, ``bicubic_psnr_y`` (``degraded_psnr_y`` and ``task``
@@ -87,9 +97,10 @@ def evaluate(
     ``kernel_size``, ``detector``, ``tolerance``), ``n_steps_used`` and
     ``estimated_map_error`` (with ``n_steps="auto"``: the window's estimated
     relative map error) and the
-    timing (``seconds``: the group's LAM time divided by its windows,
-    ``group_seconds``, ``group_windows``). Undefined values (DI of an all-zero
-    map) are None.
+    timing (``seconds``: the window's LAM time; windows that share one input
+    share its passes, and then it is their time divided by their number,
+    ``group_seconds`` and ``group_windows`` the shared time and count).
+    Undefined values (DI of an all-zero map) are None.
 
     Resumable: with ``out``, cases whose key is in the file already are
     skipped, and each finished case is appended and flushed at once; the file
@@ -148,6 +159,10 @@ def evaluate(
         ``cem_n_coarse``, ``cem_n_fine``, ``cem_threshold_db``, ``cem_seed``) and
         cost (``cem_forward_passes``, ``cem_fine_blocks``, ``cem_seconds``).
         Thousands of forward passes per window.
+    on_plan : callable, optional
+        Called once before any work with ``(already, total)``: how many of
+        this process's cases ``out`` holds already (a resumed run) and how many
+        it has in all.
 
     Returns
     -------
@@ -221,6 +236,8 @@ def evaluate(
 
         mine = [i for i in range(len(jobs)) if i % world == rank]
         pending = [i for i in mine if keys[i] not in done]
+        if on_plan is not None:
+            on_plan(len(mine) - len(pending), len(mine))
         computed = _run_jobs(
             jobs,
             keys,
@@ -390,25 +407,51 @@ def _evaluate_group(
         "task": task(scale),
     }
     info = getattr(model, "lam_info", None)
-    started = time.perf_counter()
-    attr, delta, integration = attribute_windows(
-        model,
-        lr,
-        [w for _, w in windows],
-        **settings.record(),
-        return_convergence_delta=True,
-        reach=reach,
-        return_integration=True,
-    )
-    estimates = integration.estimated_error
-    seconds = time.perf_counter() - started
-    attr, delta = attr.detach().cpu(), delta.detach().cpu()
+    h, w = int(hr.shape[-2]), int(hr.shape[-1])
+    regions = [window_region(window, h, w, scale) for _, window in windows]
+    if all(region == (0, 0, h, w) for region in regions):
+        # every window sees the whole image: one pass over the path for all
+        inputs = [(lr, [window for _, window in windows])]
+    else:  # each window its own region, as explain explains it
+        inputs = []
+        for (_, window), (r0, c0, rh, rw) in zip(windows, regions):
+            region_lr = degrade(hr[..., r0 : r0 + rh, c0 : c0 + rw], scale, model_name)
+            inputs.append((region_lr, [(window[0] - r0, window[1] - c0, window[2])]))
+    maps = []  # per window: map, delta, LR input, steps used, estimate, seconds
+    for one_lr, local_windows in inputs:
+        started = time.perf_counter()
+        attr, delta, integration = attribute_windows(
+            model,
+            one_lr,
+            local_windows,
+            **settings.record(),
+            return_convergence_delta=True,
+            reach=reach,
+            return_integration=True,
+        )
+        seconds = time.perf_counter() - started
+        estimates = integration.estimated_error
+        for k in range(len(local_windows)):
+            maps.append(
+                (
+                    attr[k].detach().cpu(),
+                    float(delta[k]),
+                    one_lr,
+                    integration.n_steps,
+                    None if estimates is None else float(estimates[k]),
+                    seconds / len(local_windows),
+                    seconds,
+                    len(local_windows),
+                )
+            )
     records = []
     for k, (key, window) in enumerate(windows):
         content, energy, coherence = classify_content(hr.cpu(), window)
-        one = attr[k]
+        one, delta_k, one_lr, steps_used, estimate, seconds, group, shared = maps[k]
+        r0, c0, rh, rw = regions[k]
+        local = (window[0] - r0, window[1] - c0, window[2])
         nonzero = bool((one.sum(dim=0) != 0).any())
-        change = float(one.double().sum()) - float(delta[k])
+        change = float(one.double().sum()) - delta_k
         record: dict[str, Any] = {
             "key": key,
             "model": model_name,
@@ -417,32 +460,39 @@ def _evaluate_group(
             "left": window[1],
             "size": window[2],
             "scale": scale,
-            "hr_height": int(hr.shape[-2]),
-            "hr_width": int(hr.shape[-1]),
-            "lr_height": int(lr.shape[-2]),
-            "lr_width": int(lr.shape[-1]),
+            "hr_height": h,
+            "hr_width": w,
+            "lr_height": int(one_lr.shape[-2]),
+            "lr_width": int(one_lr.shape[-1]),
+            "region_top": r0,
+            "region_left": c0,
             "content": content,
             "gradient_energy": energy,
             "coherence": coherence,
             "di": float(diffusion_index(one)) if nonzero else None,
             "mass_area_50": int(mass_area(one, 0.5)) if nonzero else None,
             "mass_area_90": int(mass_area(one, 0.9)) if nonzero else None,
-            "mean_distance": mean_distance(one, window, scale) if nonzero else None,
+            "mean_distance": float(mean_distance(one, local, scale))
+            if nonzero
+            else None,
             "objective_change": change,
-            "delta": float(delta[k]),
-            "relative_delta": abs(float(delta[k])) / abs(change) if change else None,
+            "delta": delta_k,
+            "relative_delta": abs(delta_k) / abs(change) if change else None,
             **image_stats,
             "receptive_field": getattr(info, "receptive_field", None),
             "parameters": getattr(info, "parameters", None),
             **{k: settings.record()[k] for k in SETTINGS},
-            "n_steps_used": integration.n_steps,
-            "estimated_map_error": None if estimates is None else float(estimates[k]),
-            "seconds": seconds / len(windows),
-            "group_seconds": seconds,
-            "group_windows": len(windows),
+            "n_steps_used": steps_used,
+            "estimated_map_error": estimate,
+            "seconds": seconds,
+            "group_seconds": group,
+            "group_windows": shared,
         }
         if cem is not None:
-            record.update(cem_fields(model, lr, hr, window, scale, cem, reach))
+            region_hr = hr[..., r0 : r0 + rh, c0 : c0 + rw]
+            record.update(
+                cem_fields(model, one_lr, region_hr, local, scale, cem, reach)
+            )
         if save_maps is not None:
             from ..mapfile import map_file_name, save_map
 
@@ -451,15 +501,16 @@ def _evaluate_group(
                 save_map(
                     save_maps / map_file_name(key),
                     one,
-                    lr[0].cpu(),
+                    one_lr[0].cpu(),
                     window,
                     scale=scale,
+                    origin=(r0, c0),
                     settings={
                         **settings.record(),
                         "model": model_name,
                         "image": image_name,
                     },
-                    convergence_delta=float(delta[k]),
+                    convergence_delta=delta_k,
                 )
             )
         records.append({k: to_plain(v) for k, v in record.items()})

@@ -68,7 +68,7 @@ async function setImage(info) {
   canvas.height = info.height;
   const zoom = Math.min(4, 600 / Math.max(info.width, info.height));
   canvas.style.width = `${Math.round(info.width * zoom)}px`;
-  $("#image-text").textContent = `${info.name}: ${info.width}x${info.height} pixels. ` +
+  $("#image-text").textContent = `${info.name}: ${info.height}x${info.width} pixels (height x width). ` +
     "Windows are in this image's pixels (top, left, size).";
   $("#image-select").value = info.id;
   for (const card of state.cards.values()) resetCard(card);
@@ -132,7 +132,7 @@ function draw() {
   for (const item of state.history.get(state.image.id) || []) {
     if (item.model !== first) continue;
     strokeWindow(ctx, item.window, "#ffd54f", false);
-    label(ctx, `DI ${item.di.toFixed(2)}`, item.window.left, item.window.top + item.window.size + 1 + 8 * lineWidth(), "#ffd54f");
+    label(ctx, `DI ${item.di.toFixed(2)} on ${item.input}`, item.window.left, item.window.top + item.window.size + 1 + 8 * lineWidth(), "#ffd54f");
   }
   if (state.hover && !state.drag) strokeWindow(ctx, state.hover, "white", true);
   if (state.drag && state.drag.window) strokeWindow(ctx, state.drag.window, "white", false);
@@ -325,6 +325,9 @@ function show(card, job) {
   const di = $(".di", el);
   di.textContent = r.diffusion_index.toFixed(2);
   di.dataset.di = String(r.diffusion_index);
+  const [lrH, lrW] = r.lr_size;
+  const given = r.scale > 1 ? "LR input" : "input";
+  $(".di-input", el).textContent = `on a ${lrH}x${lrW} ${given} (of 100)`;
   $(".mass", el).textContent = `50% in ${r.mass_area_50} LR px, 90% in ${r.mass_area_90}`;
   const cem = r.method === "cem";
   $(".delta", el).textContent = cem
@@ -340,7 +343,10 @@ function show(card, job) {
   const list = state.history.get(r.image.id) || [];
   if (!list.some((i) => i.model === r.model && i.window.top === r.window.top &&
     i.window.left === r.window.left && i.window.size === r.window.size)) {
-    list.push({ window: r.window, model: r.model, di: r.diffusion_index });
+    list.push({
+      window: r.window, model: r.model, di: r.diffusion_index,
+      input: `${r.lr_size[0]}x${r.lr_size[1]} ${r.scale > 1 ? "LR" : "input"}`,
+    });
   }
   state.history.set(r.image.id, list);
   draw();
