@@ -8,10 +8,9 @@ from typing import Any, Optional
 import numpy as np
 from matplotlib.figure import Figure
 
+from ._pictures.headings import heading, heading_fits
 from .visualization import (
     _box,
-    _heading,
-    _heading_fits,
     _image_hwc,
     _show,
     _upscale,
@@ -189,7 +188,7 @@ def cem_figure(
         _box(ax, window_t, color="#00b000")
     signed_colorbar(fig, fig.add_subplot(grid[0, -1]), limit)
     e = _effect_2d(effect)
-    heading = _heading(
+    text = heading(
         title,
         None,
         image=image,
@@ -197,8 +196,8 @@ def cem_figure(
         origin=origin,
         n_steps=None,
         method=settings,
-        fits=_heading_fits(fig, 10),
+        fits=heading_fits(fig, 10),
     )
     summary = f"effects {e.min():+.2f} to {e.max():+.2f} dB"
-    fig.suptitle(f"{heading}\n{summary}", fontsize=10)
+    fig.suptitle(f"{text}\n{summary}", fontsize=10)
     return fig

@@ -95,7 +95,7 @@ def deletion_curve(
         (N, 3).
     baseline : {"blur", "zero", "mean"} or Tensor
         What a removed pixel becomes: ``"blur"`` (default) LAM's blurred image
-        ``gaussian_blur2d(inputs, sigma, kernel_size)``, the start of its path;
+        ``gaussian_blur2d(inputs, kernel_size, sigma)``, the start of its path;
         ``"zero"`` black; ``"mean"`` the image's mean colour; or a tensor that
         broadcasts to the inputs.
     steps : int

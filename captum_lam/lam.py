@@ -88,7 +88,7 @@ class LAM(PathAttribution):
     >>> attr.shape
     torch.Size([1, 3, 16, 16])
     >>> from captum_lam import diffusion_index
-    >>> 0 <= diffusion_index(attr[0]) <= 100
+    >>> bool(0 <= diffusion_index(attr[0]) <= 100)
     True
     """
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import textwrap
 from pathlib import Path
-from typing import Callable, Mapping, Optional, Sequence, Union
+from typing import Mapping, Optional, Sequence, Union
 
 import numpy as np
 from matplotlib.figure import Figure
@@ -20,6 +20,7 @@ from torch import Tensor
 
 from ._io import write_atomic
 from ._method.checks import one_example_chw
+from ._pictures.headings import heading, heading_fits
 from .metrics import abs_normalized_map, di_text, diffusion_index
 from .objective import Window
 
@@ -287,73 +288,6 @@ def lam_panels(
     }
 
 
-def _heading(
-    title: str,
-    di: Optional[str],
-    *,
-    image: Optional[str],
-    window: tuple[int, int, int],
-    origin: tuple[int, int],
-    n_steps: Optional[int],
-    method: Optional[str],
-    fits: Callable[[str], bool] = lambda line: True,
-) -> str:
-    """Model and DI; image, window (image pixels), steps and method.
-
-    Lines are broken between parts where ``fits`` says a line is too long for
-    the figure, between words or inside a word where one part alone is, so a
-    long model name, image path or setting never runs off the figure.
-    """
-    first = [title] if title else []
-    if di is not None:
-        first.append(di)
-    top, left, size = window
-    second = [f"image {image}"] if image else []
-    second.append(
-        f"window top={top + origin[0]} left={left + origin[1]} size={size}"
-        + (" (image pixels)" if image else "")
-    )
-    if n_steps is not None:
-        second.append(f"{n_steps} steps")
-    if method:
-        second.append(method)
-    lines = _wrap(["  —  ".join(first)], "", fits) if first else []
-    return "\n".join([*lines, *_wrap(second, ", ", fits)])
-
-
-def _wrap(parts: Sequence[str], sep: str, fits: Callable[[str], bool]) -> list[str]:
-    """``parts`` joined by ``sep`` into as few lines as ``fits`` allows."""
-    lines: list[str] = []
-    for part in parts:
-        pieces = [part]
-        if not fits(part) and len(part) > 1:
-            inner = " " if " " in part else ""
-            pieces = _wrap(part.split(" ") if inner else list(part), inner, fits)
-        for k, piece in enumerate(pieces):
-            if k == 0 and lines and fits(lines[-1] + sep + piece):
-                lines[-1] += sep + piece
-            else:
-                if k == 0 and lines:
-                    lines[-1] += sep.rstrip()
-                lines.append(piece)
-    return lines
-
-
-def _heading_fits(fig: Figure, fontsize: float) -> Callable[[str], bool]:
-    """Whether a line of a ``fontsize`` heading fits across ``fig``."""
-    from matplotlib.font_manager import FontProperties
-    from matplotlib.textpath import text_to_path
-
-    font = FontProperties(size=fontsize)
-    room = 0.96 * fig.get_figwidth() * 72  # points
-
-    def fits(line: str) -> bool:
-        width, _, _ = text_to_path.get_text_width_height_descent(line, font, False)
-        return width <= room
-
-    return fits
-
-
 def _colorbar(fig: Figure, cax) -> None:
     from matplotlib.cm import ScalarMappable
     from matplotlib.colors import Normalize
@@ -537,7 +471,7 @@ def lam_figure(
             _box(ax, (r0, c0, side), color="white", linewidth=1.0, linestyle="--")
     _colorbar(fig, fig.add_subplot(grid[:, -1]))
     fig.suptitle(
-        _heading(
+        heading(
             title,
             di_text(di, _map_2d(attributions).shape, scale),
             image=image,
@@ -545,7 +479,7 @@ def lam_figure(
             origin=origin,
             n_steps=n_steps,
             method=method,
-            fits=_heading_fits(fig, 10),
+            fits=heading_fits(fig, 10),
         ),
         fontsize=10,
     )
@@ -678,7 +612,7 @@ def comparison_figure(
         _box(ax, region, color="white", linewidth=1.0, linestyle="--")
     _colorbar(fig, fig.add_subplot(grid[:, -1]))
     fig.suptitle(
-        _heading(
+        heading(
             title,
             None,
             image=image,
@@ -686,7 +620,7 @@ def comparison_figure(
             origin=origin,
             n_steps=n_steps,
             method=method,
-            fits=_heading_fits(fig, 10),
+            fits=heading_fits(fig, 10),
         ),
         fontsize=10,
     )

@@ -50,7 +50,7 @@ def test_curves_start_and_end_at_the_input_and_the_baseline(tiny_sr):
     objective = WindowObjective(tiny_sr, window=WINDOW)
     with torch.no_grad():
         on_input = objective(x).double().numpy()
-        on_blur = objective(gaussian_blur2d(x, 1.2, 9)).double().numpy()
+        on_blur = objective(gaussian_blur2d(x, 9, 1.2)).double().numpy()
         on_black = objective(torch.zeros_like(x)).double().numpy()
     fractions, deletion = deletion_curve(tiny_sr, x, attr, WINDOW, steps=7)
     _, insertion = insertion_curve(tiny_sr, x, attr, WINDOW, steps=7)

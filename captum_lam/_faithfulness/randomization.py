@@ -94,7 +94,7 @@ def window_attribution(
     baseline = (
         torch.zeros_like(inputs)
         if method == "ig"
-        else gaussian_blur2d(inputs, sigma, kernel_size)
+        else gaussian_blur2d(inputs, kernel_size, sigma)
     )
     return (
         IntegratedGradients(objective)
