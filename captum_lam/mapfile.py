@@ -20,6 +20,7 @@ holds plain arrays only (no pickles), so ``numpy.load(path)`` opens it anywhere:
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import os
@@ -51,15 +52,24 @@ _KEYS = (
 def map_file_name(label: str) -> str:
     """A file name for a map from a label (a model, a method, a study's case key).
 
-    Letters, digits, ``-`` and ``_`` only, then ``.npz``.
+    The label's letters, digits, ``-`` and ``_`` (at most 60 characters), then
+    a digest of the whole label, then ``.npz``: two labels never share a name
+    (``a b.png`` and ``a-b.png`` do not), and the name fits every file system
+    (under 100 bytes) whatever the label's length.
 
     Examples
     --------
     >>> map_file_name("plain-d4|sample:astronaut|52,52,16")
-    'plain-d4-sample-astronaut-52-52-16.npz'
+    'plain-d4-sample-astronaut-52-52-16-7597e2c33d16.npz'
+    >>> map_file_name("m|a b.png|0,0,8") != map_file_name("m|a-b.png|0,0,8")
+    True
     """
-    cleaned = "".join(c if c.isalnum() or c in "-_" else "-" for c in label)
-    return ("-".join(part for part in cleaned.split("-") if part) or "map") + ".npz"
+    cleaned = "".join(
+        c if c.isascii() and c.isalnum() or c in "-_" else "-" for c in label
+    )
+    readable = "-".join(part for part in cleaned.split("-") if part)[:60].strip("-")
+    digest = hashlib.sha256(label.encode("utf-8", "surrogateescape")).hexdigest()[:12]
+    return f"{readable or 'map'}-{digest}.npz"
 
 
 def save_map(

@@ -34,7 +34,8 @@ from .cases import (
     load_image,
     select_cases,
 )
-from .records import SETTINGS, read_cases, read_jsonl, write_csv, write_jsonl
+from .identity import SETTINGS
+from .records import read_cases, read_jsonl, write_csv, write_jsonl
 from .runner import evaluate
 
 __all__ = [
