@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from typing import Any, Callable, Literal, Optional, Union
 
 import torch
@@ -17,7 +18,7 @@ from captum.attr import GradientAttribution
 from captum.log import log_usage
 from torch import Tensor
 
-from ._adaptive import IntegrationReport, check_steps, integrate_steps
+from ._adaptive import check_steps, integrate_steps
 from ._engine import (
     CPU_PIXELS_PER_PASS,
     METHODS,
@@ -104,6 +105,23 @@ def _check_target(target: Any) -> None:
         )
 
 
+class _PerThread:
+    """An attribute with one value per thread: None where a thread never set it."""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def __get__(self, instance: Any, owner: Optional[type] = None) -> Any:
+        if instance is None:
+            return self
+        local = instance.__dict__.get("_per_thread")
+        return None if local is None else getattr(local, self.name, None)
+
+    def __set__(self, instance: Any, value: Any) -> None:
+        local = instance.__dict__.setdefault("_per_thread", threading.local())
+        setattr(local, self.name, value)
+
+
 class PathIntegratedGradients(GradientAttribution):
     r"""Integrated gradients along an arbitrary path.
 
@@ -147,9 +165,12 @@ class PathIntegratedGradients(GradientAttribution):
     Attributes
     ----------
     last_integration : IntegrationReport or None
-        How the last ``attribute`` call integrated: ``n_steps`` used,
-        ``method``, and with ``n_steps="auto"`` the ``estimated_error`` per
-        example (relative map error) and whether the ``tolerance`` was reached.
+        How the last ``attribute`` call **of the calling thread** integrated:
+        ``n_steps`` used, ``method``, and with ``n_steps="auto"`` the
+        ``estimated_error`` per example (relative map error) and whether the
+        ``tolerance`` was reached. Each thread sees its own last call (None in
+        a thread that has not called ``attribute``), so threads sharing one
+        instance never read each other's.
     progress_callback : callable or None
         Called as ``progress_callback(steps_done, n_steps)`` after each pass.
 
@@ -171,6 +192,8 @@ class PathIntegratedGradients(GradientAttribution):
     >>> round(float(a_attr.sum() + b_attr.sum()), 4)  # f(x) - f(baseline) = 12
     12.0
     """
+
+    last_integration = _PerThread()
 
     def __init__(
         self,
@@ -196,8 +219,8 @@ class PathIntegratedGradients(GradientAttribution):
         #: How the last ``attribute`` call integrated: steps used and, with
         #: ``n_steps="auto"``, the estimated map error per example
         #: ([IntegrationReport][captum_lam.IntegrationReport]). None before the
-        #: first call.
-        self.last_integration: Optional[IntegrationReport] = None
+        #: first call (per thread).
+        self.last_integration = None
 
     @log_usage()
     @keeps_caller_state(lambda self, *args, **kwargs: self.forward_func)

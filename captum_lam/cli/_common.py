@@ -125,9 +125,8 @@ def read_image_option(spec: str, option: str) -> Tensor:
     if spec.startswith("sample:"):
         try:
             return read_image_spec(spec)
-        except (ValueError, AttributeError):
-            name = spec.split(":", 1)[1]
-            raise UserError(f"{option}: unknown built-in sample {name!r}") from None
+        except ValueError as error:  # the library's message lists the samples
+            raise UserError(f"{option}: {error}") from None
     require_file(spec, option)
     try:
         return read_image_spec(spec)
