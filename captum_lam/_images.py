@@ -61,8 +61,7 @@ def sample_image(name: str) -> Tensor:
     """
     if not isinstance(name, str) or name not in SAMPLE_IMAGES:
         raise ValueError(
-            f"unknown sample image {name!r}; the samples are "
-            f"{', '.join(SAMPLE_IMAGES)}"
+            f"unknown sample image {name!r}; the samples are {', '.join(SAMPLE_IMAGES)}"
         )
     if name == "grace_hopper":
         import matplotlib.cbook

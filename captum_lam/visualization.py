@@ -18,7 +18,7 @@ from scipy.signal import fftconvolve
 from torch import Tensor
 
 from ._checks import one_example_chw
-from ._io import write_atomic
+from ._io import is_stdout, printable, write_atomic
 from .metrics import abs_normalized_map, diffusion_index
 from .objective import Window
 
@@ -313,6 +313,8 @@ def _heading(
     the figure, between words or inside a word where one part alone is, so a
     long model name, image path or setting never runs off the figure.
     """
+    # undecodable bytes of a file name cannot be drawn: U+FFFD instead
+    title, image = printable(title), None if image is None else printable(image)
     first = [title] if title else []
     if di is not None:
         first.append(f"DI {di:.2f} (of 100)")
@@ -374,7 +376,7 @@ def _colorbar(fig: Figure, cax) -> None:
 
 def _show(ax, image: np.ndarray, label: str, fontsize: float = 9) -> None:
     ax.imshow(image, interpolation="nearest")
-    ax.set_title(label, fontsize=fontsize)
+    ax.set_title(printable(label), fontsize=fontsize)
     ax.set_xticks([])
     ax.set_yticks([])
 
@@ -644,7 +646,8 @@ def comparison_figure(
 
 
 def save_figure(fig: Figure, path: Union[str, os.PathLike], dpi: int = 150) -> Path:
-    """Save ``fig`` as PNG, PDF or SVG (by extension), atomically.
+    """Save ``fig`` as PNG, PDF or SVG (by extension), atomically; ``-``: a PNG
+    on the standard output.
 
     A regular file is written to a temporary file beside ``path`` and renamed,
     so an interrupted or failed save leaves no half-written file; a symlink's
@@ -660,7 +663,7 @@ def save_figure(fig: Figure, path: Union[str, os.PathLike], dpi: int = 150) -> P
     '.svg'
     """
     target = Path(path)
-    suffix = target.suffix.lower()
+    suffix = ".png" if is_stdout(path) else target.suffix.lower()  # "-": stdout
     if suffix not in (".png", ".pdf", ".svg"):
         raise ValueError(f"path must end in .png, .pdf or .svg, got {target.name!r}")
     write_atomic(target, lambda handle: fig.savefig(handle, dpi=dpi, format=suffix[1:]))

@@ -20,6 +20,7 @@ from .._images import (
     crop_to_multiple,
     read_image_spec,
 )
+from .._io import is_stdout, stream_to_stdout
 from .._model_options import (
     check_model_options,
     given_adapter_options,
@@ -283,11 +284,15 @@ def say(args: argparse.Namespace, text: str) -> None:
 
 
 def check_command_outputs(outputs: Sequence[Output]) -> dict[str, Optional[Path]]:
-    """Every output of a command checked together, before any work."""
+    """Every output of a command checked together, before any work; with a ``-``
+    output, the command's messages go to stderr and stdout holds only it."""
     try:
-        return check_outputs(outputs)
+        checked = check_outputs(outputs)
     except ValueError as error:
         raise UserError(str(error)) from None
+    if any(is_stdout(path) for path in checked.values()):
+        stream_to_stdout()
+    return checked
 
 
 def check_model_args(args: argparse.Namespace) -> tuple[list[str], list[str]]:

@@ -7,7 +7,6 @@ import csv
 import io
 import json
 import time
-from pathlib import Path
 from typing import Any, Optional
 
 import torch
@@ -108,15 +107,14 @@ def cmd_compare(args: argparse.Namespace) -> int:
     settle_integration_options(args)
     outputs = check_command_outputs(
         [
-            Output("--out", args.out, FIGURE_SUFFIXES),
-            Output("--csv", args.csv),
-            Output("--json", args.json),
+            Output("--out", args.out, FIGURE_SUFFIXES, stream=True),
+            Output("--csv", args.csv, stream=True),
+            Output("--json", args.json, stream=True),
+            Output("--save-map", args.save_map, folder=True),
         ]
     )
     out, csv_path, json_path = (outputs[k] for k in ("--out", "--csv", "--json"))
-    map_dir = Path(args.save_map) if args.save_map else None
-    if map_dir is not None and map_dir.exists() and not map_dir.is_dir():
-        raise UserError(f"--save-map: {map_dir} is not a folder")
+    map_dir = outputs["--save-map"]
     device = command_device(args)
     model_names, warnings = check_model_args(args)
     methods = [m for m in (args.methods or "lam").split(",") if m]

@@ -73,8 +73,8 @@ def cmd_explain(args: argparse.Namespace) -> int:
     settle_integration_options(args)
     outputs = check_command_outputs(
         [
-            Output("--out", args.out, FIGURE_SUFFIXES),
-            Output("--json", args.json),
+            Output("--out", args.out, FIGURE_SUFFIXES, stream=True),
+            Output("--json", args.json, stream=True),
             Output("--save-map", args.save_map, (".npz",)),
         ]
     )
