@@ -570,6 +570,34 @@ def add_common(p: argparse.ArgumentParser) -> None:
     )
     add_lam_settings(p)
     p.add_argument("--quiet", action="store_true", help="no progress bar or summary")
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="run even when the estimated cost is over 10 minutes or 8 GB",
+    )
+
+
+def check_cost(
+    models: Sequence[Any], lr: Tensor, args: argparse.Namespace, runs: int = 1
+) -> None:
+    """Say what a long run will cost (``runs`` LAM runs of each model), and
+    refuse one past the limits unless ``--force``, before any network runs on
+    the whole input."""
+    from .._cost import Cost, estimate_cost
+
+    steps = args.steps if isinstance(args.steps, int) else 54  # "auto": at least
+    costs = [estimate_cost(model, lr, steps) for model in models]
+    cost = Cost(runs * sum(c.seconds for c in costs), max(c.bytes for c in costs))
+    size = f"{lr.shape[-2]}x{lr.shape[-1]} LR pixels, {steps} steps"
+    if cost.too_large and not getattr(args, "force", False):
+        raise UserError(
+            f"this run would take {cost.text()} ({size}); explain a smaller "
+            "--region (auto: 256 HR pixels around the window), fewer --steps, or "
+            "give --force to run it anyway"
+        )
+    if cost.worth_telling:
+        print(f"captum-lam: note: this run will take {cost.text()} ({size})",
+              file=sys.stderr)  # fmt: skip
 
 
 def describe_case(args: argparse.Namespace, case: CommandCase, scale: int) -> None:

@@ -28,6 +28,7 @@ from ._common import (
     UserError,
     add_common,
     check_command_outputs,
+    check_cost,
     check_model_args,
     command_device,
     describe_case,
@@ -139,6 +140,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     scale = scales.pop()
     case = CommandCase(args, scale, device)
     lr, hr, source, window = case.lr, case.hr, case.source, case.window
+    check_cost(models, lr, args, runs=len(methods))
     with torch.no_grad():
         outputs = [m(lr) for m in models]
     names = [str(model_info(m).get("name")) for m in models]

@@ -25,6 +25,7 @@ from ._common import (
     Output,
     add_common,
     check_command_outputs,
+    check_cost,
     check_model_args,
     check_output_size,
     command_device,
@@ -96,6 +97,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
     scale = model_scale(model, 3, device)
     case = CommandCase(args, scale, device, info.get("name"))
     lr, hr, source, window = case.lr, case.hr, case.source, case.window
+    check_cost([model], lr, args)
     with torch.no_grad():
         sr = model(lr)
     check_output_size(sr, lr, scale)
