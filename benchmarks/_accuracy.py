@@ -11,8 +11,9 @@ from typing import Any, Callable
 
 import torch
 
-from captum_lam import LAM, textured_windows, zoo
-from captum_lam._images import bicubic_downsample, sample_image
+from captum_lam import LAM, zoo
+from captum_lam.images import bicubic_downsample, sample_image
+from captum_lam.windows import textured_windows
 
 #: Midpoint segments of the converged map: 27 times the 162 steps of the
 #: finest ``n_steps="auto"`` stop judged against it. Every rule is first order

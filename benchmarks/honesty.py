@@ -30,8 +30,9 @@ from typing import Iterator
 import torch
 from torch import Tensor
 
-from captum_lam import LAM, textured_windows, zoo
-from captum_lam._images import bicubic_downsample, sample_image
+from captum_lam import LAM, zoo
+from captum_lam.images import bicubic_downsample, sample_image
+from captum_lam.windows import textured_windows
 
 ROOT = Path(__file__).resolve().parents[1]
 TABLE = ROOT / "docs" / "generated" / "honesty.md"

@@ -18,7 +18,7 @@ model = zoo.load(name)
 lr = torch.rand(1, 3, side, side)
 before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 LAM(model).attribute(lr, target=(side * 2, side * 2, 16), n_steps=steps,
-                     internal_batch_size=batch, crop=None if crop == "none" else crop)
+                     internal_batch_size=batch, reach=None if crop == "none" else crop)
 after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 print(before / 1024, after / 1024)
 """

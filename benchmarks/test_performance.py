@@ -19,7 +19,7 @@ BATCH = 10  # path points per forward/backward pass
 
 
 def _lr(side: int) -> torch.Tensor:
-    from captum_lam._images import bicubic_downsample, sample_image
+    from captum_lam.images import bicubic_downsample, sample_image
 
     hr = sample_image("rocket")[..., : side * 4, : side * 4]
     return bicubic_downsample(hr, 4).contiguous()
@@ -130,7 +130,7 @@ def test_receptive_field_crop_512(benchmark, crop):
     benchmark.group = "plain-d8 LR 512x512, 10 steps: crop"
     benchmark.pedantic(
         lambda: lam.attribute(
-            lr, target=(1000, 1000, 16), n_steps=10, internal_batch_size=2, crop=crop
+            lr, target=(1000, 1000, 16), n_steps=10, internal_batch_size=2, reach=crop
         ),
         rounds=2,
         warmup_rounds=0,

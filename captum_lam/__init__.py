@@ -9,173 +9,76 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 # first, so that Ctrl-C while the command starts ends without a traceback
-from . import _startup  # noqa: F401
+from ._frontend import startup as _startup  # noqa: F401
 
-__version__ = "0.1.0"
+__version__ = "1.0.0"
 
-if TYPE_CHECKING:  # what static readers (type checkers, the API docs) see
-    from ._adaptive import IntegrationReport
-    from ._images import (
-        bicubic_downsample,
-        bicubic_upsample,
-        psnr_y,
-        read_image,
-        sample_image,
-        ssim_y,
+# What static readers (type checkers, the API docs) see; a test checks that it
+# imports exactly the names of _EXPORTS, from the modules _EXPORTS names.
+if TYPE_CHECKING:
+    from ._method.adaptive import IntegrationReport as IntegrationReport
+    from .filters import GaussianBlur2d as GaussianBlur2d
+    from .filters import gaussian_blur2d as gaussian_blur2d
+    from .lam import LAM as LAM
+    from .mapfile import load_map as load_map
+    from .mapfile import save_map as save_map
+    from .metrics import diffusion_index as diffusion_index
+    from .metrics import gini as gini
+    from .metrics import mass_area as mass_area
+    from .metrics import mean_distance as mean_distance
+    from .multiwindow import attribute_windows as attribute_windows
+    from .multiwindow import di_map as di_map
+    from .objective import WindowObjective as WindowObjective
+    from .objective import gradient_magnitude as gradient_magnitude
+    from .path_integrated_gradients import (
+        PathIntegratedGradients as PathIntegratedGradients,
     )
-    from .filters import (
-        GaussianBlur2d,
-        filter2d,
-        gaussian_blur2d,
-        gaussian_kernel2d,
-        gaussian_kernel2d_derivative,
-    )
-    from .lam import LAM
-    from .mapfile import load_map, map_file_name, save_map
-    from .metrics import (
-        abs_normalized_map,
-        diffusion_index,
-        gini,
-        mass_area,
-        mean_distance,
-    )
-    from .multiwindow import attribute_windows, di_map, di_map_figure
-    from .objective import WindowObjective, format_windows, gradient_magnitude
-    from .path_integrated_gradients import METHODS, PathIntegratedGradients
-    from .paths import LinearPath, Path, ProgressiveBlurPath
-    from .settings import LAMSettings
-    from .studies import (
-        Case,
-        aggregate,
-        classify_content,
-        evaluate,
-        read_cases,
-        select_cases,
-    )
-    from .visualization import (
-        channels_last,
-        comparison_figure,
-        kde_map,
-        lam_figure,
-        save_figure,
-    )
-    from .window_list import WindowCandidate, list_windows
-    from .windows import auto_windows, textured_windows
+    from .paths import LinearPath as LinearPath
+    from .paths import Path as Path
+    from .paths import ProgressiveBlurPath as ProgressiveBlurPath
+    from .settings import LAMSettings as LAMSettings
+    from .visualization import channels_last as channels_last
+    from .visualization import comparison_figure as comparison_figure
+    from .visualization import lam_figure as lam_figure
 
-#: Public name -> (module, name). Loaded on first use, so that
-#: ``import captum_lam`` (and ``captum-lam --help``) does not import torch.
-_EXPORTS: dict[str, tuple[str, str]] = {
-    "Case": ("studies", "Case"),
-    "GaussianBlur2d": ("filters", "GaussianBlur2d"),
-    "IntegrationReport": ("_adaptive", "IntegrationReport"),
-    "LAM": ("lam", "LAM"),
-    "LAMSettings": ("settings", "LAMSettings"),
-    "LinearPath": ("paths", "LinearPath"),
-    "METHODS": ("path_integrated_gradients", "METHODS"),
-    "Path": ("paths", "Path"),
-    "PathIntegratedGradients": ("path_integrated_gradients", "PathIntegratedGradients"),
-    "ProgressiveBlurPath": ("paths", "ProgressiveBlurPath"),
-    "WindowCandidate": ("window_list", "WindowCandidate"),
-    "WindowObjective": ("objective", "WindowObjective"),
-    "abs_normalized_map": ("metrics", "abs_normalized_map"),
-    "aggregate": ("studies", "aggregate"),
-    "attribute_windows": ("multiwindow", "attribute_windows"),
-    "auto_windows": ("windows", "auto_windows"),
-    "bicubic_downsample": ("_images", "bicubic_downsample"),
-    "bicubic_upsample": ("_images", "bicubic_upsample"),
-    "channels_last": ("visualization", "channels_last"),
-    "classify_content": ("studies", "classify_content"),
-    "comparison_figure": ("visualization", "comparison_figure"),
-    "di_map": ("multiwindow", "di_map"),
-    "di_map_figure": ("multiwindow", "di_map_figure"),
-    "diffusion_index": ("metrics", "diffusion_index"),
-    "evaluate": ("studies", "evaluate"),
-    "filter2d": ("filters", "filter2d"),
-    "format_windows": ("objective", "format_windows"),
-    "gaussian_blur2d": ("filters", "gaussian_blur2d"),
-    "gaussian_kernel2d": ("filters", "gaussian_kernel2d"),
-    "gaussian_kernel2d_derivative": ("filters", "gaussian_kernel2d_derivative"),
-    "gini": ("metrics", "gini"),
-    "gradient_magnitude": ("objective", "gradient_magnitude"),
-    "kde_map": ("visualization", "kde_map"),
-    "lam_figure": ("visualization", "lam_figure"),
-    "list_windows": ("window_list", "list_windows"),
-    "load_map": ("mapfile", "load_map"),
-    "map_file_name": ("mapfile", "map_file_name"),
-    "mass_area": ("metrics", "mass_area"),
-    "mean_distance": ("metrics", "mean_distance"),
-    "psnr_y": ("_images", "psnr_y"),
-    "read_cases": ("studies", "read_cases"),
-    "read_image": ("_images", "read_image"),
-    "sample_image": ("_images", "sample_image"),
-    "save_figure": ("visualization", "save_figure"),
-    "save_map": ("mapfile", "save_map"),
-    "select_cases": ("studies", "select_cases"),
-    "ssim_y": ("_images", "ssim_y"),
-    "textured_windows": ("windows", "textured_windows"),
+#: Public name -> the module that defines it (under the same name). Loaded on
+#: first use, so that ``import captum_lam`` (and ``captum-lam --help``) does not
+#: import torch. Images are in `captum_lam.images`, studies in `captum_lam.studies`.
+_EXPORTS: dict[str, str] = {
+    "LAM": "lam",
+    "PathIntegratedGradients": "path_integrated_gradients",
+    "WindowObjective": "objective",
+    "gradient_magnitude": "objective",
+    "LAMSettings": "settings",
+    "IntegrationReport": "_method.adaptive",
+    "Path": "paths",
+    "LinearPath": "paths",
+    "ProgressiveBlurPath": "paths",
+    "GaussianBlur2d": "filters",
+    "gaussian_blur2d": "filters",
+    "gini": "metrics",
+    "diffusion_index": "metrics",
+    "mass_area": "metrics",
+    "mean_distance": "metrics",
+    "attribute_windows": "multiwindow",
+    "di_map": "multiwindow",
+    "lam_figure": "visualization",
+    "comparison_figure": "visualization",
+    "channels_last": "visualization",
+    "save_map": "mapfile",
+    "load_map": "mapfile",
 }
+
+__all__ = list(_EXPORTS)
 
 
 def __getattr__(name: str) -> Any:
     if name not in _EXPORTS:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    module, original = _EXPORTS[name]
-    value = getattr(importlib.import_module(f".{module}", __name__), original)
+    value = getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
     globals()[name] = value
     return value
 
 
 def __dir__() -> list[str]:
     return sorted(set(globals()) | set(_EXPORTS))
-
-
-__all__ = [
-    "WindowCandidate",
-    "auto_windows",
-    "list_windows",
-    "load_map",
-    "map_file_name",
-    "save_map",
-    "Case",
-    "aggregate",
-    "attribute_windows",
-    "classify_content",
-    "di_map",
-    "di_map_figure",
-    "evaluate",
-    "mass_area",
-    "mean_distance",
-    "read_cases",
-    "select_cases",
-    "LAM",
-    "LAMSettings",
-    "METHODS",
-    "GaussianBlur2d",
-    "IntegrationReport",
-    "LinearPath",
-    "Path",
-    "PathIntegratedGradients",
-    "ProgressiveBlurPath",
-    "WindowObjective",
-    "abs_normalized_map",
-    "bicubic_downsample",
-    "bicubic_upsample",
-    "channels_last",
-    "comparison_figure",
-    "kde_map",
-    "lam_figure",
-    "psnr_y",
-    "read_image",
-    "sample_image",
-    "save_figure",
-    "ssim_y",
-    "textured_windows",
-    "diffusion_index",
-    "filter2d",
-    "format_windows",
-    "gaussian_blur2d",
-    "gaussian_kernel2d",
-    "gaussian_kernel2d_derivative",
-    "gini",
-    "gradient_magnitude",
-]

@@ -20,7 +20,7 @@ from typing import Any, Callable, Optional, Sequence
 import torch
 from torch import Tensor, nn
 
-from ._validation import integer_scale
+from ._method.checks import integer_scale
 
 __all__ = ["ModelInfo", "Registry", "Source", "measure_scale", "model_scale"]
 

@@ -1,8 +1,9 @@
 """Differentiable Gaussian blur with the LAM reference's exact semantics.
 
-A functional form ([`gaussian_kernel2d`][captum_lam.gaussian_kernel2d],
-[`filter2d`][captum_lam.filter2d], [`gaussian_blur2d`][captum_lam.gaussian_blur2d]) and
-a module form ([`GaussianBlur2d`][captum_lam.GaussianBlur2d]), in the manner of kornia.
+A functional form ([`gaussian_kernel2d`][captum_lam.filters.gaussian_kernel2d],
+[`filter2d`][captum_lam.filters.filter2d],
+[`gaussian_blur2d`][captum_lam.gaussian_blur2d]) and a module form
+([`GaussianBlur2d`][captum_lam.GaussianBlur2d]), in the manner of kornia.
 
 The kernel is the reference's: for integer offsets ``x, y`` in
 ``[-(l // 2), l // 2]``::
@@ -22,7 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ._validation import as_int
+from ._method.checks import as_int
 
 #: Added to sigma in the kernel's exponent, as in the reference code.
 KERNEL_EPSILON = 1e-5
@@ -96,8 +97,8 @@ def gaussian_kernel2d_derivative(
     dtype: torch.dtype = torch.float64,
     device: Union[str, torch.device, None] = None,
 ) -> Tensor:
-    """Exact derivative of [`gaussian_kernel2d`][captum_lam.gaussian_kernel2d] with
-    respect to sigma.
+    """Exact derivative of [`gaussian_kernel2d`][captum_lam.filters.gaussian_kernel2d]
+    with respect to sigma.
 
     For ``k = g / sum(g)`` with ``g = exp(-r^2 / (2 (s + eps)^2))``::
 

@@ -9,12 +9,16 @@ from captum._utils.common import _expand_additional_forward_args
 from captum.log import log_usage
 from torch import Tensor
 
-from ._adaptive import check_steps, integrate_steps
-from ._checks import check_image_batch, warn_if_training
-from ._engine import Gradient, convergence_delta, finite_per_step
-from ._model_state import keeps_caller_state
-from ._reach import Reach, model_reach, reach_region
-from ._validation import check_grad_mode, check_kernel_fits
+from ._method.adaptive import check_steps, integrate_steps
+from ._method.checks import (
+    check_grad_mode,
+    check_image_batch,
+    check_kernel_fits,
+    warn_if_training,
+)
+from ._method.engine import Gradient, convergence_delta, finite_per_step
+from ._method.model_state import keeps_caller_state
+from ._method.reach import Reach, model_reach, reach_region
 from .objective import (
     Detector,
     Window,
@@ -116,7 +120,6 @@ class LAM(PathIntegratedGradients):
         internal_batch_size: Optional[int] = None,
         return_convergence_delta: bool = False,
         reach: Reach = None,
-        crop: Reach = None,
         tolerance: Optional[float] = None,
     ) -> Any:
         r"""Local attribution map of the output window ``target``.
@@ -159,8 +162,6 @@ class LAM(PathIntegratedGradients):
             published models) and uses the whole input for a global or
             undeclared field. A reach smaller than the true one gives a wrong
             map. Default None: the whole input.
-        crop : None, "auto" or int
-            Old name of ``reach``.
         tolerance : float, optional
             With ``n_steps="auto"``: the bound on each map's estimated relative
             error ``max|map - exact map| / max|map|``, in [1e-7, 1). Default
@@ -185,7 +186,6 @@ class LAM(PathIntegratedGradients):
                 internal_batch_size,
                 return_convergence_delta,
                 reach,
-                crop,
                 tolerance,
             )
             if return_convergence_delta:
@@ -198,7 +198,7 @@ class LAM(PathIntegratedGradients):
         windows = format_windows(target, inputs.shape[0], device=inputs.device)
         warn_if_training(self.model, stacklevel=4)
         extra = _tuple_args(additional_forward_args)
-        radius = model_reach(self.model, _reach_alias(reach, crop))
+        radius = model_reach(self.model, reach)
         output_shape = probe_model(self.model, inputs, extra, windows)
         region: tuple[slice, ...] = ()
         if radius is not None:
@@ -289,15 +289,6 @@ class LAM(PathIntegratedGradients):
             )
         summed = attributions.reshape(attributions.shape[0], -1).sum(dim=1)
         return summed - change.reshape(-1).to(summed.dtype)
-
-
-def _reach_alias(reach: Reach, crop: Reach) -> Reach:
-    """``crop=`` is the old name of ``reach=``."""
-    if crop is None:
-        return reach
-    if reach is not None:
-        raise ValueError("give reach= only (crop= is its old name), not both")
-    return crop
 
 
 def _one_image_batch(inputs: tuple) -> Tensor:

@@ -33,8 +33,8 @@ from typing import Any, Mapping, NoReturn, Optional, Union
 import numpy as np
 from torch import Tensor
 
-from ._checks import one_example_chw
 from ._io import write_atomic
+from ._method.checks import one_example_chw
 from .metrics import diffusion_index
 
 FORMAT = "captum-lam map 1"

@@ -8,7 +8,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from ._checks import check_int
+from ._method.checks import check_int
 
 ArrayLike = Union[np.ndarray, Tensor]
 

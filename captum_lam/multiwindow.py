@@ -4,8 +4,8 @@
 one input image at the cost of one forward pass per path point plus K backward passes
 (instead of K forward and K backward passes with ``LAM(model).attribute`` on the
 expanded batch). [`di_map`][captum_lam.di_map] uses it for the Diffusion Index of a
-whole grid of windows, and [`di_map_figure`][captum_lam.di_map_figure] draws that grid
-over the image.
+whole grid of windows, and [`di_map_figure`][captum_lam.multiwindow.di_map_figure]
+draws that grid over the image.
 """
 
 from __future__ import annotations
@@ -17,12 +17,17 @@ import torch
 from matplotlib.figure import Figure
 from torch import Tensor
 
-from ._adaptive import check_steps, integrate_steps
-from ._checks import check_image_batch, check_int, warn_if_training
-from ._engine import Gradient, convergence_delta, finite_per_step
-from ._model_state import keeps_caller_state
-from ._reach import Reach, model_reach, reach_region
-from ._validation import check_grad_mode, check_kernel_fits
+from ._method.adaptive import check_steps, integrate_steps
+from ._method.checks import (
+    check_grad_mode,
+    check_image_batch,
+    check_int,
+    check_kernel_fits,
+    warn_if_training,
+)
+from ._method.engine import Gradient, convergence_delta, finite_per_step
+from ._method.model_state import keeps_caller_state
+from ._method.reach import Reach, model_reach, reach_region
 from .metrics import diffusion_index
 from .objective import (
     Detector,

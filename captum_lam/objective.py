@@ -13,8 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ._checks import check_image_output
-from ._validation import as_int, check_model_tensors
+from ._method.checks import as_int, check_image_output, check_model_tensors
 
 Detector = Literal["difference", "sobel"]
 DETECTORS: tuple[str, ...] = get_args(Detector)

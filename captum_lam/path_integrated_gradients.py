@@ -18,17 +18,17 @@ from captum.attr import GradientAttribution
 from captum.log import log_usage
 from torch import Tensor
 
-from ._adaptive import check_steps, integrate_steps
-from ._engine import (
+from ._method.adaptive import check_steps, integrate_steps
+from ._method.checks import check_grad_mode
+from ._method.engine import (
     CPU_PIXELS_PER_PASS,
     METHODS,
     Gradient,
     Method,
     finite_per_step,
 )
-from ._model_state import keeps_caller_state
-from ._packing import Inputs, PackedPath, Packing, format_inputs
-from ._validation import check_grad_mode
+from ._method.model_state import keeps_caller_state
+from ._method.packing import Inputs, PackedPath, Packing, format_inputs
 from .paths import Alphas, Path
 
 __all__ = ["CPU_PIXELS_PER_PASS", "METHODS", "Method", "PathIntegratedGradients"]

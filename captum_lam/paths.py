@@ -18,7 +18,7 @@ from typing import Sequence, Union
 import torch
 from torch import Tensor
 
-from ._validation import check_kernel_fits, check_path_blur
+from ._method.checks import check_kernel_fits, check_path_blur
 from .filters import (
     filter2d,
     gaussian_kernel2d,

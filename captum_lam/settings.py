@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any, Optional, Union
 
-from ._adaptive import check_steps
+from ._method.adaptive import check_steps
 from .objective import _check_detector
 from .paths import ProgressiveBlurPath
 

@@ -1,8 +1,8 @@
 """The LAM figure: what the network looked at to reconstruct one window.
 
 Matplotlib only, without pyplot, so it draws headless. Every function returns a
-`matplotlib.figure.Figure`; [`save_figure`][captum_lam.save_figure] writes PNG, PDF or
-SVG by the file's extension.
+`matplotlib.figure.Figure`; [`save_figure`][captum_lam.visualization.save_figure]
+writes PNG, PDF or SVG by the file's extension.
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ from matplotlib.patches import Rectangle
 from scipy.signal import fftconvolve
 from torch import Tensor
 
-from ._checks import one_example_chw
 from ._io import is_stdout, printable, write_atomic
+from ._method.checks import one_example_chw
 from .metrics import abs_normalized_map, diffusion_index
 from .objective import Window
 
@@ -97,7 +97,7 @@ def kde_map(attribution_map: np.ndarray) -> np.ndarray:
     ----------
     attribution_map : ndarray
         (H, W), non-negative, not all zero (e.g.
-        [`abs_normalized_map`][captum_lam.abs_normalized_map]).
+        [`abs_normalized_map`][captum_lam.metrics.abs_normalized_map]).
 
     Returns
     -------

@@ -5,15 +5,26 @@ LAM is about *hard* windows: in flat areas an SR network only interpolates.
 
 from __future__ import annotations
 
-from typing import Optional, Sequence
+import math
+from typing import NamedTuple, Optional, Sequence
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from ._checks import check_int
-from ._validation import as_int
+from ._method.checks import as_int, check_int
+from .images import rgb_to_y
 from .objective import gradient_magnitude
+
+#: The content classes of [`classify_content`][captum_lam.windows.classify_content].
+CONTENT_CLASSES = ("flat", "edge", "texture")
+#: Mean luma gradient magnitude (per HR pixel, luma in [0, 1]) below which a
+#: window is "flat".
+FLAT_ENERGY = 0.015
+#: Structure-tensor coherence at or above which a textured window is an "edge"
+#: (one dominant orientation: an edge, a line, parallel stripes).
+EDGE_COHERENCE = 0.5
 
 
 def texture_energy(image: Tensor, size: int, stride: int = 1) -> Tensor:
@@ -170,3 +181,132 @@ def auto_windows(
     if margin % stride:  # that grid would miss windows right at the margin
         stride = 1
     return textured_windows(image, size=size, count=count, margin=margin, stride=stride)
+
+
+def classify_content(
+    image: Tensor,
+    window: Sequence[int],
+    *,
+    flat_energy: float = FLAT_ENERGY,
+    edge_coherence: float = EDGE_COHERENCE,
+) -> tuple[str, float, float]:
+    """Is the window flat, an edge, or texture?
+
+    On the luma of the window (BT.601, in [0, 1]): the gradient energy is the
+    mean forward-difference gradient magnitude; the coherence of the summed
+    structure tensor ``J = sum [gx^2, gx gy; gx gy, gy^2]`` is
+    ``((l1 - l2) / (l1 + l2))^2`` with ``l1 >= l2`` its eigenvalues: 1 for one
+    orientation (an edge, a line, parallel stripes), 0 for no dominant one.
+
+    * ``"flat"``: energy below ``flat_energy`` (default 0.015);
+    * ``"edge"``: otherwise, coherence at least ``edge_coherence`` (0.5);
+    * ``"texture"``: the rest.
+
+    Parameters
+    ----------
+    image : Tensor
+        (1, 3, H, W) or (3, H, W) in [0, 1], the HR image.
+    window : tuple
+        ``(top, left, size)`` in the image's pixels.
+
+    Returns
+    -------
+    (label, energy, coherence)
+
+    Examples
+    --------
+    >>> import torch
+    >>> img = torch.zeros(1, 3, 32, 32)
+    >>> classify_content(img, (8, 8, 16))[0]
+    'flat'
+    >>> img[..., 16:] = 1.0  # a vertical edge
+    >>> classify_content(img, (8, 8, 16))[0]
+    'edge'
+    >>> noise = torch.rand(1, 3, 32, 32, generator=torch.Generator().manual_seed(0))
+    >>> classify_content(noise, (8, 8, 16))[0]
+    'texture'
+    """
+    if image.ndim == 3:
+        image = image[None]
+    top, left, size = (int(v) for v in window)
+    h, w = image.shape[-2:]
+    if top + size > h or left + size > w:
+        raise ValueError(f"window {tuple(window)} leaves the {h}x{w} image")
+    luma = rgb_to_y(image.detach().double().cpu())[0, 0].numpy()
+    patch = luma[top : min(top + size + 1, h), left : min(left + size + 1, w)]
+    gx = np.diff(patch, axis=1)[:size, :size]
+    gy = np.diff(patch, axis=0)[:size, :size]
+    rows, cols = min(gx.shape[0], gy.shape[0]), min(gx.shape[1], gy.shape[1])
+    gx, gy = gx[:rows, :cols], gy[:rows, :cols]
+    energy = float(np.hypot(gx, gy).mean()) if gx.size else 0.0
+    jxx, jyy, jxy = (
+        float((gx * gx).sum()),
+        float((gy * gy).sum()),
+        float((gx * gy).sum()),
+    )
+    trace = jxx + jyy
+    coherence = (
+        (math.sqrt((jxx - jyy) ** 2 + 4 * jxy**2) / trace) ** 2 if trace > 0 else 0.0
+    )
+    if energy < flat_energy:
+        label = "flat"
+    elif coherence >= edge_coherence:
+        label = "edge"
+    else:
+        label = "texture"
+    return label, energy, coherence
+
+
+class WindowCandidate(NamedTuple):
+    """One window to explain, in the image's own (HR) pixels."""
+
+    top: int
+    left: int
+    size: int
+    #: Mean gradient magnitude in the window (what "textured" ranks by).
+    energy: float
+    #: ``"flat"``, ``"edge"`` or ``"texture"`` (see ``classify_content``).
+    content: str
+
+
+def list_windows(
+    image: Tensor, count: int = 8, size: int = 16
+) -> list[WindowCandidate]:
+    """The ``count`` most textured, non-overlapping windows away from the border.
+
+    The first one is the window ``captum-lam explain`` picks by itself
+    ([auto_windows][captum_lam.windows.auto_windows]); any of them can be given
+    back as ``--window TOP,LEFT,SIZE``.
+
+    Parameters
+    ----------
+    image : Tensor
+        (1, 3, H, W) or (3, H, W) in [0, 1], the HR image.
+    count : int
+        How many windows (fewer if the image has no room for more).
+    size : int
+        Window side in pixels (default 16, the paper's).
+
+    Returns
+    -------
+    list of WindowCandidate
+        From the most to the least textured.
+
+    Examples
+    --------
+    >>> import torch
+    >>> img = torch.zeros(1, 3, 160, 160); img[..., 80:] = 1.0  # a vertical edge
+    >>> [w.content for w in list_windows(img, count=2)]
+    ['edge', 'edge']
+    """
+    if image.ndim == 3:
+        image = image[None]
+    found = auto_windows(image, size, count)
+    energy = texture_energy(image, size, 1)
+    last_row, last_col = energy.shape[0] - 1, energy.shape[1] - 1
+    out = []
+    for top, left, side in found:
+        label = classify_content(image, (top, left, side))[0]
+        value = float(energy[min(top, last_row), min(left, last_col)])
+        out.append(WindowCandidate(top, left, side, value, label))
+    return out

@@ -5,7 +5,7 @@ import math
 import pytest
 import torch
 
-from captum_lam._adaptive import (
+from captum_lam._method.adaptive import (
     check_tolerance,
     integrate_to_tolerance,
     new_nodes,

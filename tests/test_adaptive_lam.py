@@ -3,16 +3,16 @@
 import pytest
 import torch
 
-import captum_lam._adaptive as adaptive
+import captum_lam._method.adaptive as adaptive
 from captum_lam import (
     LAM,
     LinearPath,
     PathIntegratedGradients,
     WindowObjective,
     attribute_windows,
-    textured_windows,
     zoo,
 )
+from captum_lam.windows import textured_windows
 
 from .conftest import make_tiny_sr
 

@@ -10,9 +10,9 @@ from captum_lam import (
     PathIntegratedGradients,
     ProgressiveBlurPath,
     attribute_windows,
-    format_windows,
 )
-from captum_lam._quadrature import nodes_and_weights
+from captum_lam._method.quadrature import nodes_and_weights
+from captum_lam.objective import format_windows
 from tests.conftest import make_tiny_sr
 
 
@@ -87,11 +87,11 @@ def test_window_larger_than_the_output_says_so():
 def test_numpy_integers_are_integers_everywhere():
     model, x = make_tiny_sr(), torch.rand(1, 3, 8, 8)
     expected = LAM(model, kernel_size=5).attribute(
-        x, target=(2, 2, 8), n_steps=6, internal_batch_size=3, crop=4
+        x, target=(2, 2, 8), n_steps=6, internal_batch_size=3, reach=4
     )
     i = np.int64
     got = LAM(model, kernel_size=i(5), sigma=np.float32(1.2)).attribute(
-        x, target=(i(2), i(2), i(8)), n_steps=i(6), internal_batch_size=i(3), crop=i(4)
+        x, target=(i(2), i(2), i(8)), n_steps=i(6), internal_batch_size=i(3), reach=i(4)
     )
     torch.testing.assert_close(got, expected)
     assert format_windows([(np.int32(1), 2, 3)], 1).tolist() == [[1, 2, 3]]

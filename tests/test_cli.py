@@ -28,7 +28,7 @@ TINY_CASE = (
     "plain-d4",
     "--window",
     "40,40,8",
-    "--crop",
+    "--region",
     16,
 )
 
@@ -62,7 +62,7 @@ def test_explain_writes_figure_and_json(tmp_path, hr_png, capsys):
         out,
         "--json",
         js,
-        "--method",
+        "--rule",
         "riemann_middle",
     )
     assert code == 0
@@ -187,7 +187,7 @@ def test_bad_option_values_exit_2(capsys):
     for argv in (
         ["--steps", "0"],
         ["--kernel-size", "4"],
-        ["--method", "simpson"],
+        ["--rule", "simpson"],
         ["--tolerance", "0"],
         ["--tolerance", "x"],
     ):
@@ -348,7 +348,7 @@ ZOO_MODEL = "plain-d4"  # ships with the package: these tests always run
 
 @pytest.fixture
 def big_png(tmp_path):
-    """300x320 HR: larger than the 256 px region that --crop auto cuts."""
+    """300x320 HR: larger than the 256 px region that --region auto cuts."""
     path = tmp_path / "big.png"
     matplotlib.image.imsave(path, rocket()[50:350, 150:470])
     return path
@@ -493,13 +493,6 @@ def test_compare_says_what_it_ran_and_saves_one_map_per_row(tmp_path, hr_png, ca
         np.load(tmp_path / "maps" / "plain-d4.npz")["window"].tolist()
         == (payload["window"])
     )
-    # the old spelling still works and means the same
-    code, _, _ = run(capsys, *argv, "--method", "riemann_middle", "--quiet")
-    assert code == 0
-    rows = json.loads((tmp_path / "c.json").read_text())["rows"]
-    assert [r["diffusion_index"] for r in rows] == [
-        r["diffusion_index"] for r in payload["rows"]
-    ]
 
 
 def test_evaluate_creates_the_figures_folder(tmp_path, hr_png, capsys):
@@ -526,7 +519,8 @@ def test_evaluate_creates_the_figures_folder(tmp_path, hr_png, capsys):
 
 
 def test_evaluate_saves_one_map_per_case_equal_to_lam(tmp_path, hr_png, capsys):
-    from captum_lam import LAM, load_map, map_file_name
+    from captum_lam import LAM, load_map
+    from captum_lam.mapfile import map_file_name
 
     code, _, err = run(
         capsys,
@@ -571,7 +565,6 @@ def test_evaluate_saves_one_map_per_case_equal_to_lam(tmp_path, hr_png, capsys):
         ([], False),  # the defaults: the reference's scheme, stated as information
         (["--steps", "3"], True),
         (["--rule=riemann_left"], True),
-        (["--method", "riemann_right"], True),  # the old spelling counts too
         (["--ste", "3"], True),  # and argparse's abbreviations
         (["--sigma", "2"], False),  # not a setting completeness depends on
     ],
@@ -608,7 +601,7 @@ def test_python_dash_m_captum_lam_cli_runs_the_command():
         (["--tol", "1e-2", "--ste", "20"], "--steps"),  # argparse's abbreviations
         (["--tolerance", "1e-2", "--rule", "riemann_middle"], "--rule"),
         (
-            ["--steps", "20", "--tolerance", "1e-2", "--method", "gausslegendre"],
+            ["--steps", "20", "--tolerance", "1e-2", "--rule", "gausslegendre"],
             "--steps and --rule",
         ),
     ],

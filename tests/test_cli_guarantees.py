@@ -9,8 +9,8 @@ import pytest
 import torch
 
 from captum_lam import zoo
-from captum_lam._results_store import results_lock
 from captum_lam.cli import main
+from captum_lam.studies._store import results_lock
 
 MODEL = "edsr-small"
 needs_zoo = pytest.mark.skipif(not zoo.installed(MODEL), reason="zoo weights missing")
@@ -45,7 +45,7 @@ FACTORY_SOURCE = textwrap.dedent(
 EVALUATE_FAST = [
     "--images",
     "sample:coffee",
-    "--crop",
+    "--centre-crop",
     "32",
     "--per-image",
     "1",

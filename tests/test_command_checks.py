@@ -5,9 +5,9 @@ import os
 import pytest
 import torch
 
-from captum_lam._model_options import check_model_options, split_models
-from captum_lam._output_paths import Output, check_outputs
-from captum_lam._validation import parse_device
+from captum_lam._frontend.model_options import check_model_options, split_models
+from captum_lam._frontend.output_paths import Output, check_outputs
+from captum_lam._method.checks import parse_device
 from captum_lam.models._loading import load_checkpoint
 from captum_lam.models._torchscript import is_torchscript_archive
 

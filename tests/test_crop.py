@@ -5,7 +5,7 @@ import torch
 from torch import nn
 
 from captum_lam import LAM, zoo
-from captum_lam.zoo._info import ModelInfo
+from captum_lam.zoo import ModelInfo
 
 from .conftest import make_tiny_sr
 
@@ -49,7 +49,7 @@ def test_cropped_map_equals_the_whole_image_map(window):
         target=window,
         n_steps=6,
         method="riemann_middle",
-        crop="auto",
+        reach="auto",
         return_convergence_delta=True,
     )
     assert (cropped - whole).abs().max() <= 1e-5 * whole.abs().max()
@@ -63,8 +63,8 @@ def test_too_small_a_reach_changes_the_map():
     x = torch.rand(1, 3, 40, 40, dtype=torch.float64)
     lam = LAM(net)
     whole = lam.attribute(x, target=(40, 40, 8), n_steps=4)
-    exact = lam.attribute(x, target=(40, 40, 8), n_steps=4, crop=3)
-    short = lam.attribute(x, target=(40, 40, 8), n_steps=4, crop=1)
+    exact = lam.attribute(x, target=(40, 40, 8), n_steps=4, reach=3)
+    short = lam.attribute(x, target=(40, 40, 8), n_steps=4, reach=1)
     assert (exact - whole).abs().max() <= 1e-5 * whole.abs().max()
     assert (short - whole).abs().max() > 1e-3 * whole.abs().max()
 
@@ -75,7 +75,7 @@ def test_per_example_windows_and_batches():
     windows = [(0, 0, 8), (50, 50, 12), (20, 40, 8)]
     whole = LAM(net).attribute(x, target=windows, n_steps=4)
     cropped = LAM(net).attribute(
-        x, target=windows, n_steps=4, crop=3, internal_batch_size=5
+        x, target=windows, n_steps=4, reach=3, internal_batch_size=5
     )
     assert (cropped - whole).abs().max() <= 1e-5 * whole.abs().max()
 
@@ -96,17 +96,9 @@ def test_reach_errors_name_the_argument():
     with pytest.raises(ValueError, match="reach must be None, 'auto' or an integer"):
         LAM(make_tiny_sr()).attribute(x, target=(0, 0, 8), reach=-2)
     with pytest.raises(ValueError, match="reach must be None, 'auto' or an integer"):
-        LAM(make_tiny_sr()).attribute(x, target=(0, 0, 8), crop="everything")
-    with pytest.raises(ValueError, match="not both"):
-        LAM(make_tiny_sr()).attribute(x, target=(0, 0, 8), reach=2, crop=2)
-
-
-def test_crop_is_the_old_name_of_reach():
-    x = torch.rand(1, 3, 24, 24)
-    net = make_tiny_sr()
-    new = LAM(net).attribute(x, target=(10, 10, 8), n_steps=3, reach=3)
-    old = LAM(net).attribute(x, target=(10, 10, 8), n_steps=3, crop=3)
-    torch.testing.assert_close(new, old, rtol=0, atol=0)
+        LAM(make_tiny_sr()).attribute(x, target=(0, 0, 8), reach="everything")
+    with pytest.raises(TypeError, match="crop"):  # the 0.1 name is gone
+        LAM(make_tiny_sr()).attribute(x, target=(0, 0, 8), crop=2)
 
 
 # one of each local architecture: the plain CNNs, the residual net, SPAN, SRVGG
@@ -136,5 +128,5 @@ def test_zoo_models_crop_exactly_near_borders(name):
     windows = [(0, 0, 8), (out_h - 8, out_w - 8, 8), (out_h // 2, 0, 12)]
     whole = lam.attribute(x.expand(3, -1, -1, -1), target=windows, n_steps=2)
     for i, window in enumerate(windows):
-        cropped = lam.attribute(x, target=window, n_steps=2, crop="auto")
+        cropped = lam.attribute(x, target=window, n_steps=2, reach="auto")
         assert (cropped[0] - whole[i]).abs().max() <= 1e-5 * whole[i].abs().max()

@@ -8,7 +8,9 @@ import torch
 from skimage.data import rocket
 
 from captum_lam import zoo
-from captum_lam._degradation import (
+from captum_lam.cli import main
+from captum_lam.images import bicubic_downsample, psnr_y, sample_image
+from captum_lam.images._degradation import (
     baseline,
     degrade,
     jpeg,
@@ -16,8 +18,6 @@ from captum_lam._degradation import (
     psnr_summary,
     task_summary,
 )
-from captum_lam._images import bicubic_downsample, psnr_y, sample_image
-from captum_lam.cli import main
 
 DENOISER = "waifu2x-cunet-noise2-x1"
 
@@ -58,7 +58,7 @@ def test_explain_a_denoiser_end_to_end(tmp_path, capsys):
     matplotlib.image.imsave(image, rocket()[150:190, 250:290])  # 40x40
     out, js = tmp_path / "lam.png", tmp_path / "lam.json"
     argv = ["explain", "--image", image, "--model", DENOISER, "--steps", 2]
-    argv += ["--method", "riemann_middle", "--out", out, "--json", js]
+    argv += ["--rule", "riemann_middle", "--out", out, "--json", js]
     assert main([str(a) for a in argv]) == 0
     stdout = capsys.readouterr().out
     summary = json.loads(js.read_text())

@@ -69,3 +69,13 @@ def test_maths_renderer_is_served_with_the_site(site):
         assert (site / "method" / source).resolve().is_file(), source
     assert "arithmatex" in page  # formulas are there for it to render
     assert "fonts.googleapis" not in page
+
+
+def test_every_public_name_is_on_the_api_page():
+    import captum_lam
+
+    page = (Path(__file__).resolve().parents[1] / "docs" / "api.md").read_text()
+    missing = [n for n in captum_lam.__all__ if f"::: captum_lam.{n}\n" not in page]
+    assert not missing, missing
+    for package in ("images", "studies"):
+        assert f"::: captum_lam.{package}\n" in page, package

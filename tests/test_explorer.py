@@ -16,10 +16,11 @@ import pytest
 import torch
 from skimage.data import chelsea
 
-from captum_lam import LAM, bicubic_downsample, diffusion_index, read_image, zoo
+from captum_lam import LAM, diffusion_index, zoo
 from captum_lam.cli import build_parser, main
 from captum_lam.cli._common import resolve_model as _resolve_model
 from captum_lam.explorer._jobs import CANCELLED, DONE, ERROR, JobRunner, Request
+from captum_lam.images import bicubic_downsample, read_image
 
 flask = pytest.importorskip("flask", reason="the explorer needs Flask (serve extra)")
 

@@ -15,8 +15,8 @@ import matplotlib.image
 import pytest
 from skimage.data import chelsea
 
-from captum_lam import read_image
 from captum_lam.cli import main
+from captum_lam.images import read_image
 
 pytest.importorskip("flask", reason="the explorer needs Flask (serve extra)")
 pytest.importorskip("selenium", reason="the browser test needs selenium (pip)")

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from captum_lam import LAM
-from captum_lam._images import (
+from captum_lam.images import (
     bicubic_downsample,
     bicubic_upsample,
     psnr_y,
@@ -151,6 +151,6 @@ def test_crop_auto_gives_the_whole_image_map():
     lam = LAM(model)
     kwargs = dict(target=(44, 40, 8), n_steps=2, method="riemann_middle")
     whole = lam.attribute(x, **kwargs)
-    cropped = lam.attribute(x, crop="auto", **kwargs)
+    cropped = lam.attribute(x, reach="auto", **kwargs)
     assert (cropped - whole).abs().max() <= 1e-5 * whole.abs().max()
     assert (whole[..., :, :8].abs().sum()) == 0  # the crop had something to cut

@@ -3,13 +3,8 @@ import pytest
 import torch
 from scipy import ndimage
 
-from captum_lam import (
-    GaussianBlur2d,
-    filter2d,
-    gaussian_blur2d,
-    gaussian_kernel2d,
-    gaussian_kernel2d_derivative,
-)
+from captum_lam import GaussianBlur2d, gaussian_blur2d
+from captum_lam.filters import filter2d, gaussian_kernel2d, gaussian_kernel2d_derivative
 
 
 def reference_kernel(size, sigma):

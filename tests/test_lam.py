@@ -8,13 +8,8 @@ import torch
 from captum.attr import IntegratedGradients, NoiseTunnel, Saliency
 from torch import nn
 
-from captum_lam import (
-    LAM,
-    METHODS,
-    ProgressiveBlurPath,
-    WindowObjective,
-    diffusion_index,
-)
+from captum_lam import LAM, ProgressiveBlurPath, WindowObjective, diffusion_index
+from captum_lam.path_integrated_gradients import METHODS
 
 from .conftest import make_tiny_sr
 from .reference_lam import _attr_grad, _blur, _reference_kernel, reference_lam

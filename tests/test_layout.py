@@ -83,3 +83,58 @@ def test_no_module_over_700_lines():
     }
     too_big = {k: v for k, v in sizes.items() if v > MAX_LINES}
     assert not too_big, too_big
+
+
+#: Homes that 1.0 retired (see CHANGELOG.md): nothing may import them again.
+RETIRED = {
+    "captum_lam.window_list",
+    "captum_lam.zoo._info",
+    "captum_lam._checks",
+    "captum_lam._validation",
+    "captum_lam._engine",
+    "captum_lam._adaptive",
+    "captum_lam._quadrature",
+    "captum_lam._reach",
+    "captum_lam._packing",
+    "captum_lam._model_state",
+    "captum_lam._commands",
+    "captum_lam._model_options",
+    "captum_lam._output_paths",
+    "captum_lam._startup",
+    "captum_lam._images",
+    "captum_lam._degradation",
+    "captum_lam._results_store",
+}
+MAX_PRIVATE_AT_ROOT = 3
+
+
+def test_the_root_holds_at_most_three_private_modules():
+    private = sorted(
+        p.name
+        for p in PACKAGE.iterdir()
+        if p.name.startswith("_") and not p.name.startswith("__") and p.suffix == ".py"
+    )
+    assert len(private) <= MAX_PRIVATE_AT_ROOT, private
+    layers = {p.name for p in PACKAGE.iterdir() if (p / "__init__.py").is_file()}
+    assert {"_method", "_frontend", "images", "studies"} <= layers
+
+
+def test_no_module_imports_a_retired_home():
+    root = PACKAGE.parent
+    files = [
+        p
+        for d in ("captum_lam", "tests", "benchmarks")
+        for p in (root / d).rglob("*.py")
+    ]
+    files += list((root / "docs" / "scripts").glob("*.py"))
+    found = {}
+    for path in files:
+        name = _module_name(path) if path.is_relative_to(PACKAGE) else path.stem
+        hits = _imports(path, name) & RETIRED
+        if hits:
+            found[str(path.relative_to(root))] = sorted(hits)
+    assert not found, found
+    # the retired homes are gone, so an import of one could only fail
+    for module in RETIRED:
+        relative = Path(*module.split(".")[1:])
+        assert not (PACKAGE / relative.with_suffix(".py")).exists(), module

@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 import torch
 
-from captum_lam import LAM, load_map, sample_image, save_map
-from captum_lam._images import SAMPLE_IMAGES, read_image_spec
+from captum_lam import LAM, load_map, save_map
+from captum_lam.images import SAMPLE_IMAGES, read_image_spec, sample_image
 from captum_lam.multiwindow import attribute_windows
 
 from .conftest import make_tiny_sr

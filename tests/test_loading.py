@@ -21,7 +21,7 @@ from captum_lam.models._loading import (
     load_factory,
     read_state_dict,
 )
-from captum_lam.zoo._info import ModelInfo
+from captum_lam.zoo import ModelInfo
 
 from .conftest import make_tiny_sr
 

@@ -2,7 +2,8 @@ import numpy as np
 import pytest
 import torch
 
-from captum_lam import abs_normalized_map, diffusion_index, gini
+from captum_lam import diffusion_index, gini
+from captum_lam.metrics import abs_normalized_map
 
 
 def reference_gini(array):

@@ -10,7 +10,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from captum_lam._images import (
+from captum_lam.images import (
     bicubic_downsample,
     bicubic_upsample,
     psnr_y,
@@ -24,7 +24,7 @@ from captum_lam.models._pretrained import (
     load_pretrained,
     pretrained_names,
 )
-from captum_lam.zoo._info import ModelInfo
+from captum_lam.zoo import ModelInfo
 
 torch.set_num_threads(1)
 

@@ -2,7 +2,8 @@ import pytest
 import torch
 from captum.attr import InputXGradient, IntegratedGradients, NoiseTunnel, Saliency
 
-from captum_lam import WindowObjective, format_windows, gradient_magnitude
+from captum_lam import WindowObjective, gradient_magnitude
+from captum_lam.objective import format_windows
 
 from .reference_lam import _attr_grad
 

@@ -3,12 +3,12 @@ import torch
 from captum.attr import IntegratedGradients
 
 from captum_lam import (
-    METHODS,
     LinearPath,
     PathIntegratedGradients,
     ProgressiveBlurPath,
     WindowObjective,
 )
+from captum_lam.path_integrated_gradients import METHODS
 
 from .conftest import make_tiny_sr
 

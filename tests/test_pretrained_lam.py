@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from captum_lam import LAM, WindowObjective, zoo
-from captum_lam._images import bicubic_downsample, sample_image
+from captum_lam.images import bicubic_downsample, sample_image
 
 # one of each graph family: SPAN x4/x2, SRVGGNetCompact with PixelShuffle and with
 # Interp (x3), RRDBNet (the 16.7 M Real-ESRGAN at a tiny input)

@@ -148,7 +148,7 @@ def test_a_leftover_shard_with_brackets_in_the_name_is_merged(tmp_path):
     assert len(records) == 2 and not shard.exists()
 
 
-# --- map files: one per case, short names -----------------------------------------------
+# --- map files: one per case, short names -------------------------------------
 
 
 def test_map_names_are_unique_per_case(tmp_path):

@@ -7,7 +7,7 @@ import time
 import pytest
 
 from captum_lam._io import write_text_atomic
-from captum_lam._results_store import (
+from captum_lam.studies._store import (
     ResultsFileInUse,
     read_results,
     repair_tail,

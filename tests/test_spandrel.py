@@ -33,7 +33,7 @@ from safetensors.torch import save_file
 
 from captum_lam import LAM
 from captum_lam.models._loading import ModelAdapter, load_checkpoint
-from captum_lam.zoo._info import ModelInfo
+from captum_lam.zoo import ModelInfo
 
 pytestmark = pytest.mark.spandrel
 

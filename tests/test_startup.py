@@ -60,7 +60,7 @@ def test_the_command_gets_python_interrupts_back_once_it_runs():
         """
         import os, signal, sys
         sys.argv[0] = "captum-lam"
-        from captum_lam._startup import restore_interrupts
+        from captum_lam._frontend.startup import restore_interrupts
         restore_interrupts()
         try:
             os.kill(os.getpid(), signal.SIGINT)

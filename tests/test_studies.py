@@ -15,9 +15,9 @@ import pytest
 import torch
 from torch import nn
 
-from captum_lam import LAM, zoo
-from captum_lam._images import sample_image
-from captum_lam._reach import model_reach
+from captum_lam import LAM, mass_area, mean_distance, zoo
+from captum_lam._method.reach import model_reach
+from captum_lam.images import sample_image
 from captum_lam.multiwindow import (
     _backward_groups,
     attribute_windows,
@@ -34,8 +34,6 @@ from captum_lam.studies import (
     di_vs_receptive_field,
     evaluate,
     format_table,
-    mass_area,
-    mean_distance,
     read_cases,
     read_jsonl,
     select_cases,
@@ -43,7 +41,7 @@ from captum_lam.studies import (
     write_jsonl,
 )
 from captum_lam.windows import textured_windows
-from captum_lam.zoo._info import ModelInfo
+from captum_lam.zoo import ModelInfo
 
 from .conftest import make_tiny_sr
 
@@ -583,7 +581,7 @@ def test_evaluate_command(tmp_path, capsys):
         CLI_MODEL,
         "--images",
         "sample:astronaut,sample:coffee",
-        "--crop",
+        "--centre-crop",
         "48",
         "--per-image",
         "2",

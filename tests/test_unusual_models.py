@@ -5,7 +5,7 @@ import torch
 from torch import nn
 
 from captum_lam import LAM, attribute_windows
-from captum_lam.models._loading import model_scale
+from captum_lam._registry import model_scale
 from tests.conftest import TinySR, make_tiny_sr
 
 

@@ -46,7 +46,7 @@ def test_automatic_window_keeps_away_from_the_border():
 
 
 def test_listed_windows_start_with_the_automatic_one_and_name_their_content():
-    from captum_lam import auto_windows, list_windows
+    from captum_lam.windows import auto_windows, list_windows
 
     torch.manual_seed(0)
     img = torch.zeros(1, 3, 256, 256)

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from captum_lam import zoo
-from captum_lam._images import (
+from captum_lam.images import (
     HELD_OUT_IMAGES,
     bicubic_downsample,
     bicubic_upsample,

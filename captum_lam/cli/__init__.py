@@ -20,9 +20,9 @@ import warnings
 from typing import Any, Optional, Sequence
 
 from .. import __version__
-from .._commands import COMMANDS
+from .._frontend.commands import COMMANDS
+from .._frontend.startup import Terminated, command_process, restore_interrupts
 from .._io import printable
-from .._startup import Terminated, command_process, restore_interrupts
 
 __all__ = ["DEFAULT_PRETRAINED", "DEFAULT_TRAINED", "UserError", "build_parser", "main"]
 
@@ -84,7 +84,7 @@ def _main(argv: Optional[Sequence[str]]) -> int:
     argv = sys.argv[1:] if argv is None else [str(a) for a in argv]
     if not argv or argv[0] in ("-h", "--help", "--version"):
         _answer_without_commands(argv)
-    parser = build_parser()  # imports torch: Ctrl-C until here is _startup's
+    parser = build_parser()  # imports torch: Ctrl-C until here is _frontend.startup's
     restore_interrupts()
     args = parser.parse_args(argv)
     args.argv = argv

@@ -13,21 +13,21 @@ from typing import Any, Callable, Iterator, Optional, Sequence
 import torch
 from torch import Tensor, nn
 
-from .._adaptive import IntegrationReport
-from .._degradation import DENOISING_AUTO_REGION, degrade
-from .._images import (
-    bicubic_upsample,
-    crop_to_multiple,
-    read_image_spec,
-)
-from .._io import is_stdout, stream_to_stdout
-from .._model_options import (
+from .._frontend.model_options import (
     check_model_options,
     given_adapter_options,
     split_models,
 )
-from .._output_paths import Output, check_outputs
-from .._validation import parse_device
+from .._frontend.output_paths import Output, check_outputs
+from .._io import is_stdout, stream_to_stdout
+from .._method.adaptive import IntegrationReport
+from .._method.checks import parse_device
+from ..images import (
+    bicubic_upsample,
+    crop_to_multiple,
+    read_image_spec,
+)
+from ..images._degradation import DENOISING_AUTO_REGION, degrade
 from ..objective import DETECTORS, check_windows_fit
 from ..path_integrated_gradients import METHODS
 from ..settings import LAMSettings
@@ -347,18 +347,6 @@ def check_output_size(sr: Any, lr: Tensor, scale: int) -> None:
         )
 
 
-def check_writable(path: Optional[str], option: str) -> Optional[Path]:
-    if path is None:
-        return None
-    p = Path(path)
-    parent = p.parent if str(p.parent) else Path(".")
-    if not parent.is_dir():
-        raise UserError(f"{option}: folder {parent} does not exist")
-    if not os.access(parent, os.W_OK):
-        raise UserError(f"{option}: cannot write to {parent}")
-    return p
-
-
 # --- parser ------------------------------------------------------------------
 
 
@@ -491,15 +479,6 @@ def add_lam_settings(p: argparse.ArgumentParser) -> None:
         help=f"LAM's integration rule ({DEFAULT_RULE} = the reference's; "
         "riemann_middle = most exact at the same cost)",
     )
-    # the old spelling, kept working; not shown, so it is not confused with
-    # compare's --methods (attribution methods)
-    p.add_argument(
-        "--method",
-        dest="method",
-        choices=METHODS,
-        help=argparse.SUPPRESS,
-        default=argparse.SUPPRESS,
-    )
     p.add_argument("--detector", choices=DETECTORS, default="difference")
     p.add_argument(
         "--batch-size",
@@ -560,13 +539,10 @@ def add_common(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--region",
-        "--crop",
-        dest="region",
         default="auto",
         help="side of the HR region around the window that is explained: SIZE "
         "(HR pixels), none (the whole image) or auto (default: 256x256 around the "
-        "window, when the image is larger; LAM's cost and the DI grow with the image). "
-        "--crop is its old name",
+        "window, when the image is larger; LAM's cost and the DI grow with the image)",
     )
     add_lam_settings(p)
     p.add_argument("--quiet", action="store_true", help="no progress bar or summary")
@@ -583,7 +559,7 @@ def check_cost(
     """Say what a long run will cost (``runs`` LAM runs of each model), and
     refuse one past the limits unless ``--force``, before any network runs on
     the whole input."""
-    from .._cost import Cost, estimate_cost
+    from .._frontend.cost import Cost, estimate_cost
 
     steps = args.steps if isinstance(args.steps, int) else 54  # "auto": at least
     costs = [estimate_cost(model, lr, steps) for model in models]

@@ -12,13 +12,13 @@ from typing import Any, Optional
 import torch
 from torch import Tensor, nn
 
-from .._adaptive import IntegrationReport
-from .._commands import COMMANDS
-from .._images import (
+from .._frontend.commands import COMMANDS
+from .._io import write_text_atomic
+from .._method.adaptive import IntegrationReport
+from .._registry import model_scale
+from ..images import (
     psnr_y,
 )
-from .._io import write_text_atomic
-from .._registry import model_scale
 from ..metrics import diffusion_index
 from ._common import (
     COMPARE_METHODS,

@@ -1,8 +1,8 @@
 """``captum-lam evaluate``: a LAM study over models, images and windows.
 
 Registered in `captum_lam.cli` by ``add_evaluate_parser(subparsers)``.
-Runs [`evaluate`][captum_lam.evaluate] (resumable; sharded under ``torchrun``)
-and prints the per-model table of [`aggregate`][captum_lam.aggregate].
+Runs [`evaluate`][captum_lam.studies.evaluate] (resumable; sharded under ``torchrun``)
+and prints the per-model table of [`aggregate`][captum_lam.studies.aggregate].
 """
 
 from __future__ import annotations
@@ -17,10 +17,10 @@ from typing import Any, Optional, Sequence
 
 from torch import Tensor
 
-from .._adaptive import RULE
-from .._commands import COMMANDS
-from .._images import HELD_OUT_IMAGES
-from .._model_options import is_factory
+from .._frontend.commands import COMMANDS
+from .._frontend.model_options import is_factory
+from .._method.adaptive import RULE
+from ..images import HELD_OUT_IMAGES
 from ..studies.runner import torchrun_rank
 from ._common import (
     Output,
@@ -76,12 +76,10 @@ def add_evaluate_parser(subparsers: Any) -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--centre-crop",
-        "--crop",
-        dest="centre_crop",
         metavar="SIZE",
         type=positive_int,
         help="centre-crop every HR image to at most SIZE x SIZE pixels first "
-        "(default: whole images); --crop is its old name",
+        "(default: whole images)",
     )
     p.add_argument(
         "--cases",

@@ -11,11 +11,11 @@ import torch
 from torch import Tensor, nn
 
 from .. import __version__
-from .._adaptive import IntegrationReport
-from .._commands import COMMANDS
-from .._degradation import psnr_line, psnr_summary, task_summary
+from .._frontend.commands import COMMANDS
 from .._io import write_text_atomic
+from .._method.adaptive import IntegrationReport
 from .._registry import model_scale
+from ..images._degradation import psnr_line, psnr_summary, task_summary
 from ..lam import LAM
 from ..metrics import diffusion_index
 from ._common import (

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from .._commands import COMMANDS
+from .._frontend.commands import COMMANDS
 from .._io import text_table
 
 # --- models ------------------------------------------------------------------

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from .._commands import COMMANDS
+from .._frontend.commands import COMMANDS
 from ._common import (
     DEFAULT_IMAGE,
     DEFAULT_WINDOW_SIZE,
@@ -20,9 +20,9 @@ def cmd_windows(args: argparse.Namespace) -> int:
     """``captum-lam windows IMAGE`` and ``explain --list-windows``."""
     import torch
 
-    from .._images import bicubic_upsample
     from .._registry import model_scale
-    from ..window_list import list_windows
+    from ..images import bicubic_upsample
+    from ..windows import list_windows
 
     image = read_image_option(args.image, getattr(args, "image_option", "--image"))
     if args.lr:

@@ -35,8 +35,9 @@ from typing import Any, Optional
 from flask import Flask, Response, jsonify, request, send_from_directory
 from werkzeug.exceptions import HTTPException
 
-from .. import METHODS, textured_windows
 from ..objective import DETECTORS
+from ..path_integrated_gradients import METHODS
+from ..windows import textured_windows
 from ._catalogue import (
     SAMPLES,
     UPLOAD_MAX_BYTES,

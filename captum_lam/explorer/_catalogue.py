@@ -19,7 +19,7 @@ from typing import Any, Callable, Optional
 import torch
 from torch import Tensor, nn
 
-from .. import read_image, sample_image
+from ..images import read_image, sample_image
 
 #: Built-in photos offered on the page (scikit-image's and matplotlib's samples).
 SAMPLES = (

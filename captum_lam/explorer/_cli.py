@@ -7,8 +7,8 @@ import sys
 from pathlib import Path
 from typing import Any, Callable
 
-from .._commands import COMMANDS
-from .._model_options import check_model_options, given_adapter_options
+from .._frontend.commands import COMMANDS
+from .._frontend.model_options import check_model_options, given_adapter_options
 
 #: ``resolve_model(args, name)``: the command line's model loader (explain's),
 #: passed in by the CLI so that this package does not import it.
@@ -90,7 +90,7 @@ def build_app(args: argparse.Namespace, resolve_model: ResolveModel) -> Any:
     images = Images()
     image_id = args.image
     if not args.image.startswith("sample:"):
-        from .. import read_image
+        from ..images import read_image
 
         path = Path(args.image)
         if not path.is_file():

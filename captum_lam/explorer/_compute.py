@@ -4,7 +4,7 @@ The numbers are ``captum-lam explain``'s for the same window and settings: the
 same LR input (the image cropped to a multiple of the scale, bicubic-downsampled),
 the same [`LAM`][captum_lam.LAM] call on the whole image. For models with a known,
 finite receptive field the network runs only where the window can see
-(``crop="auto"``), which gives the same map to float rounding, much faster.
+(``reach="auto"``), which gives the same map to float rounding, much faster.
 """
 
 from __future__ import annotations
@@ -16,9 +16,11 @@ from typing import Any, Callable, Optional
 
 from torch import Tensor
 
-from .. import LAM, METHODS, bicubic_downsample, diffusion_index, mass_area
-from .._validation import check_kernel_fits
+from .. import LAM, diffusion_index, mass_area
+from .._method.checks import check_kernel_fits
+from ..images import bicubic_downsample
 from ..objective import DETECTORS
+from ..path_integrated_gradients import METHODS
 from ..settings import LAMSettings
 from ._catalogue import ImageEntry, Images, Models, RequestError
 from ._jobs import Request
@@ -186,7 +188,7 @@ def compute(
     hr = image.hr(entry.scale).to(models.device)
     lr = bicubic_downsample(hr, entry.scale)
     sr = models.output(entry.name, image.id, lr)
-    crop: Optional[str] = "auto" if entry.receptive_field is not None else None
+    reach: Optional[str] = "auto" if entry.receptive_field is not None else None
     lam = LAM(
         model,
         sigma=settings["sigma"],
@@ -201,7 +203,7 @@ def compute(
         n_steps=settings["steps"],
         method=settings["method"],
         return_convergence_delta=True,
-        crop=crop,
+        reach=reach,
     )
     seconds = time.perf_counter() - started
     attribution = attribution.detach()[0].cpu()
@@ -222,5 +224,5 @@ def compute(
         mass_50=int(mass_area(attribution, 0.5)),
         mass_90=int(mass_area(attribution, 0.9)),
         seconds=seconds,
-        receptive_field_crop=crop is not None,
+        receptive_field_crop=reach is not None,
     )

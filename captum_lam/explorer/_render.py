@@ -9,8 +9,10 @@ from typing import Any
 import numpy as np
 from torch import Tensor
 
-from .. import abs_normalized_map, bicubic_upsample, lam_figure
+from .. import lam_figure
+from ..images import bicubic_upsample
 from ..mapfile import map_arrays, map_bytes
+from ..metrics import abs_normalized_map
 from ._catalogue import ImageEntry, ModelEntry
 from ._compute import LamResult
 
@@ -181,7 +183,7 @@ def explain_command(
         image.spec,
         "--window",
         f"{top},{left},{size}",
-        "--crop",
+        "--region",
         "none",
         "--steps",
         str(settings["steps"]),

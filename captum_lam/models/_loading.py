@@ -34,9 +34,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from captum_lam._method.checks import as_int
 from captum_lam._registry import ModelInfo, measure_scale
-from captum_lam._registry import model_scale as model_scale  # old home
-from captum_lam._validation import as_int
 from captum_lam.models._load_errors import describe_load_error
 from captum_lam.models._torchscript import refuse_torchscript
 

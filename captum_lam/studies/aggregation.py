@@ -83,7 +83,7 @@ def aggregate(
     Parameters
     ----------
     records : sequence of dict
-        From [`evaluate`][captum_lam.evaluate] or `read_jsonl`.
+        From [`evaluate`][captum_lam.studies.evaluate] or `read_jsonl`.
     seed : int
         Seed of the bootstrap (the same for every model).
     n_boot : int
@@ -126,7 +126,7 @@ def aggregate(
 
 
 def format_table(summary: Mapping[str, Mapping[str, Any]]) -> str:
-    """The [`aggregate`][captum_lam.aggregate] summary as a fixed-width text table."""
+    """The [`aggregate`][captum_lam.studies.aggregate] summary as a text table."""
 
     def num(value: Any, digits: int = 2) -> str:
         return "-" if value is None else f"{value:.{digits}f}"

@@ -203,7 +203,7 @@ def di_vs_content(
 
     The paper finds regular stripes and grids more likely to be used than
     complex semantics; here the windows are classed by
-    [`classify_content`][captum_lam.classify_content].
+    [`classify_content`][captum_lam.windows.classify_content].
 
     Returns
     -------

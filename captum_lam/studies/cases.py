@@ -2,33 +2,25 @@
 
 from __future__ import annotations
 
-import math
 import zlib
 from dataclasses import dataclass
-from typing import Mapping, Optional, Sequence
+from typing import Mapping, Optional
 
 import numpy as np
 from torch import Tensor
 
-from .._checks import check_int
-from .._images import (
+from .._method.checks import check_int
+from ..images import (
     crop_to_multiple,
     read_image_spec,
-    rgb_to_y,
 )
-from ..windows import overlaps, texture_energy, textured_windows
-
-#: The content classes of [`classify_content`][captum_lam.classify_content].
-CONTENT_CLASSES = ("flat", "edge", "texture")
-#: Mean luma gradient magnitude (per HR pixel, luma in [0, 1]) below which a
-#: window is "flat".
-FLAT_ENERGY = 0.015
-#: Structure-tensor coherence at or above which a textured window is an "edge"
-#: (one dominant orientation: an edge, a line, parallel stripes).
-EDGE_COHERENCE = 0.5
-
-
-# --- cases ---------------------------------------------------------------------
+from ..windows import (
+    CONTENT_CLASSES,
+    classify_content,
+    overlaps,
+    texture_energy,
+    textured_windows,
+)
 
 
 @dataclass(frozen=True)
@@ -70,80 +62,6 @@ def load_image(spec: str) -> Tensor:
     return read_image_spec(spec)
 
 
-def classify_content(
-    image: Tensor,
-    window: Sequence[int],
-    *,
-    flat_energy: float = FLAT_ENERGY,
-    edge_coherence: float = EDGE_COHERENCE,
-) -> tuple[str, float, float]:
-    """Is the window flat, an edge, or texture?
-
-    On the luma of the window (BT.601, in [0, 1]): the gradient energy is the
-    mean forward-difference gradient magnitude; the coherence of the summed
-    structure tensor ``J = sum [gx^2, gx gy; gx gy, gy^2]`` is
-    ``((l1 - l2) / (l1 + l2))^2`` with ``l1 >= l2`` its eigenvalues: 1 for one
-    orientation (an edge, a line, parallel stripes), 0 for no dominant one.
-
-    * ``"flat"``: energy below ``flat_energy`` (default 0.015);
-    * ``"edge"``: otherwise, coherence at least ``edge_coherence`` (0.5);
-    * ``"texture"``: the rest.
-
-    Parameters
-    ----------
-    image : Tensor
-        (1, 3, H, W) or (3, H, W) in [0, 1], the HR image.
-    window : tuple
-        ``(top, left, size)`` in the image's pixels.
-
-    Returns
-    -------
-    (label, energy, coherence)
-
-    Examples
-    --------
-    >>> import torch
-    >>> img = torch.zeros(1, 3, 32, 32)
-    >>> classify_content(img, (8, 8, 16))[0]
-    'flat'
-    >>> img[..., 16:] = 1.0  # a vertical edge
-    >>> classify_content(img, (8, 8, 16))[0]
-    'edge'
-    >>> noise = torch.rand(1, 3, 32, 32, generator=torch.Generator().manual_seed(0))
-    >>> classify_content(noise, (8, 8, 16))[0]
-    'texture'
-    """
-    if image.ndim == 3:
-        image = image[None]
-    top, left, size = (int(v) for v in window)
-    h, w = image.shape[-2:]
-    if top + size > h or left + size > w:
-        raise ValueError(f"window {tuple(window)} leaves the {h}x{w} image")
-    luma = rgb_to_y(image.detach().double().cpu())[0, 0].numpy()
-    patch = luma[top : min(top + size + 1, h), left : min(left + size + 1, w)]
-    gx = np.diff(patch, axis=1)[:size, :size]
-    gy = np.diff(patch, axis=0)[:size, :size]
-    rows, cols = min(gx.shape[0], gy.shape[0]), min(gx.shape[1], gy.shape[1])
-    gx, gy = gx[:rows, :cols], gy[:rows, :cols]
-    energy = float(np.hypot(gx, gy).mean()) if gx.size else 0.0
-    jxx, jyy, jxy = (
-        float((gx * gx).sum()),
-        float((gy * gy).sum()),
-        float((gx * gy).sum()),
-    )
-    trace = jxx + jyy
-    coherence = (
-        (math.sqrt((jxx - jyy) ** 2 + 4 * jxy**2) / trace) ** 2 if trace > 0 else 0.0
-    )
-    if energy < flat_energy:
-        label = "flat"
-    elif coherence >= edge_coherence:
-        label = "edge"
-    else:
-        label = "texture"
-    return label, energy, coherence
-
-
 def _image_seed(seed: int, name: str) -> np.random.Generator:
     return np.random.default_rng([seed, zlib.crc32(name.encode())])
 
@@ -180,13 +98,14 @@ def select_cases(
 
     ``mode="hardest"`` (default) takes the ``pool * per_image`` most textured
     non-overlapping windows of each image
-    ([`textured_windows`][captum_lam.textured_windows], highest gradient energy first)
-    and draws ``per_image`` of them with a generator seeded by ``seed`` and the image's
-    name (so adding an image does not change the others' windows); ``seed=None`` takes
-    the top ``per_image`` deterministically. ``mode="random"`` draws non-overlapping
-    windows uniformly; ``mode="stratified"`` draws ``per_image`` windows of each content
-    class of [`classify_content`][captum_lam.classify_content] (fewer where an image has
-    fewer), for the DI-vs-content analysis.
+    ([`textured_windows`][captum_lam.windows.textured_windows], highest gradient
+    energy first) and draws ``per_image`` of them with a generator seeded by
+    ``seed`` and the image's name (so adding an image does not change the others'
+    windows); ``seed=None`` takes the top ``per_image`` deterministically.
+    ``mode="random"`` draws non-overlapping windows uniformly;
+    ``mode="stratified"`` draws ``per_image`` windows of each content class of
+    [`classify_content`][captum_lam.windows.classify_content] (fewer where an
+    image has fewer), for the DI-vs-content analysis.
 
     Windows never overlap within an image and keep ``margin`` HR pixels from the
     borders (default: ``scale``, the border PSNR leaves out).
@@ -195,7 +114,8 @@ def select_cases(
     ----------
     images : mapping of name -> Tensor
         HR images (1, 3, H, W) in [0, 1]; the names become `Case.image`
-        (``sample:NAME`` or a path, for [`evaluate`][captum_lam.evaluate] to load them).
+        (``sample:NAME`` or a path, for [`evaluate`][captum_lam.studies.evaluate] to
+        load them).
     per_image : int
         Windows per image (per class with ``mode="stratified"``).
     size : int

@@ -14,9 +14,9 @@ from typing import Any, Iterable, Mapping, Sequence, Union
 import numpy as np
 
 from .._io import write_text_atomic
-from .._results_store import ResultsFile, read_results
+from ._identity import validate_record
+from ._store import ResultsFile, read_results
 from .cases import Case
-from .identity import validate_record
 
 PathLike = Union[str, os.PathLike]
 

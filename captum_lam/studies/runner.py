@@ -12,25 +12,25 @@ from typing import Any, Callable, Mapping, Optional, Sequence, Union
 import torch
 from torch import Tensor, nn
 
-from .._degradation import baseline, degrade, describe, task
-from .._images import (
+from .._method.checks import parse_device
+from .._registry import model_scale
+from ..images import (
     crop_to_multiple,
     psnr_y,
     ssim_y,
 )
-from .._registry import model_scale
-from .._results_store import ResultsFileInUse, repair_tail, results_lock
-from .._validation import parse_device
+from ..images._degradation import baseline, degrade, describe, task
 from ..metrics import diffusion_index, mass_area, mean_distance
 from ..multiwindow import attribute_windows
 from ..settings import LAMSettings
-from .cases import Case, classify_content, load_image
-from .identity import (
+from ._identity import (
     check_identity,
     file_identity,
     image_digest,
     model_digest,
 )
+from ._store import ResultsFileInUse, repair_tail, results_lock
+from .cases import Case, classify_content, load_image
 from .records import (
     PathLike,
     merge_rank_files,
@@ -114,8 +114,8 @@ def evaluate(
         Names are loaded with ``load_model`` (default [`load`][captum_lam.zoo.load]);
         None: the models the cases name.
     cases : sequence of Case
-        From [`select_cases`][captum_lam.select_cases] or
-        [`read_cases`][captum_lam.read_cases].
+        From [`select_cases`][captum_lam.studies.select_cases] or
+        [`read_cases`][captum_lam.studies.read_cases].
     images : mapping of name -> Tensor, optional
         HR images by `Case.image`; missing ones are loaded with
         `load_image`. Cropped to a multiple of the scale.
@@ -269,7 +269,7 @@ def _hold_results(
 
 class _Store:
     """The run's models and images, loaded when first needed, with the identity
-    (`captum_lam.studies.identity`) of each."""
+    (`captum_lam.studies._identity`) of each."""
 
     def __init__(
         self,
@@ -407,7 +407,7 @@ def _evaluate_group(
     identity: Optional[Mapping[str, Any]] = None,
 ) -> list[dict]:
     """Records of the windows of one (model, image); ``identity``: the fields
-    that say what decided the numbers (`captum_lam.studies.identity`)."""
+    that say what decided the numbers (`captum_lam.studies._identity`)."""
     scale = model_scale(model, image.shape[1], device)
     hr = crop_to_multiple(image.to(device=device, dtype=torch.float32), scale)
     lr = degrade(hr, scale, model_name)  # JPEG for a scale-1 denoiser

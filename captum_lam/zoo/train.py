@@ -5,13 +5,13 @@ Usage::
     python -m captum_lam.zoo.train NAME [--steps N] [--seed S] [--out DIR]
         [--images A,B,...] [--threads T]
 
-The degradation is [`bicubic_downsample`][captum_lam.bicubic_downsample] x4 of whole
-photos; training pairs are aligned random crops (96x96 HR, 24x24 LR; nearly
+The degradation is [`bicubic_downsample`][captum_lam.images.bicubic_downsample] x4 of
+whole photos; training pairs are aligned random crops (96x96 HR, 24x24 LR; nearly
 flat crops are re-drawn) with flips and 90-degree rotations, an L1 loss and
 Adam with linear warm-up and cosine decay. Training is seeded and
 reproducible: the same name, steps, seed and thread count give bitwise
 identical weights. The held-out evaluation photos
-(``captum_lam._images.HELD_OUT_IMAGES``) are refused.
+(``captum_lam.images.HELD_OUT_IMAGES``) are refused.
 
 Writes ``DIR/NAME.safetensors`` (float32 weights) and ``DIR/NAME.json``
 (training metadata).
@@ -32,7 +32,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from captum_lam._images import HELD_OUT_IMAGES, bicubic_downsample, sample_image
+from captum_lam.images import HELD_OUT_IMAGES, bicubic_downsample, sample_image
 from captum_lam.zoo._architectures import ARCHITECTURES, SCALE, build
 
 __all__ = ["TRAIN_IMAGES", "DEFAULT_STEPS", "LEARNING_RATES", "train", "main"]
@@ -177,7 +177,7 @@ def train(
     seed : int
         Seeds the initialisation and the crop sampling.
     images : sequence of str
-        Training photos (names for ``captum_lam._images.sample_image``); the
+        Training photos (names for ``captum_lam.images.sample_image``); the
         held-out evaluation photos raise ``ValueError``.
     batch_size, lr_size : int
         Crops per step and LR crop side (the HR crop is 4x larger).
@@ -259,7 +259,7 @@ def train(
             "lr_crop": lr_size,
             "hr_crop": lr_size * SCALE,
             "scale": SCALE,
-            "degradation": "captum_lam._images.bicubic_downsample x4",
+            "degradation": "captum_lam.images.bicubic_downsample x4",
             "loss": "L1",
             "optimizer": "Adam",
             "learning_rate": peak,

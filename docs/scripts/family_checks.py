@@ -18,8 +18,8 @@ import time
 import torch
 
 from captum_lam import LAM, diffusion_index, zoo
-from captum_lam._degradation import baseline, degrade
-from captum_lam._images import psnr_y, sample_image
+from captum_lam.images import psnr_y, sample_image
+from captum_lam.images._degradation import baseline, degrade
 
 
 def psnr_gain(name: str) -> None:

@@ -4,8 +4,8 @@
     python docs/scripts/real_network_study.py --plot-only  # re-plot from the records
     python docs/scripts/real_network_study.py --probe      # time each network, no study
 
-Runs :func:`captum_lam.evaluate` over the networks of ``NETWORKS`` on small crops
-of the three held-out photos (``PHOTOS``), appending one JSON record per (network,
+Runs :func:`captum_lam.studies.evaluate` over the networks of ``NETWORKS`` on small
+crops of the three held-out photos (``PHOTOS``), appending one JSON record per (network,
 photo, window) to ``docs/data/real_networks.jsonl`` (an interrupted run resumes
 where it stopped), then writes the per-network table and the analyses' tables
 to ``docs/generated/real_networks_*.md`` and one figure per analysis to
@@ -166,7 +166,7 @@ def image_key(photo: str, scale: int, lr_size: int) -> str:
 
 def crop(photo: str, scale: int, lr_size: int):
     """The HR crop of ``lr_size * scale`` pixels of ``photo``, centred per PHOTOS."""
-    from captum_lam import sample_image
+    from captum_lam.images import sample_image
 
     image = sample_image(photo)
     side = lr_size * scale
@@ -181,7 +181,8 @@ def crop(photo: str, scale: int, lr_size: int):
 
 def case_windows(config: Config, photo: str, scale: int, lr_size: int):
     """The HR crop of ``photo`` for a network of ``scale`` and its windows."""
-    from captum_lam import classify_content, select_cases
+    from captum_lam.studies import select_cases
+    from captum_lam.windows import classify_content
 
     key = image_key(photo, scale, lr_size)
     image = crop(photo, scale, lr_size)
@@ -204,7 +205,7 @@ def case_windows(config: Config, photo: str, scale: int, lr_size: int):
 
 def build_cases(config: Config, networks: Sequence[Network], info: Mapping[str, Any]):
     """The study's cases and HR images, keyed by :func:`image_key`."""
-    from captum_lam import Case
+    from captum_lam.studies import Case
 
     images, windows, cases = {}, {}, []
     for net in networks:
@@ -229,7 +230,8 @@ def probe(networks: Sequence[Network], config: Config) -> list[dict[str, Any]]:
     windows * backward)``: what :func:`captum_lam.attribute_windows` does.
     """
 
-    from captum_lam import bicubic_downsample, zoo
+    from captum_lam import zoo
+    from captum_lam.images import bicubic_downsample
 
     rows = []
     for net in networks:
@@ -269,7 +271,8 @@ def run(
     config: Config, networks: Sequence[Network], root: Path, budget_minutes: float
 ) -> None:
     """Probe the networks without records, drop those over budget, evaluate the rest."""
-    from captum_lam import evaluate, zoo
+    from captum_lam import zoo
+    from captum_lam.studies import evaluate
 
     records_path = root / "data" / f"{PREFIX}.jsonl"
     probe_path = root / "data" / f"{PREFIX}_probe.json"

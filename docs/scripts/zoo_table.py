@@ -17,15 +17,16 @@ from pathlib import Path
 
 import torch
 
-from captum_lam import LAM, diffusion_index, textured_windows, zoo
-from captum_lam._degradation import baseline, degrade
-from captum_lam._images import (
+from captum_lam import LAM, diffusion_index, zoo
+from captum_lam.images import (
     HELD_OUT_IMAGES,
     crop_to_multiple,
     psnr_y,
     sample_image,
     ssim_y,
 )
+from captum_lam.images._degradation import baseline, degrade
+from captum_lam.windows import textured_windows
 
 IMAGES = [name for name in HELD_OUT_IMAGES if name != "cat"]
 OUT = Path(__file__).resolve().parents[1] / "generated" / "zoo_table.md"
@@ -66,7 +67,7 @@ def evaluate(name: str, device: torch.device) -> dict:
             continue
         # receptive-field cropping is exact, and much faster for local networks
         for window in windows:
-            attr = lam.attribute(lr, target=window, crop="auto")
+            attr = lam.attribute(lr, target=window, reach="auto")
             row["di"].append(float(diffusion_index(attr[0])))
     return row
 
@@ -96,9 +97,7 @@ def main() -> None:
                 if info.receptive_field is None
                 else str(info.receptive_field),
                 "degradation": info.degradation,
-                "psnr": [
-                    f"{p:.2f} ({b:.2f})" for p, b in zip(r["psnr"], r["bicubic"])
-                ],
+                "psnr": [f"{p:.2f} ({b:.2f})" for p, b in zip(r["psnr"], r["bicubic"])],
                 "ssim": [f"{q:.4f}" for q in r["ssim"]],
                 "di": f"{statistics.mean(r['di']):.2f}" if r["di"] else "GPU only",
             }

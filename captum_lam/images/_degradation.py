@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from captum_lam._images import bicubic_downsample, bicubic_upsample, psnr_y
+from captum_lam.images import bicubic_downsample, bicubic_upsample, psnr_y
 from captum_lam.models._pretrained_families import DENOISER_JPEG_QUALITY
 
 __all__ = [
@@ -36,7 +36,7 @@ __all__ = [
 
 #: JPEG quality for a scale-1 model without a registered noise level.
 DEFAULT_JPEG_QUALITY = 50
-#: ``--crop auto`` region side for a scale-1 model: as many input pixels as the
+#: ``--region auto`` region side for a scale-1 model: as many input pixels as the
 #: default x4 case (256 px HR = 64x64 LR), so that explaining a denoiser costs the same.
 DENOISING_AUTO_REGION = 64
 

@@ -14,7 +14,7 @@ from typing import Any, Optional, Union
 import torch
 from torch import Tensor
 
-from ._validation import as_int
+from .checks import as_int
 
 #: None (the whole input), "auto" (the model's declared field) or LR pixels.
 Reach = Union[None, str, int]

@@ -1,6 +1,12 @@
-"""Image helpers shared by the command line, the zoo and the studies.
+"""Images: reading them, the bundled photos, bicubic resizing and Y-channel quality.
 
 Everything here works on float tensors in [0, 1], shape (N, C, H, W), RGB order.
+The command line, the zoo and the studies share these helpers.
+
+>>> from captum_lam.images import bicubic_downsample, sample_image
+>>> lr = bicubic_downsample(sample_image("astronaut"), 4)
+>>> tuple(lr.shape)
+(1, 3, 128, 128)
 """
 
 from __future__ import annotations
@@ -44,6 +50,20 @@ SAMPLE_IMAGES = (
     "rocket",
     "text",
 )
+
+__all__ = [
+    "HELD_OUT_IMAGES",
+    "bicubic_downsample",
+    "bicubic_upsample",
+    "crop_to_multiple",
+    "psnr_y",
+    "read_image",
+    "read_image_spec",
+    "rgb_to_y",
+    "sample_image",
+    "ssim_y",
+    "to_tensor",
+]
 
 
 def sample_image(name: str) -> Tensor:

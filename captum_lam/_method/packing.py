@@ -13,8 +13,8 @@ from typing import Any, Sequence, Union
 import torch
 from torch import Tensor
 
-from ._checks import check_float_tensor
-from .paths import Alphas, Path
+from ..paths import Alphas, Path
+from .checks import check_float_tensor
 
 Inputs = Union[Tensor, tuple[Tensor, ...]]
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional, Sequence
 
-from ._io import STDOUT, is_special_file, is_stdout, resolve_output
+from .._io import STDOUT, is_special_file, is_stdout, resolve_output
 
 
 @dataclass(frozen=True)

@@ -28,9 +28,9 @@ from typing import Any, Callable, Literal, NamedTuple, Optional, get_args
 import torch
 from torch import Tensor
 
-from ._checks import check_int
-from ._quadrature import nodes_and_weights
-from .paths import Path
+from ..paths import Path
+from .checks import check_int
+from .quadrature import nodes_and_weights
 
 Method = Literal[
     "riemann_right",

@@ -72,7 +72,7 @@ codecs.register_error("captum_lam_replace", _replace)
 @contextmanager
 def command_process() -> Iterator[None]:
     """The process state a command runs in, given back afterwards (see above)."""
-    from ._io import release_stdout
+    from .._io import release_stdout
 
     opened = []
     for name in ("stdout", "stderr"):

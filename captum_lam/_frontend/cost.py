@@ -19,7 +19,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from ._engine import CPU_PIXELS_PER_PASS
+from .._method.engine import CPU_PIXELS_PER_PASS
 
 #: Side of the crop the probe runs on (input pixels).
 PROBE_SIDE = 32

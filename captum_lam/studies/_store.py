@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator, Literal, Union
 
-from ._io import is_special_file, resolve_output
+from .._io import is_special_file, resolve_output
 
 PathLike = Union[str, os.PathLike]
 

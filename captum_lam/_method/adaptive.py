@@ -51,10 +51,10 @@ from typing import Any, Callable, Optional, Union
 import torch
 from torch import Tensor
 
-from ._checks import as_int
-from ._engine import GradientFn, Region, _Rule, check_integration, integrate
-from ._engine import steps_per_pass as _steps_per_pass
-from .paths import Path
+from ..paths import Path
+from .checks import as_int
+from .engine import GradientFn, Region, _Rule, check_integration, integrate
+from .engine import steps_per_pass as _steps_per_pass
 
 #: The error's ratio per level assumed by the estimate: 3, the midpoint rule's
 #: gain per tripling on integrands with jumps (first order).
