@@ -2,25 +2,74 @@
 
 Regular files are replaced atomically (a temporary file beside the target, then a
 rename), so an interrupted or failed write leaves the old file or the new one,
-never half of one. A symlink is followed and its target written (the link stays a
-link); a FIFO, a character device (``/dev/stdout``) or a socket is written
-directly, because renaming over it would replace the special file itself.
+never half of one. The temporary name is short (``.NAME[:20].RANDOM.tmp``), so
+any name the file system accepts can be written, and it is removed on failure,
+Ctrl-C and SIGTERM (the command line turns SIGTERM into an exception). A symlink
+is followed and its target written (the link stays a link); a FIFO, a character
+device (``/dev/stdout``, also when it is a pipe) or a socket is written directly,
+because renaming over it would replace the special file itself. ``-`` is the
+standard output.
 """
 
 from __future__ import annotations
 
 import os
 import stat
+import sys
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
-from typing import IO, Callable, Union
+from typing import IO, Callable, Optional, Union
 
 PathLike = Union[str, os.PathLike]
 
+#: The name that means the standard output.
+STDOUT = "-"
+#: Where ``-`` is written: set by `stream_to_stdout` (the real standard output,
+#: while the command's messages go to stderr); None: ``sys.stdout``.
+_stream: Optional[IO[str]] = None
+
+
+def stream_to_stdout() -> None:
+    """Keep the standard output for ``-`` outputs; messages go to stderr."""
+    global _stream
+    if _stream is None:
+        _stream = sys.stdout
+        sys.stdout = sys.stderr
+
+
+def release_stdout() -> None:
+    """Undo `stream_to_stdout` (the command has finished)."""
+    global _stream
+    if _stream is not None:
+        sys.stdout = _stream
+        _stream = None
+
+
+def is_stdout(path: Optional[PathLike]) -> bool:
+    """True for ``-``, the standard output."""
+    return path is not None and os.fspath(path) == STDOUT
+
 
 def resolve_output(path: PathLike) -> Path:
-    """The file that writing ``path`` must change: symlinks followed (even dangling)."""
+    """The file that writing ``path`` must change: symlinks followed (even dangling).
+
+    A special file reached through links (``/dev/stdout`` -> ``/proc/self/fd/1``
+    -> ``pipe:[N]``, which is no path) is the path as given.
+    """
+    if is_special_file(path):
+        return Path(path)
     return Path(os.path.realpath(path))
+
+
+def printable(text: str) -> str:
+    """``text`` with what UTF-8 cannot encode (the undecodable bytes of a file
+    name) replaced by U+FFFD, for titles, messages and JSON.
+
+    >>> printable("caf\udce9.png")
+    'caf\ufffd.png'
+    """
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
 def is_special_file(path: PathLike) -> bool:
@@ -37,23 +86,36 @@ def write_atomic(path: PathLike, write: Callable[[IO[bytes]], None]) -> Path:
 
     Regular (or new) files: through a temporary file beside the target and an
     atomic rename, keeping the target's permissions. Symlinks: the target they
-    point to. FIFOs and devices: written directly. Returns the file written.
+    point to. FIFOs and devices: written directly. ``-``: the standard output.
+    Returns the file written.
     """
+    if is_stdout(path):
+        stream = _stream if _stream is not None else sys.stdout
+        stream.flush()
+        write(stream.buffer)
+        stream.buffer.flush()
+        return Path(STDOUT)
     target = resolve_output(path)
     if is_special_file(target):
         with open(target, "wb") as handle:
             write(handle)
         return target
-    tmp = target.with_name(f".{target.name}.tmp{os.getpid()}")
+    fd, name = tempfile.mkstemp(
+        prefix=f".{target.name[:20]}.", suffix=".tmp", dir=target.parent
+    )
+    tmp = Path(name)
     try:
-        with open(tmp, "wb") as handle:
+        with open(fd, "wb") as handle:
             write(handle)
             handle.flush()
             os.fsync(handle.fileno())
         try:
-            os.chmod(tmp, stat.S_IMODE(os.stat(target).st_mode))
-        except FileNotFoundError:
-            pass
+            mode = stat.S_IMODE(os.stat(target).st_mode)
+        except FileNotFoundError:  # a new file: the permissions open() would give
+            umask = os.umask(0)
+            os.umask(umask)
+            mode = 0o666 & ~umask
+        os.chmod(tmp, mode)
         os.replace(tmp, target)
     finally:
         if tmp.exists():
@@ -62,8 +124,11 @@ def write_atomic(path: PathLike, write: Callable[[IO[bytes]], None]) -> Path:
 
 
 def write_text_atomic(path: PathLike, text: str) -> Path:
-    """Write ``text`` (UTF-8) to ``path`` with :func:`write_atomic`'s guarantees."""
-    data = text.encode("utf-8")
+    """Write ``text`` (UTF-8) to ``path`` with :func:`write_atomic`'s guarantees.
+
+    Undecodable bytes of file names in ``text`` become U+FFFD (`printable`).
+    """
+    data = printable(text).encode("utf-8")
     return write_atomic(path, lambda handle: handle.write(data))
 
 

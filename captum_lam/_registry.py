@@ -168,7 +168,11 @@ def measure_scale(
     dtype = parameter.dtype if parameter is not None else torch.float32
     if device is None:
         device = parameter.device if parameter is not None else torch.device("cpu")
-    probe = torch.rand(1, channels, size, size, dtype=dtype, device=device)
+    # a private generator: the caller's global random state is not touched
+    generator = torch.Generator(device=device).manual_seed(0)
+    probe = torch.rand(
+        1, channels, size, size, dtype=dtype, device=device, generator=generator
+    )
     with torch.no_grad():
         out = model(probe)
     if not isinstance(out, Tensor) or out.ndim != 4:

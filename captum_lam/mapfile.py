@@ -20,11 +20,15 @@ holds plain arrays only (no pickles), so ``numpy.load(path)`` opens it anywhere:
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import io
 import json
+import math
 import os
+import zipfile
 from pathlib import Path
-from typing import Any, Mapping, Optional, Union
+from typing import Any, Mapping, NoReturn, Optional, Union
 
 import numpy as np
 from torch import Tensor
@@ -51,15 +55,24 @@ _KEYS = (
 def map_file_name(label: str) -> str:
     """A file name for a map from a label (a model, a method, a study's case key).
 
-    Letters, digits, ``-`` and ``_`` only, then ``.npz``.
+    The label's letters, digits, ``-`` and ``_`` (at most 60 characters), then
+    a digest of the whole label, then ``.npz``: two labels never share a name
+    (``a b.png`` and ``a-b.png`` do not), and the name fits every file system
+    (under 100 bytes) whatever the label's length.
 
     Examples
     --------
     >>> map_file_name("plain-d4|sample:astronaut|52,52,16")
-    'plain-d4-sample-astronaut-52-52-16.npz'
+    'plain-d4-sample-astronaut-52-52-16-7597e2c33d16.npz'
+    >>> map_file_name("m|a b.png|0,0,8") != map_file_name("m|a-b.png|0,0,8")
+    True
     """
-    cleaned = "".join(c if c.isalnum() or c in "-_" else "-" for c in label)
-    return ("-".join(part for part in cleaned.split("-") if part) or "map") + ".npz"
+    cleaned = "".join(
+        c if c.isascii() and c.isalnum() or c in "-_" else "-" for c in label
+    )
+    readable = "-".join(part for part in cleaned.split("-") if part)[:60].strip("-")
+    digest = hashlib.sha256(label.encode("utf-8", "surrogateescape")).hexdigest()[:12]
+    return f"{readable or 'map'}-{digest}.npz"
 
 
 def save_map(
@@ -172,7 +185,7 @@ def map_bytes(arrays: Mapping[str, np.ndarray]) -> bytes:
 
 
 def load_map(path: Union[str, os.PathLike]) -> dict[str, Any]:
-    """Read a file written by [save_map][captum_lam.save_map].
+    """Read a file written by [save_map][captum_lam.save_map], checking all of it.
 
     Returns
     -------
@@ -180,21 +193,133 @@ def load_map(path: Union[str, os.PathLike]) -> dict[str, Any]:
         The arrays under their keys (see the module's table), with ``window``
         and ``origin`` as tuples of int, ``scale`` an int, ``diffusion_index``
         and ``convergence_delta`` floats and ``settings`` a dict.
+
+    Raises
+    ------
+    ValueError
+        One error naming the file and the field, for anything that is not a
+        map file written by `save_map`: not an ``.npz`` (truncated, another
+        format), a missing key, an array that claims more bytes than the file
+        holds, a wrong dtype or shape, shapes that disagree (``attribution``,
+        ``map`` and ``lr``), a window or scale out of range, non-finite
+        attributions, ``settings`` that are not a JSON object.
     """
-    with np.load(path, allow_pickle=False) as data:
-        missing = [k for k in _KEYS if k not in data]
-        if missing or str(data["format"]) != FORMAT:
-            raise ValueError(
-                f"{path} is not a captum-lam map file (missing {', '.join(missing)})"
-                if missing
-                else f"{path} is a {str(data['format'])!r} file, not {FORMAT!r}"
-            )
-        out: dict[str, Any] = {k: data[k] for k in _KEYS}
-    out["window"] = tuple(int(v) for v in out["window"])
-    out["origin"] = tuple(int(v) for v in out["origin"])
-    out["scale"] = int(out["scale"])
-    out["diffusion_index"] = float(out["diffusion_index"])
-    out["convergence_delta"] = float(out["convergence_delta"])
-    out["settings"] = json.loads(str(out["settings"]))
-    out["format"] = str(out["format"])
+    arrays = _read_arrays(path)
+    fail = functools.partial(_bad_field, path)
+    if arrays["format"].dtype.kind != "U" or str(arrays["format"]) != FORMAT:
+        fail("format", f"is {_show(arrays['format'])}, not {FORMAT!r}")
+    out: dict[str, Any] = {"format": FORMAT}
+    attribution = _float_array(arrays, "attribution", 3, fail)
+    channels, height, width = attribution.shape
+    if not np.isfinite(attribution).all():
+        fail("attribution", "holds values that are not finite")
+    magnitude = _float_array(arrays, "map", 2, fail)
+    if magnitude.shape != (height, width):
+        fail("map", f"is {_dims(magnitude)}, the attribution {height}x{width}")
+    lr = _float_array(arrays, "lr", 3, fail)
+    if lr.shape != attribution.shape:
+        fail("lr", f"is {_dims(lr)} but the attribution is {_dims(attribution)}")
+    out.update(attribution=attribution, map=magnitude, lr=lr)
+    window = _int_values(arrays, "window", 3, fail)
+    if min(window[:2]) < 0 or window[2] < 1:
+        fail("window", f"is {window}: top, left >= 0 and size >= 1")
+    out["window"] = window
+    out["origin"] = _int_values(arrays, "origin", 2, fail)
+    (scale,) = _int_values(arrays, "scale", 0, fail)
+    if scale < 1:
+        fail("scale", f"is {scale}, not an integer >= 1")
+    out["scale"] = scale
+    for name in ("diffusion_index", "convergence_delta"):
+        value = arrays[name]
+        if value.shape != () or value.dtype.kind not in "fiu":
+            fail(name, f"is {_show(value)}, not one number")
+        out[name] = float(value)
+    di = out["diffusion_index"]
+    if math.isinf(di) or not (math.isnan(di) or 0 <= di <= 100):
+        fail("diffusion_index", f"is {di}, not in [0, 100]")
+    if math.isinf(out["convergence_delta"]):
+        fail("convergence_delta", "is infinite")
+    text = arrays["settings"]
+    if text.shape != () or text.dtype.kind != "U":
+        fail("settings", f"is {_show(text)}, not a JSON text")
+    try:
+        settings = json.loads(str(text))
+    except (ValueError, RecursionError):
+        fail("settings", "is not valid JSON")
+    if not isinstance(settings, dict):
+        fail("settings", f"is a JSON {type(settings).__name__}, not an object")
+    out["settings"] = settings
     return out
+
+
+def _bad_field(path: Any, field: str, problem: str) -> NoReturn:
+    raise ValueError(f"{path}: field {field!r} {problem}; not a valid map file")
+
+
+def _show(value: np.ndarray) -> str:
+    if value.size > 4:
+        return f"a {value.dtype} array of shape {value.shape}"
+    return repr(value.tolist())
+
+
+def _dims(array: np.ndarray) -> str:
+    return "x".join(str(n) for n in array.shape)
+
+
+def _float_array(arrays: dict, name: str, ndim: int, fail: Any) -> np.ndarray:
+    value = arrays[name]
+    if value.dtype.kind != "f" or value.ndim != ndim or 0 in value.shape:
+        wanted = {2: "(h, w)", 3: "(C, h, w)"}[ndim]
+        fail(name, f"is {_show(value)}, not a non-empty {wanted} float array")
+    return value
+
+
+def _int_values(arrays: dict, name: str, count: int, fail: Any) -> tuple[int, ...]:
+    value = arrays[name]
+    shape = () if count == 0 else (count,)
+    if value.dtype.kind not in "iu" or value.shape != shape:
+        fail(name, f"is {_show(value)}, not {max(count, 1)} integer(s)")
+    return tuple(int(v) for v in value.reshape(-1))
+
+
+def _read_arrays(path: Union[str, os.PathLike]) -> dict[str, np.ndarray]:
+    """The file's arrays by key, each header checked before its data is read (an
+    array cannot claim more bytes than the file holds, nor hold objects)."""
+    try:
+        archive = zipfile.ZipFile(path)
+    except (OSError, zipfile.BadZipFile, EOFError, ValueError) as error:
+        raise ValueError(
+            f"{path} is not a captum-lam map file (not a readable .npz: {error})"
+        ) from None
+    with archive:
+        members = {n[:-4]: n for n in archive.namelist() if n.endswith(".npy")}
+        missing = [k for k in _KEYS if k not in members]
+        if missing:
+            raise ValueError(
+                f"{path}: field {missing[0]!r} is missing; not a captum-lam map "
+                f"file (missing {', '.join(missing)})"
+            )
+        arrays = {}
+        for key in _KEYS:
+            info = archive.getinfo(members[key])
+            try:
+                with archive.open(info) as handle:
+                    version = np.lib.format.read_magic(handle)
+                    read_header = (
+                        np.lib.format.read_array_header_1_0
+                        if version == (1, 0)
+                        else np.lib.format.read_array_header_2_0
+                    )
+                    shape, _, dtype = read_header(handle)
+                    claimed = math.prod(shape) * dtype.itemsize
+                    if dtype.hasobject or claimed > info.file_size:
+                        raise ValueError(
+                            f"its header claims {claimed} bytes of {dtype}, the "
+                            f"file holds {info.file_size}"
+                        )
+                with archive.open(info) as handle:
+                    arrays[key] = np.lib.format.read_array(handle, allow_pickle=False)
+            except Exception as error:  # truncated, corrupt: one message
+                text = str(error).strip().splitlines()
+                _bad_field(path, key, f"cannot be read ({text[0] if text else error})")
+    return arrays

@@ -126,6 +126,21 @@ def window_gradient_sum(output: Tensor, windows: Tensor, detector: str) -> Tenso
     return (magnitude * mask).sum(dim=(1, 2, 3))
 
 
+def _refuse_meta(window: Any) -> None:
+    """A window on the meta device holds no values: refuse it by name."""
+    parts = [window] if isinstance(window, Tensor) else []
+    if isinstance(window, (tuple, list)):
+        for item in window:
+            items = item if isinstance(item, (tuple, list)) else [item]
+            parts += [v for v in items if isinstance(v, Tensor)]
+    if any(part.device.type == "meta" for part in parts):
+        raise ValueError(
+            "window is on the meta device, which holds shapes but no values; give "
+            "(top, left, size) as integers or a tensor on the CPU or the inputs' "
+            "device"
+        )
+
+
 def format_windows(
     window: Window, num_examples: int, device: Union[str, torch.device, None] = None
 ) -> Tensor:
@@ -157,6 +172,7 @@ def format_windows(
             "window (the LAM target) is required: a tuple (top, left, size) in "
             "output pixels, a list of them, or an integer tensor of shape (N, 3)"
         )
+    _refuse_meta(window)
     window = _undo_element_repeat(window, num_examples)
     if isinstance(window, Tensor):
         if (

@@ -147,9 +147,12 @@ class PathIntegratedGradients(PathAttribution):
     Attributes
     ----------
     last_integration : IntegrationReport or None
-        How the last ``attribute`` call integrated: ``n_steps`` used,
-        ``method``, and with ``n_steps="auto"`` the ``estimated_error`` per
-        example (relative map error) and whether the ``tolerance`` was reached.
+        How the last ``attribute`` call **of the calling thread** integrated:
+        ``n_steps`` used, ``method``, and with ``n_steps="auto"`` the
+        ``estimated_error`` per example (relative map error) and whether the
+        ``tolerance`` was reached. Each thread sees its own last call (None in
+        a thread that has not called ``attribute``), so threads sharing one
+        instance never read each other's.
     progress_callback : callable or None
         Called as ``progress_callback(steps_done, n_steps)`` after each pass.
 

@@ -18,7 +18,7 @@ from matplotlib.patches import Rectangle
 from scipy.signal import fftconvolve
 from torch import Tensor
 
-from ._io import write_atomic
+from ._io import is_stdout, printable, write_atomic
 from ._method.checks import one_example_chw
 from ._pictures.headings import heading, heading_fits
 from .metrics import abs_normalized_map, di_text, diffusion_index
@@ -299,7 +299,7 @@ def _colorbar(fig: Figure, cax) -> None:
 
 def _show(ax, image: np.ndarray, label: str, fontsize: float = 9) -> None:
     ax.imshow(image, interpolation="nearest")
-    ax.set_title(label, fontsize=fontsize)
+    ax.set_title(printable(label), fontsize=fontsize)
     ax.set_xticks([])
     ax.set_yticks([])
 
@@ -628,7 +628,8 @@ def comparison_figure(
 
 
 def save_figure(fig: Figure, path: Union[str, os.PathLike], dpi: int = 150) -> Path:
-    """Save ``fig`` as PNG, PDF or SVG (by extension), atomically.
+    """Save ``fig`` as PNG, PDF or SVG (by extension), atomically; ``-``: a PNG
+    on the standard output.
 
     A regular file is written to a temporary file beside ``path`` and renamed,
     so an interrupted or failed save leaves no half-written file; a symlink's
@@ -644,7 +645,7 @@ def save_figure(fig: Figure, path: Union[str, os.PathLike], dpi: int = 150) -> P
     '.svg'
     """
     target = Path(path)
-    suffix = target.suffix.lower()
+    suffix = ".png" if is_stdout(path) else target.suffix.lower()  # "-": stdout
     if suffix not in (".png", ".pdf", ".svg"):
         raise ValueError(f"path must end in .png, .pdf or .svg, got {target.name!r}")
     write_atomic(target, lambda handle: fig.savefig(handle, dpi=dpi, format=suffix[1:]))

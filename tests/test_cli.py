@@ -177,7 +177,7 @@ def test_a_window_outside_says_how_the_image_was_cropped_to_the_scale(tmp_path, 
         (["--image", "{hr}", "--model", "no-such-net"], "unknown model 'no-such-net'"),
         (["--image", "{hr}", "--out", "{tmp}/nofolder/lam.png"], "--out: folder"),
         (["--image", "{hr}", "--out", "{tmp}/lam.jpg"], "--out must end in"),
-        (["--image", "sample:nope"], "unknown built-in sample"),
+        (["--image", "sample:nope"], "unknown sample image"),
     ],
 )
 def test_user_errors_are_one_line_exit_2_and_write_nothing(

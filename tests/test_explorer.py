@@ -56,9 +56,16 @@ def app(photo_png):
     app.extensions["lam_runner"].close()
 
 
+def page_client(app):
+    """A client that sends what the page sends: the session's token on POST/DELETE."""
+    client = app.test_client()
+    client.environ_base["HTTP_X_LAM_TOKEN"] = app.config["LAM_TOKEN"]
+    return client
+
+
 @pytest.fixture(scope="module")
 def client(app):
-    return app.test_client()
+    return page_client(app)
 
 
 def image_id(client):
@@ -363,7 +370,7 @@ def test_a_factory_model_from_the_command_line(tmp_path, photo_png, capsys):
     argv += ["--image", str(photo_png)]
     app = build_app(build_parser().parse_args(argv), _resolve_model)
     try:
-        client = app.test_client()
+        client = page_client(app)
         config = client.get("/api/config").get_json()
         assert config["selected"] == ["tests.test_explorer:make_net"]
         custom = config["models"][-1]

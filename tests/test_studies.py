@@ -643,4 +643,4 @@ def test_evaluate_command_user_errors(tmp_path, capsys):
     code, _, _ = _run_cli(
         capsys, "evaluate", "--models", "plain-d20", "--images", "sample:nothing"
     )
-    assert "unknown built-in sample" in code
+    assert "unknown sample image" in code

@@ -4,7 +4,8 @@ A command names its outputs (``--out``, ``--json``, ``--csv``, ...) with the
 extensions each accepts; `check_outputs` refuses, before anything runs, an
 empty name, a wrong extension, a name that is a folder, a missing or read-only
 folder (a folder output that is missing is created by the command), and two
-options that name the same file (one would overwrite the other).
+options that name the same file (one would overwrite the other). ``-`` is the
+standard output, for the outputs that can be streamed (``stream=True``).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional, Sequence
 
-from .._io import is_special_file, resolve_output
+from .._io import STDOUT, is_special_file, is_stdout, resolve_output
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,8 @@ class Output:
     folder: bool = False
     #: Files the command writes inside a folder output, by name.
     files: tuple[str, ...] = ()
+    #: True when ``-`` (the standard output) may be given.
+    stream: bool = False
 
 
 def check_outputs(outputs: Sequence[Output]) -> dict[str, Optional[Path]]:
@@ -41,9 +44,24 @@ def check_outputs(outputs: Sequence[Output]) -> dict[str, Optional[Path]]:
     """
     checked: dict[str, Optional[Path]] = {}
     written: dict[Path, str] = {}
+    streams: dict[str, str] = {}
     for out in outputs:
         if out.path is None:
             checked[out.option] = None
+            continue
+        if is_stdout(out.path):
+            if not out.stream:
+                raise ValueError(
+                    f"{out.option} cannot be the standard output ('-'): it is "
+                    "written as a file; give a file name"
+                )
+            if STDOUT in streams:
+                raise ValueError(
+                    f"{streams[STDOUT]} and {out.option} both name the standard "
+                    "output ('-'); give one of them a file"
+                )
+            streams[STDOUT] = out.option
+            checked[out.option] = Path(STDOUT)
             continue
         path = _check_one(out)
         checked[out.option] = path

@@ -7,6 +7,7 @@ subclass: `LAM`'s ``target`` is a window of the output, not an index into it.
 
 from __future__ import annotations
 
+import threading
 from typing import Any, Callable, Optional
 
 from captum.attr import GradientAttribution
@@ -15,8 +16,28 @@ from ..paths import Path
 from .adaptive import IntegrationReport
 
 
+class _PerThread:
+    """An attribute with one value per thread: None where a thread never set it."""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def __get__(self, instance: Any, owner: Optional[type] = None) -> Any:
+        if instance is None:
+            return self
+        local = instance.__dict__.get("_per_thread")
+        return None if local is None else getattr(local, self.name, None)
+
+    def __set__(self, instance: Any, value: Any) -> None:
+        local = instance.__dict__.setdefault("_per_thread", threading.local())
+        setattr(local, self.name, value)
+
+
 class PathAttribution(GradientAttribution):
     """A Captum `GradientAttribution` that integrates along ``path``."""
+
+    #: Per thread: two threads sharing one instance never read each other's.
+    last_integration = _PerThread()
 
     def __init__(self, forward_func: Callable[..., Any], path: Path) -> None:
         super().__init__(forward_func)
@@ -27,7 +48,7 @@ class PathAttribution(GradientAttribution):
         #: How the last ``attribute`` call integrated: steps used and, with
         #: ``n_steps="auto"``, the estimated map error per example
         #: ([IntegrationReport][captum_lam.IntegrationReport]). None before the
-        #: first call.
+        #: first call (per thread).
         self.last_integration: Optional[IntegrationReport] = None
 
     def attribute_future(self) -> None:

@@ -263,8 +263,9 @@ def warn_if_training(model: Any, stacklevel: int = 3) -> None:
     if isinstance(model, nn.Module) and model.training:
         warnings.warn(
             "the model is in training mode: BatchNorm and Dropout make the map "
-            "depend on the batch and on chance (the model's buffers and the "
-            "random generators are restored afterwards); call model.eval() first",
+            "depend on the batch and on chance (the model's buffers are restored "
+            "afterwards; Dropout draws from the global random generators as in any "
+            "forward pass); call model.eval() first",
             stacklevel=stacklevel + 1,
         )
 

@@ -99,9 +99,19 @@ class _Rule:
         return derivatives * weights.view(-1, *([1] * (derivatives.ndim - 1)))
 
 
+#: The most integration steps accepted (the reference uses 50).
+MAX_N_STEPS = 100_000
+
+
 def check_integration(n_steps: Any, method: Any, internal_batch_size: Any) -> None:
     """Validate the integration arguments, naming the bad one."""
     check_int("n_steps", n_steps, 1)
+    if n_steps > MAX_N_STEPS:
+        raise ValueError(
+            f"n_steps must be at most {MAX_N_STEPS}, got {n_steps}: the path's "
+            "weights alone would not fit in memory and each step is a forward and "
+            "a backward pass (the reference uses 50; n_steps='auto' chooses)"
+        )
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
     if method == "riemann_trapezoid" and n_steps < 2:

@@ -1,10 +1,15 @@
-"""Give the caller's model and random state back as they were.
+"""Give the caller's model back as it was.
 
 A model left in training mode changes while LAM runs it: BatchNorm updates its
-running statistics and Dropout draws from the global random generators. The
-attribution methods are wrapped with :func:`keeps_caller_state`, which restores
-the model's buffers and the random generators afterwards, whether the call
-succeeds or fails.
+running statistics. The attribution methods are wrapped with
+:func:`keeps_caller_state`, which restores the model's buffers afterwards,
+whether the call succeeds or fails.
+
+The global random generators are left alone: LAM itself draws nothing from
+them, and saving and restoring them around a call would rewind every other
+thread that draws while the call runs (it would get the same numbers again). A
+model that draws (Dropout in training mode) advances them as any forward pass
+does.
 """
 
 from __future__ import annotations
@@ -21,9 +26,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 @contextmanager
 def caller_state_kept(model: Any) -> Iterator[None]:
-    """Restore the RNG states, and a training model's buffers, on leaving."""
-    cpu_rng = torch.random.get_rng_state()
-    cuda_rng = torch.cuda.get_rng_state_all() if torch.cuda.is_initialized() else None
+    """Restore a training model's buffers on leaving."""
     buffers: list[tuple[torch.Tensor, torch.Tensor]] = []
     if isinstance(model, nn.Module) and any(m.training for m in model.modules()):
         buffers = [(b, b.detach().clone()) for b in model.buffers()]
@@ -33,9 +36,6 @@ def caller_state_kept(model: Any) -> Iterator[None]:
         with torch.no_grad():
             for buffer, saved in buffers:
                 buffer.copy_(saved)
-        torch.random.set_rng_state(cpu_rng)
-        if cuda_rng is not None:
-            torch.cuda.set_rng_state_all(cuda_rng)
 
 
 def keeps_caller_state(get_model: Callable[..., Any]) -> Callable[[F], F]:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Callable, Optional, Sequence
 
+from .._io import printable
+
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
@@ -25,6 +27,8 @@ def heading(
     the figure, between words or inside a word where one part alone is, so a
     long model name, image path or setting never runs off the figure.
     """
+    # undecodable bytes of a file name cannot be drawn: U+FFFD instead
+    title, image = printable(title), None if image is None else printable(image)
     first = [title] if title else []
     if di is not None:
         first.append(di)

@@ -21,7 +21,8 @@ from typing import Any, NoReturn, Optional, Sequence
 
 from .. import __version__
 from .._frontend.commands import COMMANDS
-from .._frontend.startup import restore_interrupts
+from .._frontend.startup import Terminated, command_process, restore_interrupts
+from .._io import printable
 
 __all__ = ["DEFAULT_PRETRAINED", "DEFAULT_TRAINED", "UserError", "build_parser", "main"]
 
@@ -86,23 +87,35 @@ def _answer_without_commands(argv: Sequence[str]) -> None:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
+    with command_process():  # SIGTERM unwinds; closed streams; odd file names
+        return _main(argv)
+
+
+def _main(argv: Optional[Sequence[str]]) -> int:
     argv = sys.argv[1:] if argv is None else [str(a) for a in argv]
     if not argv or argv[0] in ("-h", "--help", "--version"):
         _answer_without_commands(argv)
-    from ._common import UserError
-
     parser = build_parser()  # imports torch: Ctrl-C until here is _frontend.startup's
     restore_interrupts()
     args = parser.parse_args(argv)
     args.argv = argv
     #: the exact command, for the JSON: running it again reproduces the run
     args.command_line = shlex.join(["captum-lam", *argv])
+    return _run(args)
+
+
+def _run(args: Any) -> int:
+    from ._common import UserError
+
     try:
         with warnings.catch_warnings():
             warnings.filterwarnings(
                 "ignore", message="Input Tensor .* did not already require"
             )
             return int(args.func(args))
+    except Terminated:
+        print("captum-lam: terminated", file=sys.stderr)
+        return 143
     except KeyboardInterrupt:
         print("captum-lam: interrupted", file=sys.stderr)
         return 130
@@ -119,7 +132,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             if str(error).strip()
             else type(error).__name__
         )
-        print(f"captum-lam: error: {message}", file=sys.stderr)
+        print(f"captum-lam: error: {printable(message)}", file=sys.stderr)
         return 2
 
 

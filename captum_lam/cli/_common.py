@@ -19,6 +19,7 @@ from .._frontend.model_options import (
     split_models,
 )
 from .._frontend.output_paths import Output, check_outputs
+from .._io import is_stdout, stream_to_stdout
 from .._method.adaptive import IntegrationReport
 from .._method.checks import integer_scale, parse_device
 from ..images import (
@@ -123,9 +124,8 @@ def read_image_option(spec: str, option: str) -> Tensor:
     if spec.startswith("sample:"):
         try:
             return read_image_spec(spec)
-        except (ValueError, AttributeError):
-            name = spec.split(":", 1)[1]
-            raise UserError(f"{option}: unknown built-in sample {name!r}") from None
+        except ValueError as error:  # the library's message lists the samples
+            raise UserError(f"{option}: {error}") from None
     require_file(spec, option)
     try:
         return read_image_spec(spec)
@@ -291,11 +291,15 @@ def say(args: argparse.Namespace, text: str) -> None:
 
 
 def check_command_outputs(outputs: Sequence[Output]) -> dict[str, Optional[Path]]:
-    """Every output of a command checked together, before any work."""
+    """Every output of a command checked together, before any work; with a ``-``
+    output, the command's messages go to stderr and stdout holds only it."""
     try:
-        return check_outputs(outputs)
+        checked = check_outputs(outputs)
     except ValueError as error:
         raise UserError(str(error)) from None
+    if any(is_stdout(path) for path in checked.values()):
+        stream_to_stdout()
+    return checked
 
 
 def check_model_args(args: argparse.Namespace) -> tuple[list[str], list[str]]:
@@ -547,6 +551,34 @@ def add_common(p: argparse.ArgumentParser) -> None:
     )
     add_lam_settings(p)
     p.add_argument("--quiet", action="store_true", help="no progress bar or summary")
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="run even when the estimated cost is over 10 minutes or 8 GB",
+    )
+
+
+def check_cost(
+    models: Sequence[Any], lr: Tensor, args: argparse.Namespace, runs: int = 1
+) -> None:
+    """Say what a long run will cost (``runs`` LAM runs of each model), and
+    refuse one past the limits unless ``--force``, before any network runs on
+    the whole input."""
+    from .._frontend.cost import Cost, estimate_cost
+
+    steps = args.steps if isinstance(args.steps, int) else 54  # "auto": at least
+    costs = [estimate_cost(model, lr, steps) for model in models]
+    cost = Cost(runs * sum(c.seconds for c in costs), max(c.bytes for c in costs))
+    size = f"{lr.shape[-2]}x{lr.shape[-1]} LR pixels, {steps} steps"
+    if cost.too_large and not getattr(args, "force", False):
+        raise UserError(
+            f"this run would take {cost.text()} ({size}); explain a smaller "
+            "--region (auto: 256 HR pixels around the window), fewer --steps, or "
+            "give --force to run it anyway"
+        )
+    if cost.worth_telling:
+        print(f"captum-lam: note: this run will take {cost.text()} ({size})",
+              file=sys.stderr)  # fmt: skip
 
 
 def describe_case(args: argparse.Namespace, case: CommandCase, scale: int) -> None:

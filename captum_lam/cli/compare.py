@@ -7,7 +7,6 @@ import csv
 import io
 import json
 import time
-from pathlib import Path
 from typing import Any, Optional
 
 import torch
@@ -32,6 +31,7 @@ from ._common import (
     UserError,
     add_common,
     check_command_outputs,
+    check_cost,
     check_model_args,
     command_device,
     describe_case,
@@ -171,17 +171,16 @@ def cmd_compare(args: argparse.Namespace) -> int:
     settle_integration_options(args)
     outputs = check_command_outputs(
         [
-            Output("--out", args.out, FIGURE_SUFFIXES),
-            Output("--csv", args.csv),
-            Output("--json", args.json),
+            Output("--out", args.out, FIGURE_SUFFIXES, stream=True),
+            Output("--csv", args.csv, stream=True),
+            Output("--json", args.json, stream=True),
+            Output("--save-map", args.save_map, folder=True),
             *faithfulness_outputs(args),
         ]
     )
     out, csv_path, json_path = (outputs[k] for k in ("--out", "--csv", "--json"))
     curves_path = outputs["--curves"]
-    map_dir = Path(args.save_map) if args.save_map else None
-    if map_dir is not None and map_dir.exists() and not map_dir.is_dir():
-        raise UserError(f"--save-map: {map_dir} is not a folder")
+    map_dir = outputs["--save-map"]
     device = command_device(args)
     model_names, warnings = check_model_args(args)
     for m in methods:
@@ -205,6 +204,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     scale = scales.pop()
     case = CommandCase(args, scale, device)
     lr, hr, source, window = case.lr, case.hr, case.source, case.window
+    check_cost(models, lr, args, runs=len(methods))
     with torch.no_grad():
         outputs = [m(lr) for m in models]
     names = [str(model_info(m).get("name")) for m in models]

@@ -230,8 +230,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     outputs = check_command_outputs(
         [
             Output("--out", args.out),
-            Output("--csv", args.csv),
-            Output("--summary", args.summary),
+            Output("--csv", args.csv, stream=True),
+            Output("--summary", args.summary, stream=True),
             Output("--figures", args.figures, folder=True, files=FIGURE_FILES),
             Output("--save-map", args.save_map, folder=True),
         ]

@@ -33,6 +33,7 @@ from ._common import (
     Output,
     add_common,
     check_command_outputs,
+    check_cost,
     check_model_args,
     check_output_size,
     command_device,
@@ -82,8 +83,8 @@ def cmd_explain(args: argparse.Namespace) -> int:
     settle_integration_options(args)
     outputs = check_command_outputs(
         [
-            Output("--out", args.out, FIGURE_SUFFIXES),
-            Output("--json", args.json),
+            Output("--out", args.out, FIGURE_SUFFIXES, stream=True),
+            Output("--json", args.json, stream=True),
             Output("--save-map", args.save_map, (".npz",)),
         ]
     )
@@ -105,6 +106,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
     scale = model_scale(model, 3, device)
     case = CommandCase(args, scale, device, info.get("name"))
     lr, hr, source, window = case.lr, case.hr, case.source, case.window
+    check_cost([model], lr, args)
     with torch.no_grad():
         sr = model(lr)
     check_output_size(sr, lr, scale)

@@ -16,12 +16,19 @@ Routes
 ``GET /api/lam/<key>/figure.png``          the LAM figure
 ``GET /api/lam/<key>/map.npz``             the raw map
 
-Every refused request is answered with a 4xx and ``{"error": message}``.
+Every refused request is answered with a 4xx and ``{"error": message}``:
+a ``Host`` that is not this machine's (403, see `_guard`), a POST or DELETE
+from another origin or without the session's ``X-LAM-Token`` (403), a full
+queue (429), a bad parameter (400, checked by the library's own checks before
+any job starts).
 """
 
 from __future__ import annotations
 
+import json
+import secrets
 import threading
+from collections import OrderedDict
 from functools import partial
 from typing import Any, Optional
 
@@ -50,7 +57,8 @@ from ._compute import (
     compute,
     parse_request,
 )
-from ._jobs import DONE, Job, JobRunner
+from ._guard import TOKEN_HEADER, host_allowed, origin_refusal
+from ._jobs import DONE, Job, JobRunner, QueueFull, cancellable_passes
 from ._render import (
     colorbar_stops,
     explain_command,
@@ -63,6 +71,13 @@ from ._render import (
 )
 
 PANELS = ("zoom", "whole", "output", "hr")
+#: JSON bodies larger than this are refused (a LAM request is a few hundred bytes).
+JSON_MAX_BYTES = 64 * 1024
+#: Rendered panels and figures kept; pictures and overlays kept per image.
+RENDERS_KEPT = 64
+IMAGE_RENDERS_KEPT = 8
+#: Seconds a connection may stay silent before the server closes it.
+IDLE_TIMEOUT = 15.0
 
 
 def create_app(
@@ -71,6 +86,9 @@ def create_app(
     *,
     image: Optional[str] = None,
     selected: Optional[list[str]] = None,
+    host: Optional[str] = None,
+    token: Optional[str] = None,
+    workers: Optional[int] = None,
 ) -> Flask:
     """The explorer's Flask application.
 
@@ -84,6 +102,15 @@ def create_app(
         Id of the image the page opens with (default ``sample:chelsea``).
     selected : list of str, optional
         Models selected when the page opens (default: the first installed one).
+    host : str, optional
+        The address the server is bound to (default ``127.0.0.1``): requests
+        whose ``Host`` is neither it, ``localhost`` nor a loopback address are
+        refused (DNS rebinding).
+    token : str, optional
+        The session's secret that every POST and DELETE must send in the
+        ``X-LAM-Token`` header (default: a new random one, in ``/api/config``).
+    workers : int, optional
+        Computations at once (default: half the CPUs, 1 to 4).
 
     Examples
     --------
@@ -99,13 +126,40 @@ def create_app(
     selected = list(selected) if selected else installed[:1]
     for name in selected:
         models.entry(name)
-    runner = JobRunner(partial(compute, models=models, images=images))
-    renders: dict[tuple[str, str], bytes] = {}
+    runner = JobRunner(
+        partial(_compute_cancellable, models=models, images=images), workers=workers
+    )
+    renders: OrderedDict[tuple[str, str], bytes] = OrderedDict()
     renders_lock = threading.Lock()
+    token = token or secrets.token_urlsafe(24)
 
     app = Flask(__name__, static_folder="static", static_url_path="/static")
     app.config["MAX_CONTENT_LENGTH"] = UPLOAD_MAX_BYTES + 64 * 1024
+    app.config["LAM_TOKEN"] = token
     app.extensions["lam_runner"] = runner
+
+    @app.before_request
+    def guard() -> None:
+        if not host_allowed(request.headers.get("Host"), host):
+            raise RequestError(
+                403,
+                f"refused: Host {request.headers.get('Host')!r} is not this "
+                "server's address (open the page at the address serve printed)",
+            )
+        refusal = origin_refusal(
+            request.method,
+            request.headers.get("Host"),
+            request.headers.get("Origin"),
+            request.headers.get("Sec-Fetch-Site"),
+            request.headers.get(TOKEN_HEADER),
+            token,
+        )
+        if refusal is not None:
+            raise RequestError(403, refusal)
+
+    @app.errorhandler(QueueFull)
+    def busy(error: QueueFull) -> tuple[Response, int]:
+        return jsonify(error=str(error)), 429
 
     @app.errorhandler(RequestError)
     def refused(error: RequestError) -> tuple[Response, int]:
@@ -146,9 +200,11 @@ def create_app(
                 "upload_max_side": UPLOAD_MAX_SIDE,
             },
             colorbar=colorbar_stops(),
+            token=token,
+            token_header=TOKEN_HEADER,
         )
 
-    def _image_size(default: int = 16) -> int:
+    def _image_size(entry: ImageEntry, default: int = 16) -> int:
         text = request.args.get("size", str(default))
         try:
             size = int(text)
@@ -158,12 +214,21 @@ def create_app(
             raise RequestError(
                 400, f"size must be in [{WINDOW_MIN}, {WINDOW_MAX}], got {size}"
             )
+        if size > min(entry.height, entry.width):
+            raise RequestError(
+                400,
+                f"size {size} does not fit in {entry.name} ({entry.width}x"
+                f"{entry.height} pixels): at most {min(entry.height, entry.width)}",
+            )
         return size
 
     def _cached(entry: ImageEntry, name: str, make: Any) -> Any:
-        if name not in entry.cache:
-            entry.cache[name] = make()
-        return entry.cache[name]
+        found = entry.cache.pop(name, None)
+        data = make() if found is None else found
+        entry.cache[name] = data  # most recently used last
+        while len(entry.cache) > IMAGE_RENDERS_KEPT:
+            del entry.cache[next(iter(entry.cache))]
+        return data
 
     @app.get("/api/images/<image_id>")
     def image_info(image_id: str) -> Response:
@@ -177,13 +242,15 @@ def create_app(
 
     @app.get("/api/images/<image_id>/texture.png")
     def image_texture(image_id: str) -> Response:
-        entry, size = images.get(image_id), _image_size()
+        entry = images.get(image_id)
+        size = _image_size(entry)
         data = _cached(entry, f"texture{size}", lambda: texture_overlay(entry, size))
         return Response(data, mimetype="image/png")
 
     @app.get("/api/images/<image_id>/windows")
     def image_windows(image_id: str) -> Response:
-        entry, size = images.get(image_id), _image_size()
+        entry = images.get(image_id)
+        size = _image_size(entry)
         # the ranking of 'captum-lam windows' (the same border rule)
         found = auto_windows(entry.pixels, size=size, count=8)
         return jsonify(
@@ -222,9 +289,7 @@ def create_app(
 
     @app.post("/api/lam")
     def lam_submit() -> tuple[Response, int]:
-        payload = request.get_json(silent=True)
-        if payload is None:
-            raise RequestError(400, "the request body must be JSON")
+        payload = _json_body()
         job = runner.submit(parse_request(payload, models, images))
         return jsonify(_job_json(job)), 200 if job.state == DONE else 202
 
@@ -252,12 +317,13 @@ def create_app(
     def _render(key: str, name: str, make: Any) -> bytes:
         with renders_lock:
             if (key, name) in renders:
+                renders.move_to_end((key, name))
                 return renders[(key, name)]
         data = make()
         with renders_lock:
             renders[(key, name)] = data
-            while len(renders) > 256:
-                del renders[next(iter(renders))]
+            while len(renders) > RENDERS_KEPT:
+                renders.popitem(last=False)
         return data
 
     @app.get("/api/lam/<key>/<name>.png")
@@ -293,17 +359,108 @@ def create_app(
     return app
 
 
-def make_server(app: Flask, host: str = "127.0.0.1", port: int = 0) -> Any:
-    """A threaded WSGI server for ``app`` that logs only refused requests."""
+def _json_body() -> Any:
+    """The request's JSON, or a 400 (not JSON, too large, nested too deeply)."""
+    data = request.get_data(cache=False)
+    if len(data) > JSON_MAX_BYTES:
+        raise RequestError(413, f"the JSON body is over {JSON_MAX_BYTES} bytes")
+    try:
+        return json.loads(data)
+    except (ValueError, RecursionError):
+        raise RequestError(400, "the request body must be JSON") from None
+
+
+def _compute_cancellable(
+    request: Any, progress: Any, models: Models, images: Images
+) -> LamResult:
+    """`compute`, with a cancel taking effect before the model's next layer."""
+    model = models.model(models.entry(request.model).name)
+    with cancellable_passes(model, progress):
+        return compute(request, progress, models=models, images=images)
+
+
+def listen(host: str, port: int) -> Any:
+    """A listening socket on ``host:port``; ValueError naming the option if not.
+
+    Bound here, before the explorer loads anything, so that a busy port or an
+    address this machine does not have is one line and exit 2.
+    """
+    import errno
+    import socket
+
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM
+        )[0]
+    except (socket.gaierror, UnicodeError) as error:
+        raise ValueError(
+            f"--host: cannot listen on {host!r} ({getattr(error, 'strerror', error)})"
+        ) from None
+    sock = socket.socket(family, kind, proto)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+        sock.listen(128)
+    except OSError as error:
+        sock.close()
+        if error.errno == errno.EADDRINUSE:
+            raise ValueError(
+                f"--port: port {port} on {host} is in use by another program; "
+                "choose another (--port 0 picks a free one)"
+            ) from None
+        raise ValueError(
+            f"--host: cannot listen on {host} port {port} ({error.strerror})"
+        ) from None
+    return sock
+
+
+def make_server(
+    app: Flask,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    sock: Any = None,
+    idle_timeout: float = IDLE_TIMEOUT,
+) -> Any:
+    """A threaded WSGI server for ``app`` that logs only refused requests.
+
+    A connection silent for ``idle_timeout`` seconds is closed, so half-sent
+    requests cannot hold the server's threads. ``sock``: a socket from `listen`
+    (default: one is opened here).
+    """
     from werkzeug.serving import WSGIRequestHandler
     from werkzeug.serving import make_server as _make_server
 
     class QuietHandler(WSGIRequestHandler):
+        timeout = idle_timeout
+
         def log_request(self, code: Any = "-", size: Any = "-") -> None:
             if str(code).isdigit() and int(code) >= 400:
                 super().log_request(code, size)
 
-    return _make_server(host, port, app, threaded=True, request_handler=QuietHandler)
+    sock = sock if sock is not None else listen(host, port)
+    try:
+        server = _make_server(
+            host,
+            port,
+            app,
+            threaded=True,
+            request_handler=QuietHandler,
+            fd=sock.fileno(),
+        )
+    finally:
+        sock.close()  # the server holds its own duplicate
+    server.server_port = server.port  # the port bound (port 0: a free one)
+    return server
+
+
+def server_url(host: str, port: int) -> str:
+    """The address a browser opens (IPv6 literals in brackets).
+
+    >>> server_url("::1", 8765), server_url("127.0.0.1", 80)
+    ('http://[::1]:8765/', 'http://127.0.0.1:80/')
+    """
+    name = f"[{host}]" if ":" in host else host
+    return f"http://{name}:{port}/"
 
 
 def _download_name(result: LamResult, suffix: str) -> str:

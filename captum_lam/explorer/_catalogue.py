@@ -11,6 +11,7 @@ import hashlib
 import io
 import tempfile
 import threading
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Optional
@@ -38,6 +39,14 @@ UPLOAD_MAX_BYTES = 8 * 1024 * 1024
 #: Uploads with a longer side than this are refused (pixels): LAM's cost grows
 #: with the image.
 UPLOAD_MAX_SIDE = 1024
+#: Uploads kept at most, and the bytes their pixels may take together: past
+#: either, the oldest upload is forgotten (asking for it again is a 404).
+UPLOAD_STORE_COUNT = 16
+UPLOAD_STORE_BYTES = 160 * 1024 * 1024
+#: Models kept loaded at most (least recently used unloaded first), and network
+#: outputs kept.
+MODELS_LOADED = 3
+OUTPUTS_KEPT = 8
 _SIGNATURES = {b"\x89PNG\r\n\x1a\n": ".png", b"\xff\xd8\xff": ".jpg"}
 
 
@@ -124,11 +133,17 @@ def loaded_entry(name: str, model: nn.Module, explain_args: list[str]) -> ModelE
 class Models:
     """The selectable models by name; each loaded once, when first used."""
 
-    def __init__(self, entries: list[ModelEntry], device: str = "cpu") -> None:
+    def __init__(
+        self,
+        entries: list[ModelEntry],
+        device: str = "cpu",
+        max_loaded: int = MODELS_LOADED,
+    ) -> None:
         self.entries = {e.name: e for e in entries}
         self.device = torch.device(device)
-        self._loaded: dict[str, nn.Module] = {}
-        self._outputs: dict[tuple[str, str], Tensor] = {}
+        self.max_loaded = max_loaded
+        self._loaded: OrderedDict[str, nn.Module] = OrderedDict()
+        self._outputs: OrderedDict[tuple[str, str], Tensor] = OrderedDict()
         self._lock = threading.Lock()
 
     def entry(self, name: str) -> ModelEntry:
@@ -142,19 +157,36 @@ class Models:
         return entry
 
     def model(self, name: str) -> nn.Module:
+        """The model, loaded on first use; the least recently used of more than
+        ``max_loaded`` is unloaded (a job running it keeps its own reference)."""
         with self._lock:
             if name not in self._loaded:
                 model = self.entry(name).load().to(self.device).eval()
                 self._loaded[name] = model
+            self._loaded.move_to_end(name)
+            while len(self._loaded) > self.max_loaded:
+                self._loaded.popitem(last=False)
             return self._loaded[name]
 
+    def loaded(self) -> list[str]:
+        """Names of the models in memory now."""
+        with self._lock:
+            return list(self._loaded)
+
     def output(self, name: str, image_id: str, lr: Tensor) -> Tensor:
-        """The model's output on an image's LR input, computed once."""
+        """The model's output on an image's LR input (the last few are kept)."""
         key = (name, image_id)
-        if key not in self._outputs:
-            with torch.no_grad():
-                self._outputs[key] = self.model(name)(lr).detach().cpu()
-        return self._outputs[key]
+        with self._lock:
+            if key in self._outputs:
+                self._outputs.move_to_end(key)
+                return self._outputs[key]
+        with torch.no_grad():
+            output = self.model(name)(lr).detach().cpu()
+        with self._lock:
+            self._outputs[key] = output
+            while len(self._outputs) > OUTPUTS_KEPT:
+                self._outputs.popitem(last=False)
+        return output
 
 
 @dataclass
@@ -194,9 +226,21 @@ class ImageEntry:
 class Images:
     """The built-in samples, the command line's image and the uploads, by id."""
 
-    def __init__(self) -> None:
+    def __init__(
+        self,
+        max_uploads: int = UPLOAD_STORE_COUNT,
+        max_upload_bytes: int = UPLOAD_STORE_BYTES,
+    ) -> None:
         self._entries: dict[str, ImageEntry] = {}
+        self._uploads: OrderedDict[str, int] = OrderedDict()  # id -> bytes held
+        self.max_uploads = max_uploads
+        self.max_upload_bytes = max_upload_bytes
         self._lock = threading.Lock()
+
+    def uploads(self) -> list[str]:
+        """Ids of the uploads kept, oldest first."""
+        with self._lock:
+            return list(self._uploads)
 
     def get(self, image_id: str) -> ImageEntry:
         with self._lock:
@@ -266,4 +310,12 @@ class Images:
         entry = ImageEntry(f"upload-{digest}", name, name, pixels)
         with self._lock:
             self._entries[entry.id] = entry
+            self._uploads[entry.id] = pixels.element_size() * pixels.nelement()
+            self._uploads.move_to_end(entry.id)
+            while len(self._uploads) > 1 and (
+                len(self._uploads) > self.max_uploads
+                or sum(self._uploads.values()) > self.max_upload_bytes
+            ):
+                oldest, _ = self._uploads.popitem(last=False)
+                del self._entries[oldest]
         return entry

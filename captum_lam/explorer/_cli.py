@@ -57,14 +57,18 @@ def add_serve_parser(
     serve.set_defaults(func=lambda args: cmd_serve(args, resolve_model))
 
 
-def build_app(args: argparse.Namespace, resolve_model: ResolveModel) -> Any:
-    """The Flask app ``serve`` runs, from its command-line options."""
+def _need_flask() -> None:
     try:
         import flask  # noqa: F401
     except ModuleNotFoundError:
         raise ModuleNotFoundError(
             "captum-lam serve needs Flask: pip install 'captum-lam[serve]'"
         ) from None
+
+
+def build_app(args: argparse.Namespace, resolve_model: ResolveModel) -> Any:
+    """The Flask app ``serve`` runs, from its command-line options."""
+    _need_flask()
     from ._app import create_app
     from ._catalogue import Images, Models, RequestError, registry_entries
 
@@ -99,7 +103,9 @@ def build_app(args: argparse.Namespace, resolve_model: ResolveModel) -> Any:
             ) from None
         image_id = images.add_file(args.image, pixels).id
     try:
-        return create_app(models, images, image=image_id, selected=selected)
+        return create_app(
+            models, images, image=image_id, selected=selected, host=args.host
+        )
     except RequestError as error:
         option = "--image" if "image" in error.message else "--models"
         raise ValueError(f"{option}: {error.message}") from None
@@ -144,11 +150,17 @@ def cmd_serve(args: argparse.Namespace, resolve_model: ResolveModel) -> int:
         print(f"captum-lam: warning: {text}", file=sys.stderr)
     if not 0 <= args.port <= 65535:
         raise ValueError(f"--port must be in [0, 65535], got {args.port}")
-    app = build_app(args, resolve_model)
-    from ._app import make_server
+    _need_flask()
+    from ._app import listen, make_server, server_url
 
-    server = make_server(app, args.host, args.port)
-    url = f"http://{args.host}:{server.server_port}/"
+    sock = listen(args.host, args.port)  # a busy port fails before any loading
+    try:
+        app = build_app(args, resolve_model)
+    except BaseException:
+        sock.close()
+        raise
+    server = make_server(app, args.host, args.port, sock=sock)
+    url = server_url(args.host, server.server_port)
     print(f"LAM explorer on {url}  (Ctrl-C stops it)", flush=True)
     if args.host not in ("127.0.0.1", "localhost", "::1"):
         print(

@@ -17,10 +17,11 @@ from typing import Any, Callable, Optional
 from torch import Tensor
 
 from .. import LAM, CausalEffectMap, LAMSettings, diffusion_index, mass_area
+from .._method.checks import check_kernel_fits
 from ..metrics import di_text, signed_spread
 from ..objective import DETECTORS
 from ..path_integrated_gradients import METHODS
-from ..windows import window_input
+from ..windows import window_input, window_region
 from ._catalogue import ImageEntry, Images, Models, RequestError
 from ._jobs import Request
 
@@ -74,17 +75,27 @@ def parse_settings(payload: Any) -> dict[str, Any]:
         raise RequestError(400, f"sigma must be a number, got {sigma!r}")
     if not (math.isfinite(sigma) and 0 <= sigma <= 20):
         raise RequestError(400, f"sigma must be in [0, 20], got {sigma}")
-    if merged["method"] not in METHODS:
+    if not isinstance(merged["method"], str) or merged["method"] not in METHODS:
         raise RequestError(
             400,
             f"unknown method {merged['method']!r}; choose from {', '.join(METHODS)}",
         )
-    if merged["detector"] not in DETECTORS:
+    if not isinstance(merged["detector"], str) or merged["detector"] not in DETECTORS:
         raise RequestError(
             400,
             f"unknown detector {merged['detector']!r}; choose from "
             f"{', '.join(DETECTORS)}",
         )
+    try:  # the library's own checks, so that no job fails on them later
+        LAMSettings(
+            sigma=merged["sigma"],
+            kernel_size=merged["kernel_size"],
+            detector=merged["detector"],
+            n_steps=steps,
+            method=merged["method"],
+        )
+    except (ValueError, TypeError) as error:
+        raise RequestError(400, str(error).splitlines()[0]) from None
     return {
         "steps": steps,
         "method": merged["method"],
@@ -128,6 +139,14 @@ def parse_request(payload: Any, models: Models, images: Images) -> Request:
         )
     if attribution == "cem":
         settings = {"attribution": "cem", **CEM_SETTINGS}
+    else:  # the blur must fit the window's LR input (the region explain uses)
+        _, _, rh, rw = window_region((top, left, size), height, width, entry.scale)
+        try:
+            check_kernel_fits(
+                settings["kernel_size"], (rh // entry.scale, rw // entry.scale)
+            )
+        except ValueError as error:
+            raise RequestError(400, str(error)) from None
     return Request(entry.name, image.id, (top, left, size), tuple(settings.items()))
 
 

@@ -1,9 +1,11 @@
-"""One computation at a time per model, superseded requests cancelled, results cached.
+"""One bounded pool of workers, one computation at a time per model, results cached.
 
 The explorer asks for the LAM of a window for every selected model each time the
-user clicks. Each model has a lane: one worker thread that runs the newest
-request; a new request for the same model cancels the one in flight (at its next
-forward/backward pass) and replaces the one waiting. Finished results are kept in
+user clicks. Every computation runs on one pool of workers sized to the CPUs,
+whatever the number of models, with a bounded queue (`QueueFull`: HTTP 429).
+Each model has a lane that runs its newest request: a new request for the same
+model cancels the one in flight (before its next layer runs, see
+`cancellable_passes`) and replaces the one waiting. Finished results are kept in
 a least-recently-used cache keyed by (model, image, window, settings).
 """
 
@@ -11,10 +13,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import threading
-from collections import OrderedDict
+from collections import OrderedDict, deque
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Iterator, Optional
+
+from torch import nn
 
 #: ``compute(request, progress)``: progress(done, total) raises to cancel.
 Compute = Callable[["Request", Callable[[int, int], None]], Any]
@@ -68,37 +74,80 @@ class Job:
         return self.state in (DONE, ERROR, CANCELLED)
 
 
+class QueueFull(Exception):
+    """Raised by `JobRunner.submit` when every queue place is taken (HTTP 429)."""
+
+
+def default_workers() -> int:
+    """Computations run at once: half the CPUs this process may use, 1 to 4.
+
+    Each computation already uses several threads (torch's intra-op pool), so
+    running more at once than this only shares the same cores more thinly.
+    """
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # not on Linux
+        cpus = os.cpu_count() or 1
+    return max(1, min(4, cpus // 2))
+
+
 class _Lane:
     def __init__(self) -> None:
         self.pending: Optional[Job] = None
         self.current: Optional[Job] = None
-        self.thread: Optional[threading.Thread] = None
 
 
 class JobRunner:
-    """Runs `Request` s through ``compute``, one at a time per model.
+    """Runs `Request` s through ``compute`` on one bounded pool of workers.
+
+    At most ``workers`` computations run at once, whatever the number of
+    models; each model runs one at a time (a new request for a model cancels its
+    running job and replaces its waiting one); at most ``max_queued`` jobs wait
+    (`QueueFull` past that). Finished jobs are kept in a least-recently-used
+    cache of ``cache_size``; jobs still running or waiting are never evicted,
+    and never stop the eviction of finished ones.
 
     Parameters
     ----------
     compute : callable
         ``compute(request, progress) -> result``; it calls ``progress(done, total)``
-        after each pass, which raises `Cancelled` once the job is superseded.
+        after each pass, and may call ``progress()`` at any time (e.g. between
+        layers): both raise `Cancelled` once the job is cancelled.
     cache_size : int
         Finished results kept (least recently used dropped first).
+    workers : int, optional
+        Computations at once (default `default_workers`).
+    max_queued : int, optional
+        Jobs waiting for a worker at most (default ``4 * workers``).
     """
 
-    def __init__(self, compute: Compute, cache_size: int = 64) -> None:
+    def __init__(
+        self,
+        compute: Compute,
+        cache_size: int = 64,
+        workers: Optional[int] = None,
+        max_queued: Optional[int] = None,
+    ) -> None:
         self._compute = compute
         self._cache_size = cache_size
+        self.workers = workers or default_workers()
+        self.max_queued = max_queued or 4 * self.workers
         self._lock = threading.Condition()
         self._lanes: dict[str, _Lane] = {}
+        self._ready: deque[str] = deque()  # models with a job waiting, none running
         self._jobs: OrderedDict[str, Job] = OrderedDict()
+        self._threads: list[threading.Thread] = []
         self._closed = False
 
     def submit(self, request: Request) -> Job:
         """The job for ``request``: cached, already running, or newly queued.
 
         A new job cancels the model's running and waiting jobs.
+
+        Raises
+        ------
+        QueueFull
+            When ``max_queued`` jobs of other models wait already.
         """
         with self._lock:
             job = self._jobs.get(request.key)
@@ -106,24 +155,45 @@ class JobRunner:
                 self._jobs.move_to_end(request.key)
                 return job
             lane = self._lanes.setdefault(request.model, _Lane())
+            replaces = lane.pending is not None and lane.pending.state == QUEUED
+            if not replaces and self.queued() >= self.max_queued:
+                raise QueueFull(
+                    f"{self.queued()} computations are waiting already (the limit "
+                    f"is {self.max_queued}); try again when one has finished"
+                )
             for old in (lane.current, lane.pending):
                 if old is not None and not old.finished:
                     old.cancel.set()
-            if lane.pending is not None and lane.pending.state == QUEUED:
-                lane.pending.state = CANCELLED
+            if replaces:
+                lane.pending.state = CANCELLED  # type: ignore[union-attr]
             job = Job(request)
             lane.pending = job
             self._remember(job)
-            if lane.thread is None:
-                lane.thread = threading.Thread(
-                    target=self._work,
-                    args=(lane,),
-                    name=f"lam-{request.model}",
-                    daemon=True,
+            if lane.current is None and request.model not in self._ready:
+                self._ready.append(request.model)
+            if len(self._threads) < self.workers:
+                thread = threading.Thread(
+                    target=self._work, name=f"lam-worker-{len(self._threads)}"
                 )
-                lane.thread.start()
+                thread.daemon = True
+                self._threads.append(thread)
+                thread.start()
             self._lock.notify_all()
             return job
+
+    def queued(self) -> int:
+        """Jobs waiting for a worker."""
+        with self._lock:
+            return sum(
+                1
+                for lane in self._lanes.values()
+                if lane.pending is not None and lane.pending.state == QUEUED
+            )
+
+    def running(self) -> int:
+        """Jobs computing now (at most ``workers``)."""
+        with self._lock:
+            return sum(1 for lane in self._lanes.values() if lane.current is not None)
 
     def get(self, key: str) -> Optional[Job]:
         """The job with this key, or None if unknown (or dropped from the cache)."""
@@ -151,27 +221,37 @@ class JobRunner:
     def _remember(self, job: Job) -> None:
         self._jobs[job.key] = job
         self._jobs.move_to_end(job.key)
-        while len(self._jobs) > self._cache_size:
-            oldest = next(iter(self._jobs))
-            if not self._jobs[oldest].finished:
-                break
-            del self._jobs[oldest]
+        self._evict()
 
-    def _work(self, lane: _Lane) -> None:
+    def _evict(self) -> None:
+        """Drop the least recently used finished jobs past ``cache_size``."""
+        excess = len(self._jobs) - self._cache_size
+        if excess > 0:
+            for key in [k for k, j in self._jobs.items() if j.finished][:excess]:
+                del self._jobs[key]
+
+    def _work(self) -> None:
         while True:
             with self._lock:
-                while lane.pending is None and not self._closed:
+                while not self._ready and not self._closed:
                     self._lock.wait()
                 if self._closed:
                     return
+                model = self._ready.popleft()
+                lane = self._lanes[model]
                 job, lane.pending = lane.pending, None
-                if job.state != QUEUED:  # cancelled while waiting
+                if job is None or job.state != QUEUED:  # cancelled while waiting
                     continue
                 job.state = RUNNING
                 lane.current = job
 
-            def progress(done: int, total: int, job: Job = job) -> None:
-                job.done_steps, job.total_steps = done, total
+            def progress(
+                done: Optional[int] = None,
+                total: Optional[int] = None,
+                job: Job = job,
+            ) -> None:
+                if done is not None and total is not None:
+                    job.done_steps, job.total_steps = done, total
                 if job.cancel.is_set():
                     raise Cancelled
 
@@ -190,3 +270,29 @@ class JobRunner:
             with self._lock:
                 job.result, job.error, job.state = result, error, state
                 lane.current = None
+                if lane.pending is not None and model not in self._ready:
+                    self._ready.append(model)
+                self._evict()
+                self._lock.notify_all()
+
+
+@contextmanager
+def cancellable_passes(model: Any, check: Callable[[], None]) -> Iterator[None]:
+    """Call ``check()`` before every layer of ``model`` runs inside the block.
+
+    ``check`` raises `Cancelled` once the job is cancelled, so a cancel stops a
+    computation within its forward pass instead of at the end of it. Modules
+    that take no hooks (TorchScript) are skipped.
+    """
+    handles = []
+    modules = model.modules() if isinstance(model, nn.Module) else ()
+    for module in modules:
+        try:
+            handles.append(module.register_forward_pre_hook(lambda *_: check()))
+        except (AttributeError, RuntimeError):
+            continue
+    try:
+        yield
+    finally:
+        for handle in handles:
+            handle.remove()

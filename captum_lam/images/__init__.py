@@ -22,6 +22,34 @@ from torch import Tensor
 #: scikit-image sample photos that are kept for evaluation: never train on them.
 #: ``cat`` is the same photo as ``chelsea``.
 HELD_OUT_IMAGES = ("astronaut", "coffee", "chelsea", "cat")
+#: The photos ``sample:NAME`` may name: scikit-image's bundled ones (shipped with
+#: it, nothing is downloaded) and matplotlib's ``grace_hopper``. Any other
+#: ``skimage.data`` function is refused (some download data sets, some return
+#: many images).
+SAMPLE_IMAGES = (
+    "astronaut",
+    "brick",
+    "camera",
+    "cat",
+    "cell",
+    "chelsea",
+    "clock",
+    "coffee",
+    "coins",
+    "colorwheel",
+    "grace_hopper",
+    "grass",
+    "gravel",
+    "hubble_deep_field",
+    "immunohistochemistry",
+    "logo",
+    "microaneurysms",
+    "moon",
+    "page",
+    "retina",
+    "rocket",
+    "text",
+)
 
 __all__ = [
     "HELD_OUT_IMAGES",
@@ -41,15 +69,20 @@ __all__ = [
 def sample_image(name: str) -> Tensor:
     """A bundled sample photo as a (1, 3, H, W) float32 tensor in [0, 1].
 
-    ``name`` is a scikit-image sample (``astronaut``, ``coffee``, ``chelsea``,
-    ``rocket``, ...) or ``grace_hopper`` (matplotlib's sample photo). Grayscale
-    samples are repeated to three channels.
+    ``name`` is one of `SAMPLE_IMAGES`: a photo bundled with scikit-image
+    (``astronaut``, ``coffee``, ``chelsea``, ``rocket``, ...) or ``grace_hopper``
+    (matplotlib's sample photo); nothing is downloaded. Grayscale samples are
+    repeated to three channels.
 
     Examples
     --------
     >>> sample_image("astronaut").shape
     torch.Size([1, 3, 512, 512])
     """
+    if not isinstance(name, str) or name not in SAMPLE_IMAGES:
+        raise ValueError(
+            f"unknown sample image {name!r}; the samples are {', '.join(SAMPLE_IMAGES)}"
+        )
     if name == "grace_hopper":
         import matplotlib.cbook
         import matplotlib.image
@@ -59,10 +92,7 @@ def sample_image(name: str) -> Tensor:
     else:
         import skimage.data
 
-        loader = getattr(skimage.data, name, None)
-        if loader is None or not callable(loader):
-            raise ValueError(f"name: unknown sample image {name!r}")
-        array = loader()
+        array = getattr(skimage.data, name)()
     return to_tensor(array)
 
 

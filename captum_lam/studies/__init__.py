@@ -26,10 +26,11 @@ in `captum_lam.metrics`.
 """
 
 from ..windows import CONTENT_CLASSES, EDGE_COHERENCE, FLAT_ENERGY, classify_content
+from ._identity import SETTINGS
 from .aggregation import aggregate, format_table
 from .analyses import di_vs_content, di_vs_psnr, di_vs_receptive_field
 from .cases import Case, load_image, select_cases
-from .records import SETTINGS, read_cases, read_jsonl, write_csv, write_jsonl
+from .records import read_cases, read_jsonl, write_csv, write_jsonl
 from .runner import evaluate
 
 __all__ = [

@@ -42,6 +42,8 @@ class ResultsFile:
 
     path: Path
     records: list[dict[str, Any]] = field(default_factory=list)
+    #: The line number of each record, for messages.
+    lines: list[int] = field(default_factory=list)
     #: ``"complete"``, ``"missing_newline"`` (the last record lacks only its
     #: newline) or ``"cut"`` (the last line is a record cut off mid-write).
     tail: Literal["complete", "missing_newline", "cut"] = "complete"
@@ -81,7 +83,7 @@ def read_results(path: PathLike) -> ResultsFile:
         unterminated = number == last
         try:
             record = json.loads(raw.decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError):
+        except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
             if unterminated and (
                 raw.startswith(RECORD_START) or RECORD_START.startswith(raw)
             ):
@@ -92,6 +94,7 @@ def read_results(path: PathLike) -> ResultsFile:
         if not isinstance(record, dict) or not isinstance(record.get("key"), str):
             raise _not_results(path, f":{number}")
         found.records.append(record)
+        found.lines.append(number)
         if unterminated:
             found.tail = "missing_newline"
     return found

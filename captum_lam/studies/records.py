@@ -7,19 +7,18 @@ import io
 import json
 import math
 import os
+import re
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence, Union
 
 import numpy as np
 
 from .._io import write_text_atomic
-from ._store import read_results
+from ._identity import validate_record
+from ._store import ResultsFile, read_results
 from .cases import Case
 
 PathLike = Union[str, os.PathLike]
-
-#: The settings every record of one output file must share.
-SETTINGS = ("n_steps", "method", "sigma", "kernel_size", "detector", "tolerance")
 
 
 # --- records on disk -----------------------------------------------------------
@@ -175,21 +174,42 @@ def write_csv(records: Sequence[Mapping[str, Any]], path: PathLike) -> Path:
 
 
 def rank_path(out: Path, rank: int) -> Path:
+    """The shard of process ``rank`` of a sharded run on ``out``."""
     return out.with_name(f"{out.stem}.rank{rank}{out.suffix}")
 
 
 def rank_files(out: Path) -> list[Path]:
-    return sorted(out.parent.glob(f"{out.stem}.rank*{out.suffix}"))
+    """The shards of ``out`` beside it: exactly ``STEM.rankN.SUFFIX`` (N digits).
+
+    Matched by name, never by a glob: ``study.rankings.jsonl`` (another run's
+    file) and brackets in the stem are no shards of ``study.jsonl``.
+    """
+    if not out.parent.is_dir():
+        return []
+    pattern = re.compile(
+        re.escape(out.stem) + r"\.rank(0|[1-9][0-9]{0,5})" + re.escape(out.suffix)
+    )
+    found = [
+        (int(match.group(1)), entry)
+        for entry in out.parent.iterdir()
+        if (match := pattern.fullmatch(entry.name)) and entry.is_file()
+    ]
+    return [entry for _, entry in sorted(found)]
 
 
-def check_settings(records: Sequence[Mapping[str, Any]], settings: dict) -> None:
-    for r in records:
-        theirs = {k: r.get(k) for k in SETTINGS}
-        if theirs != settings:
-            raise ValueError(
-                f"the output file holds results computed with {theirs}, but this "
-                f"run asks for {settings}; write to another file"
-            )
+def read_records(path: PathLike) -> ResultsFile:
+    """`read_results`, and every record validated (types, finite numbers, key).
+
+    Raises
+    ------
+    ValueError
+        ``FILE:LINE: field 'di' is 'abc', not a number`` for the first bad
+        record, before anything is written.
+    """
+    found = read_results(path)
+    for record, line in zip(found.records, found.lines):
+        validate_record(record, f"{found.path}:{line}")
+    return found
 
 
 def merge_rank_files(
@@ -198,7 +218,7 @@ def merge_rank_files(
     """Records of ``out`` and ``extra`` files, without duplicates, in job order."""
     merged: dict[str, dict] = {}
     for source in [out, *extra]:
-        for r in read_results(source).records:
+        for r in read_records(source).records:
             merged.setdefault(r["key"], r)
     known = sorted((k for k in merged if k in order), key=order.__getitem__)
     others = [k for k in merged if k not in order]

@@ -15,26 +15,26 @@ from torch import Tensor, nn
 from .._method.checks import parse_device
 from .._registry import model_scale
 from ..images import crop_to_multiple, ssim_y
-from ..images._degradation import degrade, psnr_summary, task
+from ..images._degradation import degrade, describe, psnr_summary, task
 from ..metrics import diffusion_index, mass_area, mean_distance
 from ..multiwindow import attribute_windows
 from ..settings import LAMSettings
 from ..windows import window_region
 from ._cem_records import cem_fields, cem_options
-from ._store import (
-    ResultsFileInUse,
-    read_results,
-    repair_tail,
-    results_lock,
+from ._identity import (
+    check_identity,
+    file_identity,
+    image_digest,
+    model_digest,
 )
+from ._store import ResultsFileInUse, repair_tail, results_lock
 from .cases import Case, classify_content, load_image
 from .records import (
-    SETTINGS,
     PathLike,
-    check_settings,
     merge_rank_files,
     rank_files,
     rank_path,
+    read_records,
     to_plain,
 )
 
@@ -175,7 +175,7 @@ def evaluate(
     lam = settings or LAMSettings(
         sigma, kernel_size, detector, n_steps, method, internal_batch_size, tolerance
     )
-    settings_record = {k: lam.record()[k] for k in SETTINGS}
+    expected = file_identity(lam.record())
     if models is None:
         names = list(dict.fromkeys(c.model for c in cases if c.model is not None))
         if len(names) == 0 or any(c.model is None for c in cases):
@@ -217,20 +217,21 @@ def evaluate(
                 raise refusal
         own_file = None
         done: dict[str, dict] = {}
+        store = _Store(given, load_model, images, device)
+        image_names = list(dict.fromkeys(c.image for c in cases))
         if out_path is not None:
             own_file = out_path if world == 1 else rank_path(out_path, rank)
-            own = read_results(own_file)  # recognised before anything changes
-            check_settings(
-                [r for r in own.records if r["key"] in order], settings_record
-            )
+            own = read_records(own_file)  # recognised before anything changes
+            store.check(own, expected, names, image_names)
             repair_tail(own)
         if world > 1:
             dist.barrier()  # every rank file repaired before anybody reads them
         if out_path is not None:
             for source in dict.fromkeys([out_path, *rank_files(out_path)]):
-                for r in read_results(source).records:
+                found = read_records(source)
+                store.check(found, expected, names, image_names)
+                for r in found.records:
                     done.setdefault(r["key"], r)
-            check_settings([r for k, r in done.items() if k in order], settings_record)
         if world > 1:
             dist.barrier()  # nobody appends before everybody has read
 
@@ -242,9 +243,7 @@ def evaluate(
             jobs,
             keys,
             pending,
-            given,
-            load_model,
-            images,
+            store,
             lam,
             reach,
             device,
@@ -261,7 +260,7 @@ def evaluate(
                 if rank == 0:
                     merge_rank_files(out_path, order, rank_files(out_path))
                 dist.barrier()
-                everything = {r["key"]: r for r in read_results(out_path).records}
+                everything = {r["key"]: r for r in read_records(out_path).records}
             else:
                 gathered: list[Any] = [None] * world
                 dist.all_gather_object(gathered, computed)
@@ -299,13 +298,81 @@ def _hold_results(
     return refusal
 
 
+class _Store:
+    """The run's models and images, loaded when first needed, with the identity
+    (`captum_lam.studies._identity`) of each."""
+
+    def __init__(
+        self,
+        given: Mapping[str, Any],
+        load_model: Optional[Callable[[str], nn.Module]],
+        images: Optional[Mapping[str, Tensor]],
+        device: torch.device,
+    ) -> None:
+        self.given, self.load_model, self.images = given, load_model, images
+        self.device = device
+        self.loaded: dict[str, Any] = {}  # one model in memory at a time
+        self.hr: dict[str, Tensor] = {}
+        self.model_fields: dict[str, dict[str, Any]] = {}
+        self.image_fields: dict[str, dict[str, Any]] = {}
+
+    def model(self, name: str) -> Any:
+        if name not in self.loaded:
+            self.loaded.clear()
+            model = self.given.get(name)
+            if model is None:
+                if self.load_model is None:
+                    from .. import zoo
+
+                    self.load_model = zoo.load
+                model = self.load_model(name)
+            model = model.to(self.device).eval()
+            self.loaded[name] = model
+            if name not in self.model_fields:
+                scale = model_scale(model, 3, self.device)
+                self.model_fields[name] = {
+                    "model_digest": model_digest(model),
+                    "degradation": describe(scale, name),
+                }
+        return self.loaded[name]
+
+    def image(self, name: str) -> Tensor:
+        if name not in self.hr:
+            source = self.images.get(name) if self.images is not None else None
+            self.hr[name] = load_image(name) if source is None else source
+            self.image_fields[name] = {"image_digest": image_digest(self.hr[name])}
+        return self.hr[name]
+
+    def identity(self, model: str, image: str) -> dict[str, Any]:
+        """The record fields that say what decided its numbers."""
+        return {**self.model_fields[model], **self.image_fields[image]}
+
+    def check(
+        self,
+        found: Any,
+        expected: Mapping[str, Any],
+        names: Sequence[str],
+        image_names: Sequence[str],
+    ) -> None:
+        """Refuse a results file whose records this run would compute otherwise
+        (its models ``names`` and images ``image_names`` are loaded to know)."""
+        pairs = [
+            (r, f"{found.path}:{line}") for r, line in zip(found.records, found.lines)
+        ]
+        for record, _ in pairs:  # the identity of what the file and the run share
+            if record["model"] in names and record["model"] not in self.model_fields:
+                self.model(record["model"])
+        for record, _ in pairs:
+            if record["image"] in image_names and record["image"] not in self.hr:
+                self.image(record["image"])
+        check_identity(pairs, expected, self.model_fields, self.image_fields)
+
+
 def _run_jobs(
     jobs: Sequence[tuple[str, Case]],
     keys: Sequence[str],
     pending: Sequence[int],
-    given: Mapping[str, Any],
-    load_model: Optional[Callable[[str], nn.Module]],
-    images: Optional[Mapping[str, Tensor]],
+    store: _Store,
     settings: LAMSettings,
     reach: Union[None, str, int],
     device: torch.device,
@@ -324,39 +391,24 @@ def _run_jobs(
         from tqdm.auto import tqdm
 
         bar = tqdm(total=len(pending), desc="cases", unit="case", leave=False)
-    loaded: dict[str, Any] = {}
-    hr_cache: dict[str, Tensor] = {}
     records: list[dict] = []
     handle = open(own_file, "a") if own_file is not None else None  # noqa: SIM115
     try:
         for (model_name, image_name), members in groups.items():
-            if model_name not in loaded:
-                loaded.clear()  # one model in memory at a time
-                model = given.get(model_name)
-                if model is None:
-                    if load_model is None:
-                        from .. import zoo
-
-                        load_model = zoo.load
-                    model = load_model(model_name)
-                loaded[model_name] = model.to(device).eval()
-            model = loaded[model_name]
-            if image_name not in hr_cache:
-                source = images.get(image_name) if images is not None else None
-                hr_cache[image_name] = (
-                    load_image(image_name) if source is None else source
-                )
+            model = store.model(model_name)
+            image = store.image(image_name)
             for record in _evaluate_group(
                 model,
                 model_name,
                 image_name,
-                hr_cache[image_name],
+                image,
                 [(keys[i], jobs[i][1].window) for i in members],
                 settings,
                 reach,
                 device,
                 save_maps,
                 cem,
+                store.identity(model_name, image_name),
             ):
                 if handle is not None:
                     handle.write(json.dumps(record, allow_nan=False) + "\n")
@@ -386,8 +438,10 @@ def _evaluate_group(
     device: torch.device,
     save_maps: Optional[Path] = None,
     cem: Optional[Mapping[str, Any]] = None,
+    identity: Optional[Mapping[str, Any]] = None,
 ) -> list[dict]:
-    """Records of the windows of one (model, image)."""
+    """Records of the windows of one (model, image); ``identity``: the fields
+    that say what decided the numbers (`captum_lam.studies._identity`)."""
     scale = model_scale(model, image.shape[1], device)
     hr = crop_to_multiple(image.to(device=device, dtype=torch.float32), scale)
     lr = degrade(hr, scale, model_name)  # JPEG for a scale-1 denoiser
@@ -481,7 +535,8 @@ def _evaluate_group(
             **image_stats,
             "receptive_field": getattr(info, "receptive_field", None),
             "parameters": getattr(info, "parameters", None),
-            **{k: settings.record()[k] for k in SETTINGS},
+            **file_identity(settings.record()),
+            **(identity or {}),
             "n_steps_used": steps_used,
             "estimated_map_error": estimate,
             "seconds": seconds,

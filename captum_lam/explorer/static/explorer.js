@@ -22,8 +22,18 @@ function showMessage(text) {
   box.hidden = !text;
 }
 
+// POST and DELETE carry the session's token: the server refuses them without it,
+// so that no other web page can drive it.
+function guarded(options = {}) {
+  const method = (options.method || "GET").toUpperCase();
+  if (method === "GET" || !state.config) return options;
+  const headers = Object.assign({}, options.headers || {});
+  headers[state.config.token_header] = state.config.token;
+  return Object.assign({}, options, { headers });
+}
+
 async function api(url, options = {}) {
-  const response = await fetch(url, options);
+  const response = await fetch(url, guarded(options));
   let body = null;
   try { body = await response.json(); } catch (error) { body = null; }
   if (!response.ok) {
@@ -253,7 +263,7 @@ function addCard(name) {
 function removeCard(name) {
   const card = state.cards.get(name);
   if (!card) return;
-  if (card.key && card.state !== "done") fetch(`/api/lam/${card.key}`, { method: "DELETE" });
+  if (card.key && card.state !== "done") fetch(`/api/lam/${card.key}`, guarded({ method: "DELETE" }));
   card.element.remove();
   state.cards.delete(name);
   draw();
