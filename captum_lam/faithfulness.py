@@ -469,7 +469,8 @@ def window_infidelity(
     n_perturb_samples : int
         Perturbations per example.
     seed : int
-        Seeds the perturbations (the caller's random state is restored).
+        Seeds the perturbations (a private generator: the global random state is
+        neither used nor changed).
 
     Returns
     -------
@@ -504,12 +505,15 @@ def window_infidelity(
     windows = format_windows(target, inputs.shape[0], device=inputs.device)
     probe_model(model, inputs, (), windows)
 
+    # a private generator: the caller's (and other threads') random state is untouched
+    generator = torch.Generator(device=inputs.device).manual_seed(seed)
+
     def perturb(x: Tensor) -> tuple[Tensor, Tensor]:
-        perturbation = noise * torch.randn_like(x)
+        draw = torch.randn(x.shape, generator=generator, device=x.device)
+        perturbation = noise * draw.to(x.dtype)
         return perturbation, x - perturbation
 
     with caller_state_kept(model):
-        torch.manual_seed(seed)
         return infidelity(
             objective,
             perturb,

@@ -217,7 +217,8 @@ def load_map(path: Union[str, os.PathLike]) -> dict[str, Any]:
     if magnitude.shape != (height, width):
         fail("map", f"is {_dims(magnitude)}, the attribution {height}x{width}")
     lr = _float_array(arrays, "lr", 3, fail)
-    if lr.shape != attribution.shape:
+    # one channel: a signed map (a Causal Effect Map) beside a colour input
+    if lr.shape[1:] != attribution.shape[1:] or channels not in (1, lr.shape[0]):
         fail("lr", f"is {_dims(lr)} but the attribution is {_dims(attribution)}")
     out.update(attribution=attribution, map=magnitude, lr=lr)
     window = _int_values(arrays, "window", 3, fail)

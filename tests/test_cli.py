@@ -512,12 +512,14 @@ def test_compare_says_what_it_ran_and_saves_one_map_per_row(tmp_path, hr_png, ca
         assert text in out, text
     assert payload["settings"]["method"] == "riemann_middle"
     assert all(r["relative_convergence_delta"] < 0.5 for r in payload["rows"])
-    assert sorted(p.name for p in (tmp_path / "maps").iterdir()) == [
-        "plain-d4.npz",
-        "plain-d8.npz",
-    ]
+    from captum_lam.mapfile import map_file_name
+
+    assert sorted(p.name for p in (tmp_path / "maps").iterdir()) == sorted(
+        [map_file_name("plain-d4"), map_file_name("plain-d8")]
+    )
+    assert map_file_name("plain-d4").startswith("plain-d4-")
     assert (
-        np.load(tmp_path / "maps" / "plain-d4.npz")["window"].tolist()
+        np.load(tmp_path / "maps" / map_file_name("plain-d4"))["window"].tolist()
         == (payload["window"])
     )
 

@@ -460,7 +460,7 @@ def large_client(large_photo):
     app = create_app(
         Models(registry_entries()), images, image=image.id, selected=["plain-d4"]
     )
-    yield app.test_client()
+    yield page_client(app)
     app.extensions["lam_runner"].close()
 
 
