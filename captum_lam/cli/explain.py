@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
-from typing import Any
+from typing import Any, Optional
 
 import torch
 from torch import Tensor, nn
@@ -195,24 +195,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
         summary["figure"] = str(out)
         say(args, f"wrote {out}")
     if map_path is not None:
-        from ..mapfile import save_map
-
-        save_map(
-            map_path,
-            attr.cpu(),
-            lr.cpu(),
-            case.window_in_image,
-            scale=scale,
-            origin=case.origin,
-            settings={
-                **summary["settings"],
-                "model": info.get("name"),
-                "image": source,
-                "command": args.command_line,
-            },
-            convergence_delta=delta,
-        )
-        summary["map"] = str(map_path)
+        _save_map(map_path, attr, lr, case, scale, summary, info, source, args, delta)
         say(args, f"wrote {map_path}")
     if json_path is not None:
         write_text_atomic(json_path, json.dumps(summary, indent=2) + "\n")
@@ -301,28 +284,45 @@ def explain_cem(
         summary["figure"] = str(out)
         say(args, f"wrote {out}")
     if map_path is not None:
-        from ..mapfile import save_map
-
-        save_map(
-            map_path,
-            effect.cpu(),
-            lr.cpu(),
-            case.window_in_image,
-            scale=scale,
-            origin=case.origin,
-            settings={
-                **summary["settings"],
-                "model": info.get("name"),
-                "image": case.source,
-                "command": args.command_line,
-            },
-        )
-        summary["map"] = str(map_path)
+        _save_map(map_path, effect, lr, case, scale, summary, info, case.source, args)
         say(args, f"wrote {map_path}")
     if json_path is not None:
         write_text_atomic(json_path, json.dumps(summary, indent=2) + "\n")
         say(args, f"wrote {json_path}")
     return 0
+
+
+def _save_map(
+    map_path: Any,
+    attribution: Tensor,
+    lr: Tensor,
+    case: Any,
+    scale: int,
+    summary: dict,
+    info: dict,
+    source: str,
+    args: argparse.Namespace,
+    delta: Optional[float] = None,
+) -> None:
+    """``--save-map``: the raw map with the run's settings, window and command."""
+    from ..mapfile import save_map
+
+    save_map(
+        map_path,
+        attribution.cpu(),
+        lr.cpu(),
+        case.window_in_image,
+        scale=scale,
+        origin=case.origin,
+        settings={
+            **summary["settings"],
+            "model": info.get("name"),
+            "image": source,
+            "command": args.command_line,
+        },
+        convergence_delta=delta,
+    )
+    summary["map"] = str(map_path)
 
 
 def add_explain_parser(sub: Any) -> argparse.ArgumentParser:
