@@ -147,6 +147,12 @@ class CausalEffectMap(PerturbationAttribution):
         Called as ``progress_callback(passes_done, passes_planned)`` after each
         forward pass (the plan grows when the fine stage starts).
 
+    References
+    ----------
+    .. [1] Hu, J., Gu, J., Yu, S., Yu, F., Li, Z., You, Z., Lu, C. and Dong, C.
+    Interpreting Low-level Vision Models with Causal Effect Maps. IEEE TPAMI
+    47(8), 2025. Code: https://github.com/J-FHu/CEM
+
     Examples
     --------
     >>> import torch

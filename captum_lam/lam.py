@@ -76,6 +76,13 @@ class LAM(PathAttribution):
     detector : {"difference", "sobel"}
         Gradient detector of the objective. Default ``"difference"``.
 
+    References
+    ----------
+    .. [1] Gu, J. and Dong, C. Interpreting Super-Resolution Networks with Local
+    Attribution Maps. CVPR 2021.
+    .. [2] Sundararajan, M., Taly, A. and Yan, Q. Axiomatic Attribution for Deep
+    Networks. ICML 2017.
+
     Examples
     --------
     >>> import torch

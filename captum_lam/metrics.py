@@ -60,6 +60,13 @@ def gini(a: ArrayLike) -> Union[float, Tensor]:
         In [0, 1): 0 for equal values, near 1 when one value holds everything;
         a 0-d float64 Tensor for a Tensor.
 
+    References
+    ----------
+    .. [1] Hurley, N. and Rickard, S. Comparing Measures of Sparsity. IEEE Trans.
+    Information Theory 55(10), 2009.
+    .. [2] Gu, J. and Dong, C. Interpreting Super-Resolution Networks with Local
+    Attribution Maps. CVPR 2021.
+
     Examples
     --------
     >>> round(gini(np.ones(100)), 6)
@@ -144,6 +151,11 @@ def diffusion_index(attributions: ArrayLike) -> Union[float, np.ndarray, Tensor]
     ------
     ValueError
         For an empty, non-finite or all-zero map, or another number of dimensions.
+
+    References
+    ----------
+    .. [1] Gu, J. and Dong, C. Interpreting Super-Resolution Networks with Local
+    Attribution Maps. CVPR 2021.
 
     Examples
     --------

@@ -156,6 +156,13 @@ class PathIntegratedGradients(PathAttribution):
     progress_callback : callable or None
         Called as ``progress_callback(steps_done, n_steps)`` after each pass.
 
+    References
+    ----------
+    .. [1] Sundararajan, M., Taly, A. and Yan, Q. Axiomatic Attribution for Deep
+    Networks. ICML 2017.
+    .. [2] Xu, S., Venugopalan, S. and Sundararajan, M. Attribution in Scale and
+    Space. CVPR 2020 (blur integrated gradients).
+
     Examples
     --------
     >>> from captum_lam import LinearPath

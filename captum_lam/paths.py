@@ -232,6 +232,13 @@ class ProgressiveBlurPath(Path):
         Odd side of the Gaussian kernel, ``>= 3``; at most ``4 * max(H, W) + 1``
         for inputs of H x W. Default 9 (the reference's).
 
+    References
+    ----------
+    .. [1] Gu, J. and Dong, C. Interpreting Super-Resolution Networks with Local
+    Attribution Maps. CVPR 2021.
+    .. [2] Xu, S., Venugopalan, S. and Sundararajan, M. Attribution in Scale and
+    Space. CVPR 2020 (blur integrated gradients).
+
     Examples
     --------
     >>> path = ProgressiveBlurPath(sigma=1.2, kernel_size=9)
