@@ -137,19 +137,10 @@ def deletion_curve(
     >>> values.shape
     (1, 5)
     """
-    options = (
-        baseline,
-        steps,
-        sigma,
-        kernel_size,
-        imputation,
-        noise,
-        detector,
-        batch_size,
+    options = (baseline, steps, sigma, kernel_size, imputation, noise, detector)
+    return _one_curve(
+        "deletion", model, inputs, attributions, target, seed, *options, batch_size
     )
-    setup = make_setup(model, inputs, target, *options)
-    fractions, (values,) = map_curves(setup, attributions, ("deletion",), seed)
-    return fractions, values
 
 
 def insertion_curve(
@@ -192,18 +183,25 @@ def insertion_curve(
     >>> values.shape
     (1, 5)
     """
-    options = (
-        baseline,
-        steps,
-        sigma,
-        kernel_size,
-        imputation,
-        noise,
-        detector,
-        batch_size,
+    options = (baseline, steps, sigma, kernel_size, imputation, noise, detector)
+    return _one_curve(
+        "insertion", model, inputs, attributions, target, seed, *options, batch_size
     )
+
+
+def _one_curve(
+    kind: str,
+    model: Any,
+    inputs: Tensor,
+    attributions: Any,
+    target: Window,
+    seed: int,
+    *options: Any,
+) -> tuple[np.ndarray, np.ndarray]:
+    """One curve of ``kind`` ("deletion" or "insertion"), ``options`` as
+    `make_setup` takes them."""
     setup = make_setup(model, inputs, target, *options)
-    fractions, (values,) = map_curves(setup, attributions, ("insertion",), seed)
+    fractions, (values,) = map_curves(setup, attributions, (kind,), seed)
     return fractions, values
 
 

@@ -129,26 +129,8 @@ def cmd_explain(args: argparse.Namespace) -> int:
     lam_time = time.perf_counter() - t0
     di = float(diffusion_index(attr[0]))
 
-    top, left, size = case.window_in_image
     summary: dict[str, Any] = {
-        "command": args.command_line,
-        "model": info,
-        "default_model_fallback": fallback,
-        "image": source,
-        "image_size": list(case.image_size),
-        "lr_size": [int(lr.shape[-2]), int(lr.shape[-1])],
-        "scale": scale,
-        **task_summary(scale, info.get("name"), args.lr),
-        "window": {
-            "top": top,
-            "left": left,
-            "size": size,
-            "chosen": case.window_how,
-            "coordinates": "the image's pixels (HR); give back as --window",
-        },
-        "window_option": f"--window {top},{left},{size}",
-        "window_in_image": [top, left, size],
-        "region": case.crop,
+        **_case_summary(args, info, fallback, source, case, lr, scale),
         "settings": {
             **lam_settings(args).record(),
             "device": str(device),
@@ -225,27 +207,9 @@ def explain_cem(
     seconds = time.perf_counter() - t0
     settings = cem_settings(args, report.block_size)
     measures = signed_spread(effect[0, 0], window, scale)
-    top, left, size = case.window_in_image
     summary: dict[str, Any] = {
-        "command": args.command_line,
+        **_case_summary(args, info, fallback, case.source, case, lr, scale),
         "method": "cem",
-        "model": info,
-        "default_model_fallback": fallback,
-        "image": case.source,
-        "image_size": list(case.image_size),
-        "lr_size": [int(lr.shape[-2]), int(lr.shape[-1])],
-        "scale": scale,
-        **task_summary(scale, info.get("name"), args.lr),
-        "window": {
-            "top": top,
-            "left": left,
-            "size": size,
-            "chosen": case.window_how,
-            "coordinates": "the image's pixels (HR); give back as --window",
-        },
-        "window_option": f"--window {top},{left},{size}",
-        "window_in_image": [top, left, size],
-        "region": case.crop,
         "reference": "HR image" if hr is not None else "the clean output (change)",
         "settings": {**settings, "device": str(lr.device)},
         "effect": measures,
@@ -290,6 +254,39 @@ def explain_cem(
         write_text_atomic(json_path, json.dumps(summary, indent=2) + "\n")
         say(args, f"wrote {json_path}")
     return 0
+
+
+def _case_summary(
+    args: argparse.Namespace,
+    info: dict,
+    fallback: Any,
+    source: str,
+    case: Any,
+    lr: Tensor,
+    scale: int,
+) -> dict[str, Any]:
+    """The JSON summary's fields about the case: model, image, input and window."""
+    top, left, size = case.window_in_image
+    return {
+        "command": args.command_line,
+        "model": info,
+        "default_model_fallback": fallback,
+        "image": source,
+        "image_size": list(case.image_size),
+        "lr_size": [int(lr.shape[-2]), int(lr.shape[-1])],
+        "scale": scale,
+        **task_summary(scale, info.get("name"), args.lr),
+        "window": {
+            "top": top,
+            "left": left,
+            "size": size,
+            "chosen": case.window_how,
+            "coordinates": "the image's pixels (HR); give back as --window",
+        },
+        "window_option": f"--window {top},{left},{size}",
+        "window_in_image": [top, left, size],
+        "region": case.crop,
+    }
 
 
 def _save_map(
