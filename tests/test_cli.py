@@ -628,7 +628,8 @@ def test_evaluate_saves_one_map_per_case_equal_to_lam(tmp_path, big_png, capsys)
 )
 def test_completeness_warns_only_for_what_the_user_chose(capsys, argv, warned):
     from captum_lam.cli import build_parser
-    from captum_lam.cli._common import report_completeness, settle_integration_options
+    from captum_lam.cli._options import settle_integration_options
+    from captum_lam.cli._report import report_completeness
 
     args = build_parser().parse_args(["explain", *argv])
     settle_integration_options(args)

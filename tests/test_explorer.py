@@ -18,7 +18,7 @@ from skimage.data import chelsea
 
 from captum_lam import LAM, diffusion_index, zoo
 from captum_lam.cli import build_parser, main
-from captum_lam.cli._common import resolve_model as _resolve_model
+from captum_lam.cli._case import resolve_model as _resolve_model
 from captum_lam.explorer._jobs import CANCELLED, DONE, ERROR, JobRunner, Request
 from captum_lam.images import bicubic_downsample, read_image
 

@@ -6,8 +6,10 @@ best trained zoo model otherwise), the most textured window, and writes
 ``lam.png`` and ``lam.json``.
 
 One module per command (`explain`, `windows`, `compare`, `evaluate`, `models`;
-`serve` lives in `captum_lam.explorer`), each adding its sub-parser; `_common`
-holds what they share. This module builds the parser (importing the command
+`serve` lives in `captum_lam.explorer`), each adding its sub-parser; what they
+share is in `_options` (option types and groups, `UserError`), `_case` (the model,
+image, window, device, outputs and cost, settled before any work) and `_report`
+(what is printed). This module builds the parser (importing the command
 modules only when a command runs, so that `--help` is fast) and runs a command.
 """
 
@@ -31,10 +33,14 @@ DESCRIPTION = "Local Attribution Maps for super-resolution networks."
 
 def __getattr__(name: str) -> Any:
     # the shared names load with the commands (and torch) only when asked for
-    if name in ("DEFAULT_PRETRAINED", "DEFAULT_TRAINED", "UserError"):
-        from . import _common
+    if name in ("DEFAULT_PRETRAINED", "DEFAULT_TRAINED"):
+        from . import _case
 
-        return getattr(_common, name)
+        return getattr(_case, name)
+    if name == "UserError":
+        from ._options import UserError
+
+        return UserError
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
@@ -60,7 +66,8 @@ def _top_parser() -> tuple[argparse.ArgumentParser, Any]:
 def build_parser() -> argparse.ArgumentParser:
     """The whole parser (imports every command's module, and torch with them)."""
     from ..explorer import add_serve_parser
-    from ._common import add_model_options, resolve_model
+    from ._case import resolve_model
+    from ._options import add_model_options
     from .compare import add_compare_parser
     from .evaluate import add_evaluate_parser
     from .explain import add_explain_parser
@@ -105,7 +112,7 @@ def _main(argv: Optional[Sequence[str]]) -> int:
 
 
 def _run(args: Any) -> int:
-    from ._common import UserError
+    from ._options import UserError
 
     try:
         with warnings.catch_warnings():

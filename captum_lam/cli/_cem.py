@@ -9,7 +9,8 @@ from typing import Any, Optional
 from torch import Tensor, nn
 
 from ..causal_effect import CausalEffectMap
-from ._common import UserError, _number, positive_int, progress_bar
+from ._options import UserError, checked_number, positive_int
+from ._report import progress_bar
 
 #: explain's ``--method``: LAM's gradient path or the CEM's interventions.
 ATTRIBUTION_METHODS = ("lam", "cem")
@@ -29,11 +30,13 @@ _CEM_DEFAULTS = {
 
 
 def _non_negative_int(text: str) -> int:
-    return _number(text, int, "an integer >= 0", lambda v: v >= 0)
+    return checked_number(text, int, "an integer >= 0", lambda v: v >= 0)
 
 
 def _threshold(text: str) -> float:
-    return _number(text, float, "a finite number >= 0", lambda v: 0 <= v < math.inf)
+    return checked_number(
+        text, float, "a finite number >= 0", lambda v: 0 <= v < math.inf
+    )
 
 
 def add_method_option(p: argparse.ArgumentParser) -> None:

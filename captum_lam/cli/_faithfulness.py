@@ -8,7 +8,9 @@ from typing import Any, Callable
 
 from torch import Tensor, nn
 
-from ._common import FIGURE_SUFFIXES, Output, UserError
+from .._frontend.output_paths import Output
+from ._case import FIGURE_SUFFIXES
+from ._options import UserError
 
 
 def add_faithfulness_options(parser: argparse.ArgumentParser) -> None:

@@ -13,6 +13,7 @@ import torch
 from torch import Tensor, nn
 
 from .._frontend.commands import COMMANDS
+from .._frontend.output_paths import Output
 from .._io import write_text_atomic
 from .._method.adaptive import IntegrationReport
 from .._registry import model_scale
@@ -22,29 +23,17 @@ from ..images import (
     psnr_y,
 )
 from ..metrics import diffusion_index, signed_spread
-from ._cem import add_cem_options, run_cem, settle_cem_options
-from ._common import (
-    COMPARE_METHODS,
+from ._case import (
     FIGURE_SUFFIXES,
     CommandCase,
-    Output,
-    UserError,
-    add_common,
     check_command_outputs,
     check_cost,
     check_model_args,
     command_device,
-    describe_case,
-    integration_label,
-    integration_text,
-    lam_settings,
     model_info,
-    print_table,
     resolve_model,
-    say,
-    settle_integration_options,
-    warn,
 )
+from ._cem import add_cem_options, run_cem, settle_cem_options
 from ._faithfulness import (
     add_faithfulness_options,
     curves_figure,
@@ -52,7 +41,19 @@ from ._faithfulness import (
     faithfulness_outputs,
     print_faithfulness_table,
 )
+from ._options import (
+    UserError,
+    add_common,
+    integration_label,
+    integration_text,
+    lam_settings,
+    settle_integration_options,
+)
+from ._report import describe_case, print_table, say, warn
 from .explain import run_lam
+
+#: compare's ``--methods``.
+COMPARE_METHODS = ("saliency", "ig", "ig-blur", "lam", "cem")
 
 # --- compare -----------------------------------------------------------------
 

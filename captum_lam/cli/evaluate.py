@@ -19,26 +19,28 @@ from torch import Tensor
 
 from .._frontend.commands import COMMANDS
 from .._frontend.model_options import is_factory
+from .._frontend.output_paths import Output
 from .._method.adaptive import RULE
 from ..images import HELD_OUT_IMAGES
 from ..studies.runner import torchrun_rank
-from ._cem import add_cem_options, cem_keywords, settle_cem_options
-from ._common import (
-    Output,
-    UserError,
-    add_lam_settings,
-    add_model_options,
+from ._case import (
     check_command_outputs,
     check_model_args,
     command_device,
-    lam_settings,
-    positive_int,
     read_image_option,
     require_file,
     resolve_model,
-    settle_integration_options,
-    warn,
 )
+from ._cem import add_cem_options, cem_keywords, settle_cem_options
+from ._options import (
+    UserError,
+    add_lam_settings,
+    add_model_options,
+    lam_settings,
+    positive_int,
+    settle_integration_options,
+)
+from ._report import warn
 
 #: The figures evaluate writes into --figures.
 FIGURE_FILES = (

@@ -12,12 +12,25 @@ from torch import Tensor, nn
 
 from .. import __version__
 from .._frontend.commands import COMMANDS
+from .._frontend.output_paths import Output
 from .._io import write_text_atomic
 from .._method.adaptive import IntegrationReport
 from .._registry import model_scale
 from ..images._degradation import psnr_line, psnr_summary, task_summary
 from ..lam import LAM
 from ..metrics import di_text, diffusion_index, signed_spread
+from ._case import (
+    DEFAULT_PRETRAINED,
+    FIGURE_SUFFIXES,
+    CommandCase,
+    check_command_outputs,
+    check_cost,
+    check_model_args,
+    check_output_size,
+    command_device,
+    model_info,
+    resolve_model,
+)
 from ._cem import (
     add_cem_options,
     add_method_option,
@@ -26,29 +39,14 @@ from ._cem import (
     settings_text,
     settle_cem_options,
 )
-from ._common import (
-    DEFAULT_PRETRAINED,
-    FIGURE_SUFFIXES,
-    CommandCase,
-    Output,
+from ._options import (
     add_common,
-    check_command_outputs,
-    check_cost,
-    check_model_args,
-    check_output_size,
-    command_device,
-    describe_case,
     integration_label,
     lam_settings,
-    model_info,
     positive_int,
-    progress_bar,
-    report_completeness,
-    resolve_model,
-    say,
     settle_integration_options,
-    warn,
 )
+from ._report import describe_case, progress_bar, report_completeness, say, warn
 
 # --- explain -----------------------------------------------------------------
 

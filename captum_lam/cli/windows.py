@@ -6,14 +6,8 @@ import argparse
 from typing import Any
 
 from .._frontend.commands import COMMANDS
-from ._common import (
-    DEFAULT_IMAGE,
-    DEFAULT_WINDOW_SIZE,
-    UserError,
-    positive_int,
-    read_image_option,
-    resolve_model,
-)
+from ._case import DEFAULT_WINDOW_SIZE, read_image_option, resolve_model
+from ._options import DEFAULT_IMAGE, UserError, positive_int
 
 
 def cmd_windows(args: argparse.Namespace) -> int:
