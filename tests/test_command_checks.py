@@ -8,7 +8,7 @@ import torch
 from captum_lam._frontend.model_options import check_model_options, split_models
 from captum_lam._frontend.output_paths import Output, check_outputs
 from captum_lam._method.checks import parse_device
-from captum_lam.models._loading import load_checkpoint
+from captum_lam.models._checkpoint import load_checkpoint
 from captum_lam.models._torchscript import is_torchscript_archive
 
 FIGURE = (".png", ".pdf", ".svg")

@@ -15,12 +15,9 @@ from safetensors.torch import save_file
 from torch import nn
 
 from captum_lam import LAM
-from captum_lam.models._loading import (
-    ModelAdapter,
-    load_checkpoint,
-    load_factory,
-    read_state_dict,
-)
+from captum_lam.models import ModelAdapter
+from captum_lam.models._checkpoint import load_checkpoint, read_state_dict
+from captum_lam.models._factory import load_factory
 from captum_lam.zoo import ModelInfo
 
 from .conftest import make_tiny_sr

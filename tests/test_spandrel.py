@@ -2,7 +2,7 @@
 
 Every network is randomly initialised in a small configuration (nothing is
 downloaded), saved the ways SR trainers save weights, loaded back through
-:func:`captum_lam.models._loading.load_checkpoint` (spandrel detects the
+:func:`captum_lam.models._checkpoint.load_checkpoint` (spandrel detects the
 architecture from the keys), and attributed with LAM.
 
 spandrel needs torchvision; the main venv's torch has none that imports, so these
@@ -32,7 +32,8 @@ except Exception:  # torchvision's failure beside a mismatched torch is a Runtim
 from safetensors.torch import save_file
 
 from captum_lam import LAM
-from captum_lam.models._loading import ModelAdapter, load_checkpoint
+from captum_lam.models import ModelAdapter
+from captum_lam.models._checkpoint import load_checkpoint
 from captum_lam.zoo import ModelInfo
 
 pytestmark = pytest.mark.spandrel

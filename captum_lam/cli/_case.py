@@ -41,7 +41,7 @@ def resolve_model(args: argparse.Namespace, name: Optional[str] = None) -> nn.Mo
 
     spec = name if name is not None else args.model
     if getattr(args, "checkpoint", None):
-        from ..models._loading import load_checkpoint
+        from ..models._checkpoint import load_checkpoint
 
         require_file(args.checkpoint, "--checkpoint")
         return load_checkpoint(
@@ -53,7 +53,7 @@ def resolve_model(args: argparse.Namespace, name: Optional[str] = None) -> nn.Mo
             DEFAULT_PRETRAINED if zoo.installed(DEFAULT_PRETRAINED) else DEFAULT_TRAINED
         )
     if ":" in spec:
-        from ..models._loading import load_factory
+        from ..models._factory import load_factory
 
         if getattr(args, "weights", None):
             require_file(args.weights, "--weights")

@@ -1,6 +1,6 @@
 """Networks to explain: published SR networks imported from ncnn files, and users'
 own checkpoints. The registry over all of them is `captum_lam.zoo`."""
 
-from ._loading import ModelAdapter
+from ._adapter import ModelAdapter
 
 __all__ = ["ModelAdapter"]
