@@ -8,15 +8,9 @@ from typing import Any, Optional
 import numpy as np
 from matplotlib.figure import Figure
 
+from ._pictures.arrays import image_hwc, upscale, window_tuple, zoom_nearest
 from ._pictures.headings import heading, heading_fits
-from .visualization import (
-    _box,
-    _image_hwc,
-    _show,
-    _upscale,
-    _window_tuple,
-    _zoom_nearest,
-)
+from ._pictures.panels import draw_box, show_image
 
 ArrayLike = Any
 #: Blue hurts, red helps, white is no effect (the CEM authors' ``seismic``).
@@ -35,7 +29,7 @@ def effect_limit(
     """
     values = np.abs(_effect_2d(effect))
     if window is not None:
-        top, left, size = _window_tuple(window)
+        top, left, size = window_tuple(window)
         beyond = values.copy()
         r0, c0 = top // scale // block, left // scale // block
         r1 = math.ceil(math.ceil((top + size) / scale) / block)
@@ -85,12 +79,12 @@ def signed_rgb(
     e = _effect_2d(effect)
     limit = effect_limit(e) if limit is None else float(limit)
     values = np.clip(
-        _zoom_nearest(e[..., None], max(int(scale), 1))[..., 0] / limit, -1, 1
+        zoom_nearest(e[..., None], max(int(scale), 1))[..., 0] / limit, -1, 1
     )
     colours = colormaps[CMAP](0.5 + 0.5 * values)[..., :3]
     if lr is None:
         return colours
-    background = _upscale(_image_hwc(lr), values.shape)
+    background = upscale(image_hwc(lr), values.shape)
     weight = np.sqrt(np.abs(values))[..., None]
     return np.clip(background * (1 - weight) + colours * weight, 0.0, 1.0)
 
@@ -167,14 +161,14 @@ def cem_figure(
     given, output = (
         ("input", "denoised output") if task == "denoising" else ("LR", "SR output")
     )
-    window_t = _window_tuple(window)
+    window_t = window_tuple(window)
     limit = effect_limit(effect, window_t, scale, block_size)
     main = [
         ("CEM", signed_rgb(effect, scale, limit=limit)),
         (f"CEM on {given}", signed_rgb(effect, scale, lr, limit=limit)),
     ]
     if sr is not None:
-        main.append((output, _image_hwc(sr)))
+        main.append((output, image_hwc(sr)))
     widths = [1.0] * len(main) + [0.05]
     fig = Figure(
         figsize=(panel_size * (sum(widths) + 0.25), panel_size + 0.9),
@@ -184,8 +178,8 @@ def cem_figure(
     grid = fig.add_gridspec(1, len(widths), width_ratios=widths)
     for i, (label, img) in enumerate(main):
         ax = fig.add_subplot(grid[0, i])
-        _show(ax, img, label)
-        _box(ax, window_t, color="#00b000")
+        show_image(ax, img, label)
+        draw_box(ax, window_t, color="#00b000")
     signed_colorbar(fig, fig.add_subplot(grid[0, -1]), limit)
     e = _effect_2d(effect)
     text = heading(

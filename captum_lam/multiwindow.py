@@ -355,9 +355,9 @@ def di_map_figure(
     >>> len(fig.axes)
     3
     """
-    from .visualization import _image_hwc
+    from ._pictures.arrays import image_hwc
 
-    picture = _image_hwc(image)
+    picture = image_hwc(image)
     values = np.asarray(di_grid, dtype=np.float64)
     grid_t = torch.as_tensor(grid)
     if grid_t.ndim != 3 or tuple(grid_t.shape[:2]) != values.shape:

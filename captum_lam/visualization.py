@@ -18,13 +18,20 @@ from matplotlib.patches import Rectangle
 from scipy.signal import fftconvolve
 from torch import Tensor
 
-from ._io import is_stdout, printable, write_atomic
+from ._io import is_stdout, write_atomic
 from ._method.checks import one_example_chw
+from ._pictures.arrays import (
+    image_hwc,
+    map_2d,
+    upscale,
+    window_tuple,
+    zoom_nearest,
+)
+from ._pictures.colours import colorize, overlay
 from ._pictures.headings import heading, heading_fits
-from .metrics import abs_normalized_map, di_text, diffusion_index
+from ._pictures.panels import draw_box, map_colorbar, show_image
+from .metrics import ArrayLike, di_text, diffusion_index
 from .objective import Window
-
-ArrayLike = Union[np.ndarray, Tensor]
 
 
 def channels_last(image: Union[Tensor, np.ndarray]) -> np.ndarray:
@@ -53,38 +60,6 @@ def channels_last(image: Union[Tensor, np.ndarray]) -> np.ndarray:
     """
     array = one_example_chw(image, "channels_last: image")
     return np.ascontiguousarray(array.transpose(1, 2, 0))
-
-
-def _image_hwc(image: ArrayLike) -> np.ndarray:
-    """An image in [0, 1] -> (H, W, 3) float array.
-
-    Tensors are (1, C, H, W) or (C, H, W); arrays are (H, W), (H, W, C) or
-    (C, H, W) when the last axis is not 1 or 3 long.
-    """
-    if isinstance(image, Tensor):
-        array = image.detach().double().cpu().numpy()
-        array = array[0] if array.ndim == 4 else array
-        if array.ndim == 3:
-            array = array.transpose(1, 2, 0)
-    else:
-        array = np.asarray(image, dtype=np.float64)
-        array = array[0].transpose(1, 2, 0) if array.ndim == 4 else array
-        if array.ndim == 3 and array.shape[2] not in (1, 3):
-            array = array.transpose(1, 2, 0)
-    if array.ndim == 2:
-        array = array[:, :, None]
-    if array.shape[2] == 1:
-        array = np.repeat(array, 3, axis=2)
-    return np.clip(array, 0.0, 1.0)
-
-
-def _map_2d(attributions: ArrayLike) -> np.ndarray:
-    if isinstance(attributions, Tensor):
-        attributions = attributions.detach().double().cpu().numpy()
-    array = np.asarray(attributions, dtype=np.float64)
-    if array.ndim == 4:
-        array = array[0]
-    return abs_normalized_map(array)
 
 
 def kde_map(attribution_map: np.ndarray) -> np.ndarray:
@@ -136,76 +111,6 @@ def kde_map(attribution_map: np.ndarray) -> np.ndarray:
     return density / density.max()
 
 
-#: The colours of the map: the upper half of ``seismic`` (white -> dark red), so
-#: that a value ``m`` in [0, 1] gets the reference's colour ``seismic(0.5 + m / 2)``.
-def _map_colormap():
-    from matplotlib import colormaps
-    from matplotlib.colors import ListedColormap
-
-    return ListedColormap(
-        colormaps["seismic"](np.linspace(0.5, 1.0, 256)), name="lam_magnitude"
-    )
-
-
-def _colorize(normalized_map: np.ndarray) -> np.ndarray:
-    """The reference's colouring: seismic at ``map * 0.5 + 0.5`` -> (H, W, 3)."""
-    from matplotlib import colormaps
-
-    return colormaps["seismic"](normalized_map * 0.5 + 0.5)[..., :3]
-
-
-def _zoom_nearest(image: np.ndarray, factor: int) -> np.ndarray:
-    return np.repeat(np.repeat(image, factor, axis=0), factor, axis=1)
-
-
-def _upscale(image: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-    import torch
-    import torch.nn.functional as F
-
-    t = torch.from_numpy(image.transpose(2, 0, 1).copy())[None]
-    out = F.interpolate(t, size=shape, mode="bicubic", align_corners=False)
-    return np.clip(out[0].numpy().transpose(1, 2, 0), 0.0, 1.0)
-
-
-def _overlay(background: np.ndarray, values: np.ndarray, opacity: float) -> np.ndarray:
-    """``values`` in [0, 1] coloured over ``background``, opaque where they are high.
-
-    Where the map is 0 the background shows at full contrast (only half
-    desaturated, so the red reads), instead of being washed out by a white map.
-    """
-    luma = background @ np.array([0.299, 0.587, 0.114])
-    base = 0.5 * background + 0.5 * luma[..., None]
-    colors = _colorize(values)
-    weight = opacity * np.sqrt(np.clip(values, 0.0, 1.0))[..., None]
-    return np.clip(base * (1.0 - weight) + colors * weight, 0.0, 1.0)
-
-
-def _window_tuple(window: Window) -> tuple[int, int, int]:
-    if isinstance(window, Tensor):
-        window = window.reshape(-1, 3)[0].tolist()
-    top, left, size = (int(v) for v in window)
-    return top, left, size
-
-
-#: The window's box: blue, which the white-to-red map never uses.
-BOX_COLOR = "#1f77ff"
-
-
-def _box(ax, window: tuple[int, int, int], color: str = BOX_COLOR, **kwargs) -> None:
-    top, left, size = window
-    ax.add_patch(
-        Rectangle(
-            (left - 0.5, top - 0.5),
-            size,
-            size,
-            fill=False,
-            edgecolor=color,
-            linewidth=kwargs.pop("linewidth", 1.5),
-            **kwargs,
-        )
-    )
-
-
 def _zoom_region(
     shape: tuple[int, ...], window: tuple[int, int, int], side: int
 ) -> tuple[int, int, int]:
@@ -244,8 +149,8 @@ def zoom_side(
     >>> zoom_side(torch.ones(1, 3, 64, 64), (124, 124, 8), scale=4) is None
     True
     """
-    top, left, size = _window_tuple(window)
-    values = _map_2d(attributions)
+    top, left, size = window_tuple(window)
+    values = map_2d(attributions)
     h, w = values.shape
     ys, xs = np.mgrid[0:h, 0:w]
     # Chebyshev distance (output pixels) from each LR pixel's centre to the window
@@ -275,33 +180,17 @@ def lam_panels(
     way). ``alpha`` is how much of the input shows through the map's highest
     values (0.5: half).
     """
-    lr_img = _image_hwc(lr)
-    attribution_map = _map_2d(attributions)
+    lr_img = image_hwc(lr)
+    attribution_map = map_2d(attributions)
     zoom = max(int(scale), 1)
-    values = _zoom_nearest(attribution_map[..., None], zoom)[..., 0]
-    lr_up = _upscale(lr_img, values.shape)
-    kde = _upscale(kde_map(attribution_map)[..., None], values.shape)[..., 0]
+    values = zoom_nearest(attribution_map[..., None], zoom)[..., 0]
+    lr_up = upscale(lr_img, values.shape)
+    kde = upscale(kde_map(attribution_map)[..., None], values.shape)[..., 0]
     return {
-        "map": _colorize(values),
-        "blend": _overlay(lr_up, values, 1.0 - alpha / 2),
-        "kde_blend": _overlay(lr_up, kde, 1.0 - alpha / 2),
+        "map": colorize(values),
+        "blend": overlay(lr_up, values, 1.0 - alpha / 2),
+        "kde_blend": overlay(lr_up, kde, 1.0 - alpha / 2),
     }
-
-
-def _colorbar(fig: Figure, cax) -> None:
-    from matplotlib.cm import ScalarMappable
-    from matplotlib.colors import Normalize
-
-    bar = fig.colorbar(ScalarMappable(Normalize(0.0, 1.0), _map_colormap()), cax=cax)
-    bar.set_label("|attribution| / max  (the map the DI uses)", fontsize=8)
-    bar.ax.tick_params(labelsize=7)
-
-
-def _show(ax, image: np.ndarray, label: str, fontsize: float = 9) -> None:
-    ax.imshow(image, interpolation="nearest")
-    ax.set_title(printable(label), fontsize=fontsize)
-    ax.set_xticks([])
-    ax.set_yticks([])
 
 
 def lam_figure(
@@ -380,11 +269,11 @@ def lam_figure(
     >>> [ax.get_title() for ax in fig.axes][:2]
     ['LAM on LR', 'LAM (KDE) on LR']
     """
-    lr_img = _image_hwc(lr)
-    window_t = _window_tuple(window)
+    lr_img = image_hwc(lr)
+    window_t = window_tuple(window)
     if scale is None:
         ref = sr if sr is not None else hr
-        scale = 1 if ref is None else _image_hwc(ref).shape[0] // lr_img.shape[0]
+        scale = 1 if ref is None else image_hwc(ref).shape[0] // lr_img.shape[0]
     if task not in ("super-resolution", "denoising"):
         raise ValueError(
             f"task must be 'super-resolution' or 'denoising', got {task!r}"
@@ -395,18 +284,18 @@ def lam_figure(
         else ("HR", "LR", "SR output")
     )
     panels = lam_panels(attributions, lr, scale)
-    di = float(diffusion_index(_map_2d(attributions))) if di is None else float(di)
+    di = float(diffusion_index(map_2d(attributions))) if di is None else float(di)
     side = zoom_side(attributions, window_t, scale) if zoom else None
 
     main: list[tuple[str, np.ndarray]] = []
     if side is None and hr is not None:
-        main.append((clean, _image_hwc(hr)))
+        main.append((clean, image_hwc(hr)))
     main += [
         (f"LAM on {given}", panels["blend"]),
         (f"LAM (KDE) on {given}", panels["kde_blend"]),
     ]
     if sr is not None:
-        main.append((output, _image_hwc(sr)))
+        main.append((output, image_hwc(sr)))
     box = window_t
     if side is not None:
         r0, c0, side = _zoom_region(panels["blend"].shape, window_t, side)
@@ -427,19 +316,19 @@ def lam_figure(
     offset = 1 if small else 0
     for i, (label, img) in enumerate(main):
         ax = fig.add_subplot(grid[:, offset + i])
-        _show(ax, img, label)
-        _box(ax, box)
+        show_image(ax, img, label)
+        draw_box(ax, box)
     if small:  # after the main panels, so that fig.axes starts with those
         context = hr if hr is not None else sr
         name = clean if hr is not None else output
         region = tuple(origin) != (0, 0) or full_image is not None
         if full_image is not None:
-            whole = _image_hwc(full_image)
+            whole = image_hwc(full_image)
             ax = fig.add_subplot(grid[0, 0])
-            _show(ax, whole, f"{clean}, the whole image", fontsize=7)
+            show_image(ax, whole, f"{clean}, the whole image", fontsize=7)
             top, left = origin
             h, w = panels["blend"].shape[:2]
-            _box(
+            draw_box(
                 ax, (top + window_t[0], left + window_t[1], window_t[2]), linewidth=1.0
             )
             ax.add_patch(
@@ -457,7 +346,7 @@ def lam_figure(
         else:
             where = "the input's region" if region else "full view"
             tiny = (
-                [(f"{name}, {where}", _image_hwc(context))]
+                [(f"{name}, {where}", image_hwc(context))]
                 if context is not None
                 else []
             )
@@ -466,14 +355,14 @@ def lam_figure(
         tiny.append((label, panels["blend"]))
         for row, (label, img) in enumerate(tiny, 2 - len(tiny)):
             ax = fig.add_subplot(grid[row, 0])
-            _show(ax, img, label, fontsize=7)
-            _box(ax, window_t, linewidth=1.0)
-            _box(ax, (r0, c0, side), color="white", linewidth=1.0, linestyle="--")
-    _colorbar(fig, fig.add_subplot(grid[:, -1]))
+            show_image(ax, img, label, fontsize=7)
+            draw_box(ax, window_t, linewidth=1.0)
+            draw_box(ax, (r0, c0, side), color="white", linewidth=1.0, linestyle="--")
+    map_colorbar(fig, fig.add_subplot(grid[:, -1]))
     fig.suptitle(
         heading(
             title,
-            di_text(di, _map_2d(attributions).shape, scale),
+            di_text(di, map_2d(attributions).shape, scale),
             image=image,
             window=window_t,
             origin=origin,
@@ -564,7 +453,7 @@ def comparison_figure(
     """
     if not attributions:
         raise ValueError("attributions must hold at least one labelled map")
-    window_t = _window_tuple(window)
+    window_t = window_tuple(window)
     rows = list(attributions.items())
     sides = [zoom_side(a, window_t, scale) for _, a in rows] if zoom else [None]
     side = None if None in sides else max(s for s in sides if s is not None)
@@ -581,11 +470,11 @@ def comparison_figure(
     regions, labels = [], []
     for r, (label, attr) in enumerate(rows):
         drawn = lam_panels(attr, lr, scale)
-        di_line = di_text(diffusion_index(_map_2d(attr)), _map_2d(attr).shape, scale)
+        di_line = di_text(diffusion_index(map_2d(attr)), map_2d(attr).shape, scale)
         images = [(panels or {}).get(label, (drawn["blend"],))[0]]
         names = [f"{methods.get(label, 'LAM')} on LR"]
         if sr:
-            images.append(_image_hwc(sr[label]))
+            images.append(image_hwc(sr[label]))
             names.append("SR output")
         box = window_t
         if small:
@@ -595,8 +484,8 @@ def comparison_figure(
             box = (window_t[0] - r0, window_t[1] - c0, window_t[2])
         for c, (img, name) in enumerate(zip(images, names)):
             ax = fig.add_subplot(grid[r, c + (1 if small else 0)])
-            _show(ax, img, "")
-            _box(ax, box)
+            show_image(ax, img, "")
+            draw_box(ax, box)
             if r == 0 or methods:
                 ax.set_title(name + (" (zoom)" if small else ""), fontsize=9)
             if c == 0 and label in notes:
@@ -606,11 +495,11 @@ def comparison_figure(
         labels.append(f"{label}\n{di_line}")
     for r, (whole, region) in enumerate(regions):  # after the rows' main panels
         ax = fig.add_subplot(grid[r, 0])
-        _show(ax, whole, "the whole LR input" if r == 0 else "", fontsize=8)
+        show_image(ax, whole, "the whole LR input" if r == 0 else "", fontsize=8)
         ax.set_ylabel(labels[r], fontsize=10)
-        _box(ax, window_t, linewidth=1.0)
-        _box(ax, region, color="white", linewidth=1.0, linestyle="--")
-    _colorbar(fig, fig.add_subplot(grid[:, -1]))
+        draw_box(ax, window_t, linewidth=1.0)
+        draw_box(ax, region, color="white", linewidth=1.0, linestyle="--")
+    map_colorbar(fig, fig.add_subplot(grid[:, -1]))
     fig.suptitle(
         heading(
             title,
