@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import ast
+import importlib
+import re
 from pathlib import Path
+
+import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "captum_lam"
 MAX_LINES = 700
@@ -104,6 +108,8 @@ RETIRED = {
     "captum_lam._images",
     "captum_lam._degradation",
     "captum_lam._results_store",
+    "captum_lam.cli._common",
+    "captum_lam.models._loading",
 }
 MAX_PRIVATE_AT_ROOT = 3
 
@@ -138,3 +144,47 @@ def test_no_module_imports_a_retired_home():
     for module in RETIRED:
         relative = Path(*module.split(".")[1:])
         assert not (PACKAGE / relative.with_suffix(".py")).exists(), module
+
+
+ARCHITECTURE = PACKAGE.parent / "docs" / "architecture.md"
+
+
+def _mentioned(text: str, path: Path) -> bool:
+    """``docs/architecture.md`` names ``path`` (relative to the package): a module
+    by its path (``cli/_case.py``), a package's ``__init__.py`` by the package's
+    folder (``cli/``) too; a longer path (``cli/_case.py.bak``, ``x/cli/``) does
+    not count."""
+    relative = path.relative_to(PACKAGE).as_posix()
+    names = [relative]
+    if path.name == "__init__.py" and path.parent != PACKAGE:
+        names.append(relative[: -len("__init__.py")])
+    return any(
+        re.search(rf"(?<![\w./]){re.escape(name)}(?![\w.])", text) for name in names
+    )
+
+
+def test_the_architecture_page_names_every_module():
+    text = ARCHITECTURE.read_text()
+    missing = sorted(
+        str(p.relative_to(PACKAGE))
+        for p in PACKAGE.rglob("*.py")
+        if not _mentioned(text, p)
+    )
+    assert not missing, f"docs/architecture.md does not name: {missing}"
+
+
+def test_the_mention_rule_needs_the_whole_path():
+    text = "`cli/_case.py` and `models/` and `_method/engine.py.bak`"
+    assert _mentioned(text, PACKAGE / "cli" / "_case.py")
+    assert _mentioned(text, PACKAGE / "models" / "__init__.py")
+    assert not _mentioned(text, PACKAGE / "_method" / "engine.py")
+    assert not _mentioned(text, PACKAGE / "_case.py")
+    assert not _mentioned(text, PACKAGE / "cli" / "__init__.py")
+
+
+@pytest.mark.parametrize(
+    "module", ["captum_lam.cli._common", "captum_lam.models._loading"]
+)
+def test_the_split_modules_are_gone(module):
+    with pytest.raises(ModuleNotFoundError, match=module.replace(".", r"\.")):
+        importlib.import_module(module)
