@@ -61,6 +61,10 @@ def explain(png, tmp_path, *argv):
             "--window needs TOP, LEFT >= 0 and SIZE >= 1, got '-1,0,8'",
         ),
         (
+            ("--model", "plain-d4", "--window=3,-2,8"),
+            "--window needs TOP, LEFT >= 0 and SIZE >= 1, got '3,-2,8'",
+        ),
+        (
             ("--model", "plain-d4", "--window", "0,0,0"),
             "--window needs TOP, LEFT >= 0 and SIZE >= 1, got '0,0,0'",
         ),
