@@ -138,9 +138,7 @@ def test_a_complete_last_record_without_its_newline_is_kept(tmp_path, complete):
 
 
 @pytest.mark.parametrize("where", [0, 1, 2, 3])
-def test_read_jsonl_refuses_a_corrupt_line_with_its_newline(
-    tmp_path, complete, where
-):
+def test_read_jsonl_refuses_a_corrupt_line_with_its_newline(tmp_path, complete, where):
     for kind in ("not json", "cut record", "a number", "a list"):
         out = tmp_path / f"{where}.jsonl"
         lines = list(complete)
