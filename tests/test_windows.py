@@ -24,7 +24,13 @@ def test_windows_do_not_overlap_and_fit():
 
 
 def test_energy_shape_and_errors():
-    assert texture_energy(torch.rand(3, 20, 30), 5, stride=5).shape == (3, 5)
+    # a ramp of 0.1 per column in one channel: magnitude 0.1 at every pixel
+    # (the last column, whose forward difference is 0 by convention, left out)
+    ramp = torch.zeros(3, 20, 30)
+    ramp[1] = 0.1 * torch.arange(30.0)
+    energy = texture_energy(ramp, 5, stride=5)
+    assert energy.shape == (3, 5)  # windows at tops 0, 5, 10 and lefts 0 ... 20
+    torch.testing.assert_close(energy, torch.full((3, 5), 0.1, dtype=energy.dtype))
     with pytest.raises(ValueError, match="size must be an integer in"):
         texture_energy(torch.rand(3, 20, 30), 25)
     with pytest.raises(ValueError, match="count"):
