@@ -167,8 +167,8 @@ def test_evaluate_refuses_an_image_too_small_for_the_windows(tmp_path, capsys):
         *evaluate(tmp_path, "--models", "plain-d4", "--images", tiny, "--size", 16),
     )
     assert message == (
-        f"--images: image '{tiny}' (12x12) has no room for a 16x16 window 0 pixels "
-        "from its borders"
+        f"--images: image '{tiny}' (12x12, height x width) has no room for a 16x16 "
+        "window 0 pixels from its borders"
     )
 
 
@@ -187,6 +187,17 @@ def test_evaluate_refuses_empty_cases_and_cases_without_a_model(tmp_path, png, c
     )
     message = refused(capsys, *evaluate(tmp_path, "--cases", cases))
     assert message == "--models is required: some cases name no model"
+
+
+def test_evaluate_refuses_a_case_beyond_its_image(tmp_path, png, capsys):
+    cases = tmp_path / "cases.jsonl"
+    cases.write_text(json.dumps({"image": str(png), "window": [50, 0, 16]}) + "\n")
+    message = refused(
+        capsys, *evaluate(tmp_path, "--models", "plain-d4", "--cases", cases)
+    )
+    assert message == (
+        f"--cases: window (50, 0, 16) of {png} leaves the 64x72 (height x width) image"
+    )
 
 
 def test_evaluate_refuses_a_model_that_is_not_installed(
