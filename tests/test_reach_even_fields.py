@@ -71,14 +71,17 @@ def windows(out: int) -> list[tuple[int, int, int]]:
     return [(0, 0, 4), (out - 4, out - 4, 4), (5, out - 7, 6), (out // 2 + 1, 3, 5)]
 
 
+def lr_image(side: int, seed: int) -> torch.Tensor:
+    generator = torch.Generator().manual_seed(seed)
+    return torch.rand(1, 3, side, side, dtype=torch.float64, generator=generator)
+
+
 @pytest.mark.parametrize("scale", [2, 3, 4])
 @pytest.mark.parametrize("kind", KINDS)
 def test_the_reached_crop_gives_the_whole_image_map(kind, scale):
     model, _, _ = network(kind, scale)
     h = 12
-    x = torch.rand(
-        1, 3, h, h, dtype=torch.float64, generator=torch.Generator().manual_seed(3)
-    )
+    x = lr_image(h, seed=3)
     lam = LAM(model, detector="sobel")
     for window in windows(h * scale):
         whole = lam.attribute(x, target=window, n_steps=2)
@@ -93,9 +96,7 @@ def test_the_reached_crop_gives_the_whole_image_map(kind, scale):
 def test_the_map_is_zero_beyond_the_reach_and_not_before(kind, scale):
     model, before, after = network(kind, scale)
     h = 16
-    x = torch.rand(
-        1, 3, h, h, dtype=torch.float64, generator=torch.Generator().manual_seed(4)
-    )
+    x = lr_image(h, seed=4)
     top, size = 13, 6  # off the grid at both scales
     attr = LAM(model, detector="sobel").attribute(x, target=(top, top, size), n_steps=2)
     rows = attr[0].abs().sum(dim=(0, 2))
