@@ -154,3 +154,38 @@ def test_select_cases_refuses_an_unknown_mode_and_a_small_image():
         select_cases(images, 1, 32)  # cropped to the scale (4) first
     with pytest.raises(ValueError, match=re.escape("(12x40, height x width)")):
         select_cases({"wide": torch.zeros(1, 3, 12, 40)}, 1, 16)
+
+
+class _EvenOnly(torch.nn.Module):
+    """x2 on even sizes only (it pools by 2 first): x2 on the 16x16 probe."""
+
+    def forward(self, x):
+        pooled = torch.nn.functional.avg_pool2d(x, 2)
+        return torch.nn.functional.interpolate(pooled, scale_factor=4)
+
+
+@pytest.mark.parametrize(
+    "models, cases, message",
+    [
+        ({"tiny": "unused"}, [], "cases must hold at least one Case"),
+        (None, [Case(None, "img", (0, 0, 8))], "models is required when a case names"),
+        ([], [Case(None, "img", (0, 0, 8))], "models must name at least one model"),
+        (
+            {"tiny": "unused"},
+            [Case(None, "img", (0, 0, 8)), Case(None, "img", (0, 0, 8))],
+            r"cases repeat: each \(model, image, window\) must appear once",
+        ),
+        (
+            {"even": _EvenOnly()},
+            [Case(None, "img", (0, 0, 8))],
+            r"even maps \(15, 16\) to \(28, 32\), not to the HR size \(30, 32\)",
+        ),
+    ],
+)
+def test_evaluate_refuses_what_it_cannot_study(tmp_path, models, cases, message):
+    from captum_lam.studies import evaluate
+
+    out = tmp_path / "r.jsonl"
+    with pytest.raises(ValueError, match=message):
+        evaluate(models, cases, images={"img": IMAGE}, n_steps=1, out=out)
+    assert not out.exists()
