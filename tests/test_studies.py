@@ -405,9 +405,10 @@ def test_evaluate_resumes_without_losing_or_repeating_a_case(tiny_study, tmp_pat
     with open(out, "a") as fh:
         fh.write('{"key": "tiny-b|sample:co')  # a write cut off by a kill
     fresh = []
-    records = evaluate(
-        models, cases, images=images, n_steps=4, out=out, on_record=fresh.append
-    )
+    with pytest.warns(UserWarning, match=r"results.jsonl:5: the last record was cut"):
+        records = evaluate(
+            models, cases, images=images, n_steps=4, out=out, on_record=fresh.append
+        )
     assert len(fresh) == len(reference) - 4
     assert not set(seen) & {r["key"] for r in fresh}
     stored = read_jsonl(out)
