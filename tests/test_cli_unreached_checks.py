@@ -211,6 +211,28 @@ def test_windows_refuses_a_size_larger_than_the_image(png, capsys):
     assert message == "--size 80 is larger than the 64x72 image"
 
 
+def test_listed_windows_of_an_lr_image_are_ranked_on_its_upsampling(png, capsys):
+    from captum_lam.images import bicubic_upsample, read_image
+
+    argv = ["explain", "--image", str(png), "--lr", "--model", "plain-d4"]
+    code = main([*argv, "--list-windows", "3"])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert out.startswith(f"{png}: 256x288 pixels (height x width)")
+    found = list_windows(bicubic_upsample(read_image(png), 4), count=3, size=16)
+    rows = [line.split() for line in out.splitlines()]
+    assert [r[-1] for r in rows if r and r[0].isdigit()] == [
+        f"{c.top},{c.left},{c.size}" for c in found
+    ]
+
+
+def test_a_folder_given_as_weights_is_refused(tmp_path, png, capsys):
+    message = refused(
+        capsys, *explain(png, tmp_path, "--model", X2, "--weights", tmp_path)
+    )
+    assert message == f"--weights: not a file: {tmp_path}"
+
+
 def test_windows_says_when_fewer_fit_than_asked(png, capsys):
     from captum_lam.images import read_image
 

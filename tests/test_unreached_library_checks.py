@@ -189,3 +189,9 @@ def test_evaluate_refuses_what_it_cannot_study(tmp_path, models, cases, message)
     with pytest.raises(ValueError, match=message):
         evaluate(models, cases, images={"img": IMAGE}, n_steps=1, out=out)
     assert not out.exists()
+
+
+def test_a_region_larger_than_one_side_keeps_that_side_whole():
+    # 48 px fits across the 100 px width but not down the 40 px height
+    assert window_region((4, 60, 8), 40, 100, 4, 48) == (0, 40, 40, 48)
+    assert window_region((30, 2, 8), 100, 40, 4, 48) == (8, 0, 48, 40)
