@@ -324,14 +324,16 @@ DENOISING_REGION_SIZE = 64
 
 
 def region_size(scale: int) -> int:
-    """HR side of the default region around a window (``region="auto"``).
+    """HR side of the default region around a window (``region="auto"``): a
+    multiple of the scale, so that it maps to whole LR pixels (255 at x3).
 
     Examples
     --------
-    >>> region_size(4), region_size(1)
-    (256, 64)
+    >>> region_size(4), region_size(3), region_size(1)
+    (256, 255, 64)
     """
-    return REGION_SIZE if scale > 1 else DENOISING_REGION_SIZE
+    side = REGION_SIZE if scale > 1 else DENOISING_REGION_SIZE
+    return side - side % scale
 
 
 def _region_start(start: int, size: int, side: int, extent: int, scale: int) -> int:

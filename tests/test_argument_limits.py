@@ -33,10 +33,19 @@ def test_degenerate_blur_is_refused_naming_the_argument(kwargs, match):
 
 
 def test_smallest_allowed_blur_still_gives_a_map():
-    attr = LAM(make_tiny_sr(), sigma=0.25, kernel_size=3).attribute(
-        torch.rand(1, 3, 8, 8), target=(4, 4, 8), n_steps=4
+    from captum_lam import WindowObjective, gaussian_blur2d
+
+    model = make_tiny_sr().double()
+    x = torch.rand(1, 3, 8, 8, dtype=torch.float64)
+    attr = LAM(model, sigma=0.25, kernel_size=3).attribute(
+        x, target=(4, 4, 8), n_steps=4, method="riemann_middle"
     )
-    assert attr.abs().sum() > 0
+    # complete: the map sums to the objective's change from the blurred input
+    objective = WindowObjective(model, window=(4, 4, 8))
+    with torch.no_grad():
+        change = float(objective(x) - objective(gaussian_blur2d(x, 3, 0.25)))
+    assert float(attr.sum()) == pytest.approx(change, rel=1e-3)
+    assert abs(change) > 1e-2  # a real change: the blur at sigma 0.25 is not nothing
 
 
 def test_plain_blur_keeps_sigma_zero_and_kernel_one():

@@ -9,7 +9,7 @@ import pytest
 import torch
 from skimage.data import rocket
 
-from captum_lam import CausalEffectMap, zoo
+from captum_lam import LAM, CausalEffectMap, diffusion_index, zoo
 from captum_lam.cli import main
 from captum_lam.images import bicubic_downsample, read_image
 from captum_lam.mapfile import load_map
@@ -154,8 +154,17 @@ def test_compare_has_a_cem_row_with_its_measures(tmp_path, hr_png, capsys):
     rows = list(csv.DictReader(table.open()))
     assert [r["method"] for r in rows] == ["lam", "cem"]
     assert rows[0]["cem_negative_fraction"] == ""
-    assert 0 <= float(rows[1]["cem_negative_fraction"]) <= 1
-    assert float(rows[1]["cem_positive_db"]) > 0
+    # the row's measures are those of the library's map of the same case
+    hr = read_image(hr_png)
+    expected = CausalEffectMap(zoo.load("plain-d4"), n_fine=2).attribute(
+        bicubic_downsample(hr, 4), target=(24, 24, 16), hr=hr, reach="auto"
+    )
+    magnitude = expected.abs()
+    negative = float(magnitude[expected < 0].sum() / magnitude.sum())
+    assert float(rows[1]["cem_negative_fraction"]) == pytest.approx(negative, abs=1e-6)
+    assert float(rows[1]["cem_positive_db"]) == pytest.approx(
+        float(expected.max()), abs=1e-4
+    )
     assert "CEM" in stdout
 
 
@@ -181,17 +190,22 @@ def test_evaluate_cem_records_signed_measures_beside_lam(tmp_path, hr_png, capsy
     )
     assert code == 0
     (record,) = [json.loads(line) for line in records.read_text().splitlines()]
-    assert record["di"] is not None and record["cem_n_fine"] == 2
+    assert record["cem_n_fine"] == 2
     hr = read_image(hr_png)
     window = (record["top"], record["left"], record["size"])
-    expected = CausalEffectMap(zoo.load("plain-d4"), n_fine=2).attribute(
+    cem = CausalEffectMap(zoo.load("plain-d4"), n_fine=2)
+    expected = cem.attribute(
         bicubic_downsample(hr, 4), target=window, hr=hr, reach="auto"
     )
+    lam = LAM(zoo.load("plain-d4")).attribute(
+        bicubic_downsample(hr, 4), target=window, n_steps=4
+    )
+    assert record["di"] == pytest.approx(float(diffusion_index(lam[0])), rel=1e-5)
     magnitude = expected.abs()
     negative = float(magnitude[expected < 0].sum() / magnitude.sum())
     assert record["cem_negative_fraction"] == pytest.approx(negative, abs=1e-6)
     assert record["cem_negative_area"] == int((expected < 0).sum())
-    assert record["cem_forward_passes"] > 0 and record["cem_seconds"] > 0
+    assert record["cem_forward_passes"] == cem.last_report.forward_passes
     # without --cem the CEM options would do nothing
     code, _, err = run(
         capsys,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import importlib.util
 
 import pytest
@@ -132,9 +133,17 @@ def test_only_rgb_is_an_input_and_the_constants_are_buffers():
     model = _load("srmd-x2")
     assert model.graph_input(torch.rand(1, 3, 5, 6)).shape == (1, 19, 29, 30)
     assert not any(p is model.constant_channels for p in model.parameters())
-    x = torch.rand(1, 3, 9, 9, requires_grad=True)
-    model(x).sum().backward()
-    assert x.grad is not None and x.grad.shape == (1, 3, 9, 9)
+    # the gradient reaches the RGB input and is the true one (central differences)
+    net = copy.deepcopy(model).double()
+    gen = torch.Generator().manual_seed(0)
+    x = torch.rand(1, 3, 9, 9, dtype=torch.float64, generator=gen, requires_grad=True)
+    net(x).sum().backward()
+    for c, i, j in [(0, 4, 4), (2, 0, 8), (1, 7, 1)]:
+        step = torch.zeros_like(x)
+        step[0, c, i, j] = 1e-6
+        with torch.no_grad():
+            change = (net(x + step).sum() - net(x - step).sum()) / 2e-6
+        assert float(x.grad[0, c, i, j]) == pytest.approx(float(change), rel=1e-6)
     with pytest.raises(ValueError, match=r"srmd-x2 expects RGB input"):
         model(torch.rand(1, 4, 9, 9))
 

@@ -93,9 +93,18 @@ def test_only_bundled_photos_are_samples(name):
 
 
 def test_every_sample_is_one_rgb_photo():
-    for name in ("astronaut", "camera", "grace_hopper"):
+    import skimage.data
+
+    sizes = {"astronaut": (512, 512), "camera": (512, 512), "grace_hopper": (600, 512)}
+    for name, size in sizes.items():
         image = sample_image(name)
-        assert image.ndim == 4 and image.shape[:2] == (1, 3) and min(image.shape) > 0
+        assert tuple(image.shape) == (1, 3, *size)
+        if name == "grace_hopper":  # matplotlib's photo: its size is the check
+            continue
+        pixels = np.asarray(getattr(skimage.data, name)(), dtype=np.float32) / 255
+        if pixels.ndim == 2:  # the grey camera: the same value in every channel
+            pixels = np.repeat(pixels[..., None], 3, axis=2)
+        np.testing.assert_allclose(image[0].permute(1, 2, 0).numpy(), pixels)
     assert {"chelsea", "coffee", "astronaut", "cat"} <= set(SAMPLE_IMAGES)
 
 

@@ -47,9 +47,13 @@ def test_works_as_forward_of_captum_methods(tiny_sr):
     x = torch.rand(2, 3, 8, 8)
     windows = torch.tensor([[2, 2, 6], [4, 4, 6]])
     obj = WindowObjective(tiny_sr)
-    for method in (Saliency(obj), InputXGradient(obj)):
-        attr = method.attribute(x, additional_forward_args=(windows,))
-        assert attr.shape == x.shape and attr.abs().sum() > 0
+    inputs = x.clone().requires_grad_(True)
+    (grad,) = torch.autograd.grad(obj(inputs, windows).sum(), inputs)
+    saliency = Saliency(obj).attribute(x, additional_forward_args=(windows,))
+    torch.testing.assert_close(saliency, grad.abs())
+    times = InputXGradient(obj).attribute(x, additional_forward_args=(windows,))
+    torch.testing.assert_close(times, x * grad)
+    assert float(grad.abs().max()) > 0
     ig = IntegratedGradients(WindowObjective(tiny_sr, window=(2, 2, 6)))
     attr, delta = ig.attribute(x, n_steps=64, return_convergence_delta=True)
     change = WindowObjective(tiny_sr, window=(2, 2, 6))(x) - WindowObjective(

@@ -139,7 +139,8 @@ def test_an_image_name_that_is_not_utf8(photo, tmp_path, capsys):
     assert main(argv) == 0
     printed = capsys.readouterr().out
     assert "caf\ufffd \ufffd.png" in printed
-    assert out.stat().st_size > 0 and json.loads(js.read_text())["image"]
+    assert out.read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
+    assert json.loads(js.read_text())["image"] == str(odd)  # as given, exactly
 
 
 # --- checked before any work ----------------------------------------------------------

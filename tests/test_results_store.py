@@ -66,9 +66,10 @@ def test_cut_last_record_is_dropped_and_only_it(tmp_path, cut):
     path.write_text(first + _line("b", di=2.5)[:cut])
     found = read_results(path)
     assert [r["key"] for r in found.records] == ["a"]
-    assert found.tail == "cut"
+    assert found.tail == "cut" and found.cut_line == 2
     assert path.read_text().startswith(first)  # reading changed nothing
-    repair_tail(found)
+    with pytest.warns(UserWarning, match=f"{path}:2: the last record was cut off"):
+        repair_tail(found)
     assert path.read_text() == first
 
 

@@ -19,12 +19,18 @@ def test_windows_do_not_overlap_and_fit():
     windows = textured_windows(img, size=8, count=6, margin=2)
     for i, (t, lft, s) in enumerate(windows):
         assert 2 <= t and t + s <= 38 and 2 <= lft and lft + s <= 38
-        for t2, l2, _ in windows[i + 1 :]:
-            assert abs(t - t2) >= s or abs(lft - l2) >= s
+        for t2, l2, _ in windows[i + 1 :]:  # apart in rows, in columns, or both
+            assert max(abs(t - t2), abs(lft - l2)) >= s
 
 
 def test_energy_shape_and_errors():
-    assert texture_energy(torch.rand(3, 20, 30), 5, stride=5).shape == (3, 5)
+    # a ramp of 0.1 per column in one channel: magnitude 0.1 at every pixel
+    # (the last column, whose forward difference is 0 by convention, left out)
+    ramp = torch.zeros(3, 20, 30)
+    ramp[1] = 0.1 * torch.arange(30.0)
+    energy = texture_energy(ramp, 5, stride=5)
+    assert energy.shape == (3, 5)  # windows at tops 0, 5, 10 and lefts 0 ... 20
+    torch.testing.assert_close(energy, torch.full((3, 5), 0.1, dtype=energy.dtype))
     with pytest.raises(ValueError, match="size must be an integer in"):
         texture_energy(torch.rand(3, 20, 30), 25)
     with pytest.raises(ValueError, match="count"):

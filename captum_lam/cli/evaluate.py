@@ -275,7 +275,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
             if top + size > h or left + size > w:
                 raise UserError(
                     f"--cases: window {case.window} of {case.image} leaves the "
-                    f"{w}x{h} image"
+                    f"{h}x{w} (height x width) image"
                 )
     else:
         try:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -49,6 +50,8 @@ class ResultsFile:
     tail: Literal["complete", "missing_newline", "cut"] = "complete"
     #: Byte offset where the cut record begins (the file's length otherwise).
     cut_at: int = 0
+    #: Line number of the cut record (0 when there is none).
+    cut_line: int = 0
 
 
 def _not_results(path: Path, where: str) -> ValueError:
@@ -89,6 +92,7 @@ def read_results(path: PathLike) -> ResultsFile:
             ):
                 found.tail = "cut"
                 found.cut_at = len(data) - len(raw)
+                found.cut_line = number
                 break
             raise _not_results(path, f":{number}") from None
         if not isinstance(record, dict) or not isinstance(record.get("key"), str):
@@ -103,9 +107,16 @@ def read_results(path: PathLike) -> ResultsFile:
 def repair_tail(results: ResultsFile) -> None:
     """Make a recognised results file end with a complete line, ready to append.
 
-    A cut last record is removed; a complete one gets its newline.
+    A cut last record is removed, with a warning naming its line; a complete
+    one gets its newline.
     """
     if results.tail == "cut":
+        warnings.warn(
+            f"{results.path}:{results.cut_line}: the last record was cut off "
+            "mid-write (an interrupted run); it is dropped and its case computed "
+            "again",
+            stacklevel=2,
+        )
         with open(results.path, "r+b") as handle:
             handle.truncate(results.cut_at)
     elif results.tail == "missing_newline":

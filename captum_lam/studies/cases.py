@@ -161,8 +161,8 @@ def select_cases(
         image_margin = border_margin(h, w, size) if margin is None else margin
         if size > min(h, w) - 2 * image_margin:
             raise ValueError(
-                f"image {name!r} ({w}x{h}) has no room for a {size}x{size} window "
-                f"{image_margin} pixels from its borders"
+                f"image {name!r} ({h}x{w}, height x width) has no room for a "
+                f"{size}x{size} window {image_margin} pixels from its borders"
             )
         rng = _image_seed(0 if seed is None else seed, name)
         if mode == "hardest":

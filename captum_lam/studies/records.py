@@ -8,6 +8,7 @@ import json
 import math
 import os
 import re
+import warnings
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence, Union
 
@@ -121,9 +122,10 @@ def write_jsonl(records: Iterable[Mapping[str, Any]], path: PathLike) -> Path:
 
 
 def read_jsonl(path: PathLike) -> list[dict[str, Any]]:
-    """Records of a JSON Lines file; a cut-off last line is skipped.
+    """Records of a JSON Lines file; a cut-off last line is skipped, with a warning.
 
-    Raises ``ValueError`` for a malformed line that is not the last.
+    Raises ``ValueError`` (``FILE:LINE``) for a line that is not a JSON object,
+    unless it is a malformed last line without its newline (an interrupted write).
     """
     path = Path(path)
     if not path.exists():
@@ -135,11 +137,19 @@ def read_jsonl(path: PathLike) -> list[dict[str, Any]]:
         if not raw.strip():
             continue
         try:
-            records.append(json.loads(raw))
+            record = json.loads(raw)
         except json.JSONDecodeError:
             if number == len(lines):  # no newline after it: an interrupted write
+                warnings.warn(
+                    f"{path}:{number}: the last line was cut off mid-write (an "
+                    "interrupted run); it is skipped",
+                    stacklevel=2,
+                )
                 continue
             raise ValueError(f"{path}:{number}: not a JSON record") from None
+        if not isinstance(record, dict):
+            raise ValueError(f"{path}:{number}: not a JSON record (an object)")
+        records.append(record)
     return records
 
 
