@@ -1,0 +1,121 @@
+"""Sampling and scoring for tools/mutation.sh (cosmic-ray session files).
+
+``select SESSION SIZE SEED``
+    keep a seeded random sample of SIZE mutants made by the operators in
+    ``OPERATORS``; every other work item is marked skipped, so that
+    ``cosmic-ray exec`` runs only the sample.
+``rerun SESSION``
+    forget the survivors' results, so that ``cosmic-ray exec`` tests them
+    again (after new tests; the killed ones stay killed).
+``score SESSION MODULE``
+    print ``MODULE killed/total (percent)`` and write each survivor's diff
+    to standard error.
+
+Not part of the package and not run by the test suite (docs/testing.md).
+"""
+
+from __future__ import annotations
+
+import random
+import sqlite3
+import sys
+
+from cosmic_ray.work_db import WorkDB, use_db
+from cosmic_ray.work_item import TestOutcome, WorkerOutcome, WorkResult
+
+# The mutants a reviewer would call meaningful: a flipped or loosened
+# comparison, a swapped arithmetic operator, an off-by-one constant, a negated
+# condition, a flipped boolean, an and/or swap, a loop that never runs, an
+# ``except`` clause that no longer catches.  cosmic-ray's other replacements
+# (``+`` by ``<<``, ``==`` by ``is`` ...) mostly raise a TypeError at once.
+OPERATORS = {
+    "core/ReplaceComparisonOperator_Eq_NotEq",
+    "core/ReplaceComparisonOperator_NotEq_Eq",
+    "core/ReplaceComparisonOperator_Lt_LtE",
+    "core/ReplaceComparisonOperator_LtE_Lt",
+    "core/ReplaceComparisonOperator_Gt_GtE",
+    "core/ReplaceComparisonOperator_GtE_Gt",
+    "core/ReplaceComparisonOperator_Lt_Gt",
+    "core/ReplaceComparisonOperator_Gt_Lt",
+    "core/ReplaceComparisonOperator_LtE_GtE",
+    "core/ReplaceComparisonOperator_GtE_LtE",
+    "core/ReplaceComparisonOperator_Is_IsNot",
+    "core/ReplaceComparisonOperator_IsNot_Is",
+    "core/ReplaceBinaryOperator_Add_Sub",
+    "core/ReplaceBinaryOperator_Sub_Add",
+    "core/ReplaceBinaryOperator_Mul_Div",
+    "core/ReplaceBinaryOperator_Div_Mul",
+    "core/ReplaceBinaryOperator_FloorDiv_Div",
+    "core/ReplaceBinaryOperator_Div_FloorDiv",
+    "core/ReplaceBinaryOperator_Pow_Mul",
+    "core/ReplaceUnaryOperator_USub_UAdd",
+    "core/ReplaceUnaryOperator_Delete_Not",
+    "core/AddNot",
+    "core/ReplaceTrueWithFalse",
+    "core/ReplaceFalseWithTrue",
+    "core/ReplaceAndWithOr",
+    "core/ReplaceOrWithAnd",
+    "core/ReplaceBreakWithContinue",
+    "core/ReplaceContinueWithBreak",
+    "core/NumberReplacer",
+    "core/ZeroIterationForLoop",
+    "core/ExceptionReplacer",
+}
+
+
+def _key(item) -> tuple:
+    m = item.mutations[0]
+    return (str(m.module_path), m.operator_name, m.occurrence)
+
+
+def select(session: str, size: int, seed: int) -> None:
+    with use_db(session, WorkDB.Mode.open) as db:
+        items = sorted(db.work_items, key=_key)
+        eligible = [i for i in items if i.mutations[0].operator_name in OPERATORS]
+        keep = eligible
+        if 0 < size < len(eligible):
+            keep = random.Random(seed).sample(eligible, size)
+        kept = {i.job_id for i in keep}
+        skip = [i.job_id for i in items if i.job_id not in kept]
+        db.set_multiple_results(
+            skip,
+            WorkResult(output="not sampled", worker_outcome=WorkerOutcome.SKIPPED),
+        )
+        print(f"{len(keep)} of {len(eligible)} meaningful mutants ({len(items)} in all)")
+
+
+def rerun(session: str) -> None:
+    with sqlite3.connect(session) as db:
+        db.execute("DELETE FROM work_results WHERE test_outcome = 'SURVIVED'")
+
+
+def score(session: str, module: str) -> None:
+    with use_db(session, WorkDB.Mode.open) as db:
+        by_id = {i.job_id: i for i in db.work_items}
+        killed = total = 0
+        survivors = []
+        for job_id, result in db.results:
+            if result.worker_outcome == WorkerOutcome.SKIPPED:
+                continue
+            total += 1
+            if result.test_outcome == TestOutcome.SURVIVED:
+                survivors.append((_key(by_id[job_id]), result.diff))
+            else:
+                killed += 1
+    share = 100.0 * killed / total if total else float("nan")
+    print(f"{module} {killed}/{total} killed ({share:.0f}%)")
+    for (path, operator, occurrence), diff in sorted(survivors):
+        print(f"SURVIVED {path} {operator} #{occurrence}", file=sys.stderr)
+        print(diff, file=sys.stderr)
+
+
+if __name__ == "__main__":
+    command, session, *rest = sys.argv[1:]
+    if command == "select":
+        select(session, int(rest[0]), int(rest[1]))
+    elif command == "rerun":
+        rerun(session)
+    elif command == "score":
+        score(session, rest[0])
+    else:
+        raise SystemExit(f"unknown command {command!r}: select, rerun or score")
