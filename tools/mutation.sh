@@ -41,7 +41,7 @@ files=(_io.py mapfile.py studies/_store.py studies/_identity.py
 # enough that one module takes minutes.
 tests_for() {
     case $1 in
-        _method/engine.py) echo tests/test_quadrature_rules.py tests/test_path_integrated_gradients.py tests/test_pig_equals_captum_ig.py tests/test_adaptive.py ;;
+        _method/engine.py) echo tests/test_pass_sizes.py tests/test_quadrature_rules.py tests/test_path_integrated_gradients.py tests/test_pig_equals_captum_ig.py tests/test_adaptive.py ;;
         _method/adaptive.py) echo tests/test_adaptive.py tests/test_adaptive_lam.py tests/test_quadrature_rules.py ;;
         _method/quadrature.py) echo tests/test_quadrature_rules.py tests/test_adaptive.py tests/test_pig_equals_captum_ig.py ;;
         _method/reach.py) echo tests/test_api_shape.py tests/test_crop.py tests/test_studies.py ;;

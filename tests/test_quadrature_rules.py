@@ -1,0 +1,42 @@
+"""The cached integration rules: Captum's nodes and weights, and shared safely."""
+
+import numpy as np
+import pytest
+from captum.attr._utils.approximation_methods import approximation_parameters
+
+from captum_lam._method.quadrature import SCIPY_ABOVE, nodes_and_weights
+
+
+@pytest.mark.parametrize("n", [2, 7, 50, SCIPY_ABOVE])
+@pytest.mark.parametrize("method", ["gausslegendre", "riemann_trapezoid"])
+def test_rule_is_captums_bit_for_bit(method, n):
+    """Up to SCIPY_ABOVE nodes a PIG map equals Captum's IG exactly: same rule."""
+    step_sizes, points = approximation_parameters(method)
+    alphas, weights = nodes_and_weights(method, n)
+    np.testing.assert_array_equal(alphas, np.array(points(n)))
+    np.testing.assert_array_equal(weights, np.array(step_sizes(n)))
+
+
+def test_large_rule_matches_captums_closely():
+    """Above SCIPY_ABOVE the nodes come from scipy, still Captum's rule to 1e-9."""
+    n = SCIPY_ABOVE + 1
+    step_sizes, points = approximation_parameters("gausslegendre")
+    alphas, weights = nodes_and_weights("gausslegendre", n)
+    np.testing.assert_allclose(alphas, np.array(points(n)), rtol=0, atol=1e-13)
+    np.testing.assert_allclose(weights, np.array(step_sizes(n)), rtol=1e-9)
+    assert float(weights.sum()) == pytest.approx(1.0, abs=1e-12)
+
+
+@pytest.mark.parametrize("method", ["gausslegendre", "riemann_trapezoid"])
+def test_cached_rule_cannot_be_overwritten(method):
+    """The arrays are shared by every later caller: writing to them must fail."""
+    alphas, weights = nodes_and_weights(method, 5)
+    with pytest.raises(ValueError, match="read-only"):
+        alphas[0] = 0.5
+    with pytest.raises(ValueError, match="read-only"):
+        weights[0] = 0.5
+
+
+def test_unknown_method_is_named():
+    with pytest.raises(ValueError, match="no cached nodes for method 'simpson'"):
+        nodes_and_weights("simpson", 4)
