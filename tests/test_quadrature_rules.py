@@ -2,8 +2,10 @@
 
 import numpy as np
 import pytest
+import torch
 from captum.attr._utils.approximation_methods import approximation_parameters
 
+from captum_lam import LinearPath, PathIntegratedGradients
 from captum_lam._method.quadrature import SCIPY_ABOVE, nodes_and_weights
 
 
@@ -40,3 +42,15 @@ def test_cached_rule_cannot_be_overwritten(method):
 def test_unknown_method_is_named():
     with pytest.raises(ValueError, match="no cached nodes for method 'simpson'"):
         nodes_and_weights("simpson", 4)
+
+
+def test_trapezoid_needs_two_points_and_gauss_takes_one():
+    """One Gauss-Legendre point is the midpoint rule; a trapezoid needs two ends."""
+    x = torch.tensor([[1.0, 2.0]], dtype=torch.float64)
+    pig = PathIntegratedGradients(lambda t: (t**3).sum(dim=1), LinearPath(0.0))
+    with pytest.raises(
+        ValueError, match="n_steps must be >= 2 for method 'riemann_trap"
+    ):
+        pig.attribute(x, n_steps=1, method="riemann_trapezoid")
+    # gradient 3 * (x / 2)^2 at the midpoint, times the path's length x
+    torch.testing.assert_close(pig.attribute(x, n_steps=1), 0.75 * x**3)
