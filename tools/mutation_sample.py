@@ -63,6 +63,28 @@ OPERATORS = {
 }
 
 
+def _is_star_argument(item) -> bool:
+    """A ``*`` that is no multiplication: ``def f(a, *, b)``, ``f(*args)``.
+
+    cosmic-ray's Mul replacements also rewrite these (``*,`` to ``/,``): an
+    equivalent or a syntax error, never a meaningful mutant.
+    """
+    m = item.mutations[0]
+    if "_Mul_" not in m.operator_name:
+        return False
+    row, col = m.start_pos
+    line = _lines(str(m.module_path))[row - 1]
+    before, after = line[:col].rstrip(), line[col + 1 :].lstrip()
+    return before.endswith(("(", ",")) or after[:1] in (",", ")") or before == ""
+
+
+def _lines(path: str, cache: dict = {}) -> list:  # noqa: B006
+    if path not in cache:
+        with open(path) as f:
+            cache[path] = f.read().splitlines()
+    return cache[path]
+
+
 def _key(item) -> tuple:
     m = item.mutations[0]
     return (str(m.module_path), m.operator_name, m.occurrence)
@@ -75,13 +97,19 @@ def select(session: str, size: int, seed: int) -> None:
         keep = eligible
         if 0 < size < len(eligible):
             keep = random.Random(seed).sample(eligible, size)
+        # dropped after the draw, so that the rest of a sample stays the same
+        stars = [i for i in keep if _is_star_argument(i)]
+        keep = [i for i in keep if not _is_star_argument(i)]
         kept = {i.job_id for i in keep}
         skip = [i.job_id for i in items if i.job_id not in kept]
         db.set_multiple_results(
             skip,
             WorkResult(output="not sampled", worker_outcome=WorkerOutcome.SKIPPED),
         )
-        print(f"{len(keep)} of {len(eligible)} meaningful mutants ({len(items)} in all)")
+        print(
+            f"{len(keep)} of {len(eligible)} meaningful mutants ({len(items)} in "
+            f"all; {len(stars)} drawn were star arguments, dropped)"
+        )
 
 
 def rerun(session: str) -> None:
@@ -96,6 +124,8 @@ def score(session: str, module: str) -> None:
         survivors = []
         for job_id, result in db.results:
             if result.worker_outcome == WorkerOutcome.SKIPPED:
+                continue
+            if _is_star_argument(by_id[job_id]):  # drawn before the filter existed
                 continue
             total += 1
             if result.test_outcome == TestOutcome.SURVIVED:
