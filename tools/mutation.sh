@@ -42,7 +42,7 @@ files=(_io.py mapfile.py studies/_store.py studies/_identity.py
 tests_for() {
     case $1 in
         _method/engine.py) echo tests/test_pass_sizes.py tests/test_warnings_point_at_caller.py tests/test_quadrature_rules.py tests/test_path_integrated_gradients.py tests/test_pig_equals_captum_ig.py tests/test_adaptive.py ;;
-        _method/adaptive.py) echo tests/test_warnings_point_at_caller.py tests/test_adaptive.py tests/test_adaptive_lam.py tests/test_quadrature_rules.py ;;
+        _method/adaptive.py) echo tests/test_warnings_point_at_caller.py tests/test_progress_and_tolerance.py tests/test_adaptive.py tests/test_adaptive_lam.py tests/test_quadrature_rules.py ;;
         _method/quadrature.py) echo tests/test_quadrature_rules.py tests/test_adaptive.py tests/test_pig_equals_captum_ig.py ;;
         _method/reach.py) echo tests/test_reach_region.py tests/test_api_shape.py tests/test_crop.py tests/test_studies.py ;;
         _method/packing.py) echo tests/test_path_integrated_gradients.py tests/test_pig_captum_interface.py tests/test_pig_equals_captum_ig.py ;;
