@@ -127,8 +127,9 @@ TOML
         cosmic-ray init "$out/$name.toml" "$session"
         $python tools/mutation_sample.py select "$session" "$size" "$seed" >"$out/$name.sample"
     fi
+    cp "captum_lam/$m" "$out/$name.orig"
     cosmic-ray exec "$out/$name.toml" "$session"
     $python tools/mutation_sample.py score "$session" "$m" 2>"$out/$name.survivors" | tee -a "$out/scores"
-    cmp -s "$root/captum_lam/$m" "captum_lam/$m" || { echo "cosmic-ray left captum_lam/$m mutated" >&2; exit 1; }
+    cmp -s "$out/$name.orig" "captum_lam/$m" || { echo "cosmic-ray left captum_lam/$m mutated" >&2; exit 1; }
 done
 echo "scores and survivors: $out" >&2
