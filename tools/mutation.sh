@@ -58,7 +58,7 @@ tests_for() {
         path_integrated_gradients.py) echo tests/test_path_integrated_gradients.py tests/test_pig_equals_captum_ig.py tests/test_pig_captum_interface.py ;;
         multiwindow.py) echo tests/test_lam.py tests/test_multiwindow_values.py ;;
         causal_effect.py) echo tests/test_causal_effect.py ;;
-        _io.py) echo tests/test_io.py ;;
+        _io.py) echo tests/test_output_files.py tests/test_io.py ;;
         mapfile.py) echo tests/test_mapfile.py tests/test_map_file_roundtrip.py ;;
         studies/_store.py) echo tests/test_results_store.py ;;
         studies/_identity.py) echo tests/test_results_identity.py ;;
