@@ -62,7 +62,7 @@ tests_for() {
         mapfile.py) echo tests/test_map_file_roundtrip.py tests/test_mapfile.py tests/test_library_limits.py ;;
         studies/_store.py) echo tests/test_results_file_tail.py tests/test_results_store.py ;;
         studies/_identity.py) echo tests/test_model_digest.py tests/test_identity_messages.py tests/test_results_identity.py ;;
-        _frontend/output_paths.py) echo tests/test_outputs_before_work.py tests/test_command_checks.py ;;
+        _frontend/output_paths.py) echo tests/test_output_checks.py tests/test_outputs_before_work.py tests/test_command_checks.py ;;
         *) return 1 ;;
     esac
 }
