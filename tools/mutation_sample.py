@@ -6,7 +6,10 @@
     ``cosmic-ray exec`` runs only the sample.
 ``rerun SESSION``
     forget the survivors' results, so that ``cosmic-ray exec`` tests them
-    again (after new tests; the killed ones stay killed).
+    again (after new tests; the killed ones stay killed). Each survivor is
+    found again by its position in the module as it is now (an edit above it
+    renumbers cosmic-ray's occurrences); one whose code was changed since the
+    draw is dropped from the sample and counted as such.
 ``score SESSION MODULE``
     print ``MODULE killed/total (percent)`` and write each survivor's diff
     to standard error.
@@ -19,6 +22,7 @@ from __future__ import annotations
 import random
 import sqlite3
 import sys
+from pathlib import Path
 
 from cosmic_ray.work_db import WorkDB, use_db
 from cosmic_ray.work_item import TestOutcome, WorkerOutcome, WorkResult
@@ -112,9 +116,57 @@ def select(session: str, size: int, seed: int) -> None:
         )
 
 
+def _positions(path: str, operator_name: str) -> list:
+    from cosmic_ray.ast import ast_nodes, get_ast_from_path
+    from cosmic_ray.plugins import get_operator
+
+    operator = get_operator(operator_name)()
+    tree = get_ast_from_path(Path(path))
+    return [
+        (tuple(start), tuple(end))
+        for node in ast_nodes(tree)
+        for start, end in operator.mutation_positions(node)
+    ]
+
+
 def rerun(session: str) -> None:
     with sqlite3.connect(session) as db:
-        db.execute("DELETE FROM work_results WHERE test_outcome = 'SURVIVED'")
+        survivors = db.execute(
+            "SELECT s.job_id, s.module_path, s.operator_name, s.occurrence, "
+            "s.start_pos_row, s.start_pos_col, s.end_pos_row, s.end_pos_col "
+            "FROM mutation_specs s JOIN work_results r ON r.job_id = s.job_id "
+            "WHERE r.test_outcome = 'SURVIVED'"
+        ).fetchall()
+        firsts = {
+            tuple(row): db.execute(
+                "SELECT MIN(occurrence) FROM mutation_specs WHERE module_path = ? "
+                "AND operator_name = ? AND start_pos_row = ? AND start_pos_col = ? "
+                "AND end_pos_row = ? AND end_pos_col = ?",
+                (row[1], row[2], *row[4:]),
+            ).fetchone()[0]
+            for row in survivors
+        }
+        gone = 0
+        for row in survivors:
+            job_id, path, operator, occurrence, *ends = row
+            span = ((ends[0], ends[1]), (ends[2], ends[3]))
+            now = _positions(path, operator)
+            if span not in now:
+                gone += 1
+                db.execute(
+                    "UPDATE work_results SET worker_outcome = 'SKIPPED', "
+                    "test_outcome = NULL, output = 'code changed since the draw' "
+                    "WHERE job_id = ?",
+                    (job_id,),
+                )
+                continue
+            # a span with several mutants (NumberReplacer: +1 and -1): the same one
+            db.execute(
+                "UPDATE mutation_specs SET occurrence = ? WHERE job_id = ?",
+                (now.index(span) + occurrence - firsts[tuple(row)], job_id),
+            )
+            db.execute("DELETE FROM work_results WHERE job_id = ?", (job_id,))
+        print(f"{len(survivors) - gone} survivors to test again, {gone} gone")
 
 
 def score(session: str, module: str) -> None:
