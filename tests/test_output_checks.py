@@ -4,6 +4,7 @@ refused naming the extensions allowed."""
 
 import pytest
 
+from captum_lam._frontend import output_paths
 from captum_lam._frontend.output_paths import Output, check_outputs
 
 
@@ -34,3 +35,19 @@ def test_a_wrong_extension_names_the_allowed_ones(tmp_path, suffixes, allowed):
     with pytest.raises(ValueError) as error:
         check_outputs([Output("--out", name, suffixes=suffixes)])
     assert str(error.value) == f"--out must end in {allowed}, got {name!r}"
+
+
+def test_a_new_file_in_a_read_only_folder_is_refused(tmp_path, monkeypatch):
+    # the tests may run as root, for whom every folder is writable: the
+    # folder is made read-only to the check itself
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    real_access = output_paths.os.access
+    monkeypatch.setattr(
+        output_paths.os,
+        "access",
+        lambda path, mode: real_access(path, mode) and str(path) != str(locked),
+    )
+    with pytest.raises(ValueError, match="--out: cannot write to folder .*locked"):
+        check_outputs([Output("--out", str(locked / "new.png"))])
+    check_outputs([Output("--out", str(tmp_path / "new.png"))])
