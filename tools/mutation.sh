@@ -13,6 +13,8 @@
 # a new folder under /tmp).  -r re-tests the survivors of an earlier run kept in
 # DIR (same sample), after new tests.  Not in CI, not in the suite: docs/testing.md.
 set -euo pipefail
+# read whole before it runs: editing this file during a run cannot derail it
+{
 
 size=40
 seed=29
@@ -133,3 +135,5 @@ TOML
     cmp -s "$out/$name.orig" "captum_lam/$m" || { echo "cosmic-ray left captum_lam/$m mutated" >&2; exit 1; }
 done
 echo "scores and survivors: $out" >&2
+exit
+}
