@@ -23,6 +23,8 @@ def _region(windows, reach, lr=16, scale=2):
     [
         # one output row and column beyond the window (the detector), then reach
         ([[10, 6, 4]], 2, (2, 10), (0, 8)),
+        # odd corners: the pixel before the window is in the previous LR pixel
+        ([[7, 9, 4]], 1, (2, 7), (3, 8)),
         # the union of two windows' regions
         ([[10, 6, 4], [0, 20, 8]], 0, (0, 8), (2, 15)),
         # clipped to the input at the far corner
