@@ -35,6 +35,12 @@ def test_region_reference_values(windows, reach, rows, cols):
     assert _region(windows, reach) == (slice(*rows), slice(*cols))
 
 
+def test_region_of_a_x1_network_starts_at_the_windows_corner():
+    # x1: the window's own first row and column, and the detector's pixel after it
+    assert _region([[0, 0, 4]], 0, scale=1) == (slice(0, 5), slice(0, 5))
+    assert _region([[1, 1, 4]], 0, scale=1) == (slice(0, 6), slice(0, 6))
+
+
 def _reach_two_network() -> nn.Module:
     """Two 3x3 convolutions (reach 2 LR pixels), then x2 pixel shuffle."""
     torch.manual_seed(0)
