@@ -47,7 +47,7 @@ tests_for() {
         _method/adaptive.py) echo tests/test_warnings_point_at_caller.py tests/test_progress_and_tolerance.py tests/test_adaptive.py tests/test_adaptive_lam.py tests/test_quadrature_rules.py ;;
         _method/quadrature.py) echo tests/test_quadrature_rules.py tests/test_adaptive.py tests/test_pig_equals_captum_ig.py ;;
         _method/reach.py) echo tests/test_reach_region.py tests/test_api_shape.py tests/test_crop.py tests/test_studies.py ;;
-        _method/packing.py) echo tests/test_path_integrated_gradients.py tests/test_pig_captum_interface.py tests/test_pig_equals_captum_ig.py ;;
+        _method/packing.py) echo tests/test_tuple_inputs.py tests/test_path_integrated_gradients.py tests/test_pig_captum_interface.py tests/test_pig_equals_captum_ig.py ;;
         _method/attribution.py) echo tests/test_path_integrated_gradients.py tests/test_lam.py ;;
         _method/checks.py) echo tests/test_warnings_point_at_caller.py tests/test_command_checks.py tests/test_api_shape.py tests/test_argument_limits.py tests/test_unusual_models.py ;;
         _method/model_state.py) echo tests/test_unusual_models.py tests/test_lam.py ;;
