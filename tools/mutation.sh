@@ -52,7 +52,7 @@ tests_for() {
         _method/checks.py) echo tests/test_warnings_point_at_caller.py tests/test_command_checks.py tests/test_api_shape.py tests/test_argument_limits.py tests/test_unusual_models.py ;;
         _method/model_state.py) echo tests/test_unusual_models.py tests/test_lam.py ;;
         _method/patch_bank.py) echo tests/test_causal_effect.py ;;
-        paths.py) echo tests/test_paths.py tests/test_filters.py ;;
+        paths.py) echo tests/test_linear_path_baselines.py tests/test_paths.py tests/test_filters.py ;;
         filters.py) echo tests/test_filters.py tests/test_filter_values.py tests/test_paths.py ;;
         objective.py) echo tests/test_objective.py tests/test_lam.py ;;
         metrics.py) echo tests/test_metrics.py tests/test_metric_values.py ;;
