@@ -53,7 +53,7 @@ tests_for() {
         _method/model_state.py) echo tests/test_unusual_models.py tests/test_lam.py ;;
         _method/patch_bank.py) echo tests/test_causal_effect.py ;;
         paths.py) echo tests/test_linear_path_baselines.py tests/test_paths.py tests/test_filters.py ;;
-        filters.py) echo tests/test_filters.py tests/test_filter_values.py tests/test_paths.py ;;
+        filters.py) echo tests/test_filter_values.py tests/test_filters.py tests/test_paths.py ;;
         objective.py) echo tests/test_objective.py tests/test_lam.py ;;
         metrics.py) echo tests/test_metrics.py tests/test_metric_values.py ;;
         lam.py) echo tests/test_lam.py tests/test_adaptive_lam.py ;;
