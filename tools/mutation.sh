@@ -54,7 +54,7 @@ tests_for() {
         _method/patch_bank.py) echo tests/test_causal_effect.py ;;
         paths.py) echo tests/test_linear_path_baselines.py tests/test_paths.py tests/test_filters.py ;;
         filters.py) echo tests/test_filter_values.py tests/test_filters.py tests/test_paths.py ;;
-        objective.py) echo tests/test_objective.py tests/test_lam.py ;;
+        objective.py) echo tests/test_window_arguments.py tests/test_objective.py tests/test_lam.py ;;
         metrics.py) echo tests/test_metrics.py tests/test_metric_values.py ;;
         lam.py) echo tests/test_lam.py tests/test_adaptive_lam.py ;;
         path_integrated_gradients.py) echo tests/test_path_integrated_gradients.py tests/test_pig_equals_captum_ig.py tests/test_pig_captum_interface.py ;;
