@@ -71,3 +71,21 @@ def test_convergence_delta_is_the_completeness_gap(method):
     change = model(x) - model(torch.full_like(x, baseline))
     expected = attributions.sum(dim=1) - change
     torch.testing.assert_close(delta, expected, rtol=0, atol=1e-12)
+
+
+def test_lam_convergence_delta_is_the_completeness_gap():
+    """LAM's delta: sum(map) - (objective(x) - objective(blurred x))."""
+    from captum_lam import LAM, ProgressiveBlurPath, WindowObjective
+    from tests.conftest import make_tiny_sr
+
+    model = make_tiny_sr().double()
+    x = torch.rand(1, 3, 8, 8, dtype=torch.float64)
+    window = (4, 4, 6)
+    attributions, delta = LAM(model).attribute(
+        x, window, n_steps=4, return_convergence_delta=True
+    )
+    objective = WindowObjective(model, window=window)
+    with torch.no_grad():
+        change = objective(x) - objective(ProgressiveBlurPath().baseline(x))
+    expected = attributions.sum() - change
+    torch.testing.assert_close(delta, expected.reshape(delta.shape))
