@@ -67,12 +67,12 @@ def test_streaming_keeps_stdout_for_dash_and_sends_messages_to_stderr(monkeypatc
 
 
 def test_new_file_gets_the_umask_permissions(tmp_path):
-    old = os.umask(0o027)
+    old = os.umask(0o022)
     try:
         target = write_text_atomic(tmp_path / "new.json", "{}")
     finally:
         os.umask(old)
-    assert stat.S_IMODE(os.stat(target).st_mode) == 0o640
+    assert stat.S_IMODE(os.stat(target).st_mode) == 0o644  # rw-r--r--, no x
     assert os.umask(old) == old  # the umask is left as it was
 
 
