@@ -62,7 +62,7 @@ import torch
 from torch import Tensor
 
 from ..paths import Path
-from .checks import as_int
+from .checks import as_int, caller_stacklevel
 from .engine import GradientFn, Region, _Rule, check_integration, integrate
 from .engine import steps_per_pass as _steps_per_pass
 
@@ -338,6 +338,6 @@ def integrate_steps(
             f"n_steps='auto' stopped at {report.n_steps} steps (the most allowed) "
             f"with an estimated map error of {report.max_estimated_error:.2g}, "
             f"above the tolerance {tolerance:g}; the map is less exact than asked",
-            stacklevel=4,
+            stacklevel=caller_stacklevel(),
         )
     return total, report

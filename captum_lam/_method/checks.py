@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import sys
 import warnings
 from typing import Any, Optional, Sequence
 
@@ -256,6 +257,20 @@ def check_image_output(
             f"{what} output is on {output.device} but inputs are on {inputs.device}; "
             "move the model and the inputs to the same device"
         )
+
+
+def caller_stacklevel() -> int:
+    """``stacklevel`` for a ``warnings.warn`` in the calling function that points
+    at the first frame outside captum-lam and Captum (the user's call), however
+    many of their wrappers lie between.
+    """
+    frame, level = sys._getframe(1), 1
+    while frame is not None and frame.f_globals.get("__name__", "").split(".")[0] in (
+        "captum_lam",
+        "captum",
+    ):
+        frame, level = frame.f_back, level + 1
+    return level
 
 
 def warn_if_training(model: Any, stacklevel: int = 3) -> None:

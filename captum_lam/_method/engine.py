@@ -29,7 +29,7 @@ import torch
 from torch import Tensor
 
 from ..paths import Path
-from .checks import check_int
+from .checks import caller_stacklevel, check_int
 from .quadrature import nodes_and_weights
 
 Method = Literal[
@@ -143,7 +143,7 @@ def steps_per_pass(
         warnings.warn(
             f"internal_batch_size {internal_batch_size} is smaller than the "
             f"number of examples {num_examples}; using {num_examples}",
-            stacklevel=4,
+            stacklevel=caller_stacklevel(),
         )
     return max(1, internal_batch_size // num_examples)
 

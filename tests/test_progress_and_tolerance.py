@@ -1,0 +1,60 @@
+"""What a caller sees of the integration: progress reports that end at the
+steps used, and the range of tolerances ``n_steps='auto'`` accepts."""
+
+import pytest
+import torch
+
+from captum_lam import LinearPath, PathIntegratedGradients
+
+
+def _smooth(t):
+    return (t.sin() * t).sum(dim=1)
+
+
+def _reports(pig, **kwargs):
+    seen = []
+    pig.progress_callback = lambda done, total: seen.append((done, total))
+    pig.attribute(torch.rand(2, 3, dtype=torch.float64), **kwargs)
+    return seen
+
+
+def test_fixed_steps_report_each_pass_up_to_n_steps():
+    pig = PathIntegratedGradients(_smooth, LinearPath(0.0))
+    assert _reports(pig, n_steps=7, internal_batch_size=6) == [
+        (3, 7),
+        (6, 7),
+        (7, 7),
+    ]
+
+
+def test_auto_steps_report_the_steps_done_over_all_levels():
+    pig = PathIntegratedGradients(_smooth, LinearPath(0.0))
+    seen = _reports(pig, n_steps="auto", tolerance=1e-3)
+    steps = pig.last_integration.n_steps
+    assert seen[-1] == (steps, steps)
+    done = [d for d, _ in seen]
+    assert done == sorted(done) and done[0] == 2  # the first level's two midpoints
+
+
+@pytest.mark.parametrize("tolerance", [1e-7, 0.5, 0.999])
+def test_tolerances_in_range_are_taken(tolerance):
+    # linear: every level is exact, so even 1e-7 is reached at once
+    pig = PathIntegratedGradients(lambda t: (2 * t).sum(dim=1), LinearPath(0.0))
+    x = torch.rand(1, 3, dtype=torch.float64)
+    pig.attribute(x, n_steps="auto", tolerance=tolerance)
+    assert pig.last_integration.tolerance == tolerance
+
+
+@pytest.mark.parametrize("tolerance", [9.9e-8, 1.0, 0, -1e-3, True, "1e-3"])
+def test_tolerances_out_of_range_are_named(tolerance):
+    pig = PathIntegratedGradients(_smooth, LinearPath(0.0))
+    x = torch.rand(1, 3, dtype=torch.float64)
+    with pytest.raises(ValueError, match=r"tolerance must be a number in \[1e-7, 1\)"):
+        pig.attribute(x, n_steps="auto", tolerance=tolerance)
+
+
+def test_tolerance_needs_auto_steps():
+    pig = PathIntegratedGradients(_smooth, LinearPath(0.0))
+    x = torch.rand(1, 3, dtype=torch.float64)
+    with pytest.raises(ValueError, match="tolerance needs n_steps='auto'"):
+        pig.attribute(x, n_steps=10, tolerance=1e-3)
