@@ -158,3 +158,28 @@ def test_a_zero_map_is_exact():
 def test_bad_settings_name_the_argument(kwargs, match):
     with pytest.raises(ValueError, match=match):
         check_tolerance(**kwargs)
+
+
+@pytest.mark.parametrize("tolerance", [1e-2, 3e-3, 1e-3])
+@pytest.mark.parametrize("name", ["smooth", "jumps"])
+def test_the_offline_stop_simulation_is_the_controller(name, tolerance):
+    # benchmarks/stop_rules.py judges stopping rules on recorded levels
+    # (docs/speed-accuracy.md); its copy of the package's rule must stop where
+    # integrate_to_tolerance stops, with the same estimate
+    from benchmarks.stop_rules import first_order, stop
+
+    integrand = smooth if name == "smooth" else steps([0.137, 0.52, 0.861])
+    levels, previous = [], None
+    for n in (2, 6, 18, 54, 162, 486, 1458):
+        total = integrand((torch.arange(n, dtype=torch.float64) + 0.5) / n).mean(0)
+        d = None
+        if previous is not None:
+            worst = (total - previous).abs().flatten(1).amax(1)
+            d = float((worst / total.abs().flatten(1).amax(1)).max())
+        levels.append({"steps": n, "D": d})
+        previous = total
+    estimates = first_order(1.5)(levels)
+    i = stop(estimates, tolerance)
+    _, report = integrate_to_tolerance(Recorder(integrand), tolerance)
+    assert levels[i]["steps"] == report.n_steps
+    assert estimates[i] == pytest.approx(report.max_estimated_error, rel=1e-9)
