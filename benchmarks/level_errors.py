@@ -19,6 +19,7 @@ levels can then be simulated without recomputing (``benchmarks/stop_rules.py``).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import time
 from pathlib import Path
@@ -35,9 +36,14 @@ from .honesty import crop
 
 ROOT = Path(__file__).resolve().parents[1]
 RECORDS = ROOT / "docs" / "data" / "level_errors.jsonl"
-#: family (first level) -> most steps; "t2": nested trapezoid rules by doubling
-#: (2, 4, 8, ... segments, endpoints included: level n costs n + 1 gradients)
-FAMILIES: dict = {2: 1458, 4: 324, "t2": 512}
+#: family -> (levels, most segments): 2: midpoints of 2, 6, 18, ... (round
+#: one's), 4: of 4, 12, 36, ..., "t2": nested trapezoids of 2, 4, 8, ...
+#: segments (endpoints included: level n costs n + 1 gradients)
+FAMILIES: dict = {
+    2: (adaptive.MIDPOINT, 1458),
+    4: (dataclasses.replace(adaptive.MIDPOINT, first=4), 324),
+    "t2": (adaptive.TRAPEZOID, 512),
+}
 TRUTH = (2, 1458)
 TOLERANCE = 1e-3
 
@@ -61,48 +67,35 @@ SETS = {
 }
 
 
-def trapezoid_nodes(level: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Nodes the trapezoid rule of ``level`` segments adds to the one of
-    ``level / 2`` (all ``level + 1`` at the first level, 2 segments)."""
-    if level == 2:
-        alphas = torch.tensor([0.0, 0.5, 1.0], dtype=torch.float64)
-        return alphas, torch.tensor([0.25, 0.5, 0.25], dtype=torch.float64)
-    alphas = (2 * torch.arange(level // 2, dtype=torch.float64) + 1) / level
-    return alphas, torch.full_like(alphas, 1.0 / level)
-
-
-def levels(lam: LAM, lr, window, first: int, most: int) -> list[dict]:
+def levels(lam: LAM, lr, window, family) -> list[dict]:
     """Every level of one family: the map, its ``D_n``, seconds so far."""
     out: list[dict] = []
+    rules, most = FAMILIES[family]
 
-    def record_all(contributions, tolerance, max_steps, first_level):
+    def record_all(contributions, tolerance, max_steps, _levels):
         start = time.perf_counter()
         total = None
-        level = 2 if first == "t2" else first
-        growth = 2 if first == "t2" else 3
+        level = rules.first
         while level <= most:
-            if first == "t2":
-                alphas, weights = trapezoid_nodes(level)
-            else:
-                alphas, weights = adaptive.new_nodes(level, first)
+            alphas, weights = rules.new_nodes(level)
             added = contributions(alphas, weights)
-            refined = added if total is None else total / growth + added
+            refined = added if total is None else total / rules.growth + added
             d = None
             if total is not None:
                 d = float(adaptive._relative_max(refined - total, refined).max())
             total = refined
             out.append(
                 dict(
-                    steps=level + 1 if first == "t2" else level,
+                    steps=rules.gradients(level),
                     D=d,
                     seconds=time.perf_counter() - start,
                     map=total.double().clone(),
                 )
             )
-            level *= growth
+            level *= rules.growth
         report = adaptive.IntegrationReport(
-            n_steps=most,
-            method=adaptive.RULE,
+            n_steps=rules.gradients(most),
+            method=rules.name,
             estimated_error=torch.zeros(total.shape[0], dtype=torch.float64),
             tolerance=tolerance,
         )
@@ -122,7 +115,7 @@ def measure(name: str, done: set) -> None:
             key = (model_name, photo, side, tuple(window))
             if key in done:
                 continue
-            families = {f: levels(lam, lr, window, f, m) for f, m in FAMILIES.items()}
+            families = {f: levels(lam, lr, window, f) for f in FAMILIES}
             exact = next(r["map"] for r in families[2] if r["steps"] == TRUTH[1])
             start = time.perf_counter()
             right = lam.attribute(lr, target=window, n_steps=200, reach="auto")
@@ -155,10 +148,40 @@ def measure(name: str, done: set) -> None:
             print(json.dumps(record), flush=True)
 
 
+def add_family(name: str, family) -> None:
+    """Record ``family`` for the set's windows recorded without it."""
+    records = [json.loads(line) for line in RECORDS.read_text().splitlines()]
+    for r in records:
+        if r["set"] != name or str(family) in r["families"]:
+            continue
+        model, hr, lr = crop(r["model"], r["side"], r["photo"])
+        lam = LAM(model)
+        window = tuple(r["window"])
+        exact = levels(lam, lr, window, TRUTH[0])[-1]["map"]
+        rows = levels(lam, lr, window, family)
+        r["families"][str(family)] = [
+            dict(
+                steps=x["steps"],
+                D=x["D"],
+                true=map_error(x["map"], exact),
+                seconds=x["seconds"],
+            )
+            for x in rows
+        ]
+        print(json.dumps(r), flush=True)
+        # rewritten whole after each window: an interrupted run keeps the rest
+        RECORDS.write_text("".join(json.dumps(x) + "\n" for x in records))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--set", default=",".join(SETS), help="comma-separated")
+    parser.add_argument("--add", help="a family to add to recorded windows (t2)")
     args = parser.parse_args()
+    if args.add:
+        for name in args.set.split(","):
+            add_family(name, args.add)
+        return
     done = set()
     if RECORDS.exists():
         for line in RECORDS.read_text().splitlines():

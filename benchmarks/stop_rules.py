@@ -83,8 +83,13 @@ for _family in ("2", "4"):
         RULES[(_family, f"first order x{_safety}")] = first_order(_safety)
     for _cap in (5.0, 9.0):
         RULES[(_family, f"observed ratio <= {_cap:g}, x1.5")] = observed(1.5, _cap)
-for _safety in (2.0, 1.5, 1.0):
+for _safety in (2.0, 1.5, 1.2, 1.0):
     RULES[("t2", f"first order (ratio 2) x{_safety}")] = first_order(_safety, 2.0)
+for _family in ("2", "4", "t2"):
+    # not a rule: the true error itself (what a perfect estimate would say)
+    RULES[(_family, "oracle: the true error")] = lambda levels: [
+        x["true"] for x in levels
+    ]
 
 
 def stop(estimates: list[Optional[float]], tolerance: float) -> Optional[int]:
