@@ -106,6 +106,21 @@ def levels(lam: LAM, lr, window, family) -> list[dict]:
     return out
 
 
+def judged(family, rows: list[dict], exact) -> list[dict]:
+    """The records of a family's levels: their maps judged against ``exact``
+    (the converged map itself left out)."""
+    return [
+        dict(
+            steps=r["steps"],
+            D=r["D"],
+            true=map_error(r["map"], exact),
+            seconds=r["seconds"],
+        )
+        for r in rows
+        if (family, r["steps"]) != TRUTH
+    ]
+
+
 def measure(name: str, done: set) -> None:
     model_name, side, photos, count, margin = SETS[name]
     for photo in photos:
@@ -130,17 +145,7 @@ def measure(name: str, done: set) -> None:
                 reference_steps=first_order_steps(right_error, 200, TOLERANCE),
                 reference_seconds_per_step=right_seconds / 200,
                 families={
-                    str(f): [
-                        dict(
-                            steps=r["steps"],
-                            D=r["D"],
-                            true=map_error(r["map"], exact),
-                            seconds=r["seconds"],
-                        )
-                        for r in rows
-                        if (f, r["steps"]) != TRUTH
-                    ]
-                    for f, rows in families.items()
+                    str(f): judged(f, rows, exact) for f, rows in families.items()
                 },
             )
             with RECORDS.open("a") as out:
@@ -159,15 +164,7 @@ def add_family(name: str, family) -> None:
         window = tuple(r["window"])
         exact = levels(lam, lr, window, TRUTH[0])[-1]["map"]
         rows = levels(lam, lr, window, family)
-        r["families"][str(family)] = [
-            dict(
-                steps=x["steps"],
-                D=x["D"],
-                true=map_error(x["map"], exact),
-                seconds=x["seconds"],
-            )
-            for x in rows
-        ]
+        r["families"][str(family)] = judged(family, rows, exact)
         print(json.dumps(r), flush=True)
         # rewritten whole after each window: an interrupted run keeps the rest
         RECORDS.write_text("".join(json.dumps(x) + "\n" for x in records))

@@ -34,13 +34,15 @@ FIRST_ORDER = (1e-1, 3e-2, 1e-2)
 PIECEWISE_LINEAR = ("plain-d8", "edsr-small")
 #: the converged map has 1458 steps: stops up to 162 are judged (9 times)
 JUDGED = 162
+#: record sets (by the start of their name) -> label
 SETS = {"bar": "calibration", "held": "held-out"}
 
 Estimates = Callable[[list[dict]], list[Optional[float]]]
 
 
-def first_order(safety: float, ratio: float = 3.0) -> Estimates:
-    """The package's rule: ``safety * D_n / (ratio - 1)`` while D shrinks."""
+def _tail(ratio: Callable[[float, float], float], safety: float) -> Estimates:
+    """``safety * D_n / (ratio(D_{n/g}, D_n) - 1)`` while D shrinks, else
+    infinite; None for the first two levels."""
 
     def rule(levels):
         out: list[Optional[float]] = [None]
@@ -48,31 +50,25 @@ def first_order(safety: float, ratio: float = 3.0) -> Estimates:
             if prev["D"] is None:
                 out.append(None)
             elif cur["D"] < prev["D"]:
-                out.append(safety * cur["D"] / (ratio - 1))
+                out.append(safety * cur["D"] / (ratio(prev["D"], cur["D"]) - 1))
             else:
                 out.append(math.inf)
         return out
 
     return rule
+
+
+def first_order(safety: float, ratio: float = 3.0) -> Estimates:
+    """The package's rule: ``safety * D_n / (ratio - 1)`` while D shrinks."""
+    return _tail(lambda previous, last: ratio, safety)
 
 
 def observed(safety: float, cap: float) -> Estimates:
     """``safety * D_n / (q - 1)``, q the observed ratio ``D_{n/3} / D_n``
     clamped to [3, cap] (first order at worst)."""
-
-    def rule(levels):
-        out: list[Optional[float]] = [None]
-        for prev, cur in zip(levels, levels[1:]):
-            if prev["D"] is None:
-                out.append(None)
-            elif cur["D"] < prev["D"]:
-                q = min(max(prev["D"] / max(cur["D"], 1e-300), 3.0), cap)
-                out.append(safety * cur["D"] / (q - 1))
-            else:
-                out.append(math.inf)
-        return out
-
-    return rule
+    return _tail(
+        lambda previous, last: min(max(previous / max(last, 1e-300), 3.0), cap), safety
+    )
 
 
 #: (family, rule name) -> rule. Families: "2" (2, 6, 18, ...: the package's),
@@ -167,7 +163,7 @@ def table(records: list[dict]) -> str:
         mine = [r for r in records if family in r["families"]]
         cells = [family_label(family), name]
         for key in SETS:
-            res = bar([r for r in mine if r["set"] == key], family, rule)
+            res = bar([r for r in mine if r["set"].startswith(key)], family, rule)
             if res is None:
                 cells.append("")
                 continue

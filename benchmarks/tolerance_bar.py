@@ -137,10 +137,12 @@ def table(records: list[dict]) -> str:
     summary = ["**median / largest time ratio**", ""]
     for scheme in SCHEMES:
         ratios = [r[scheme]["ratio"] for r in records]
+        steps = [r[scheme]["steps"] / r["reference"]["steps"] for r in records]
         ok = sum(r[scheme]["true"] <= TOLERANCE for r in records)
         summary.append(
             f"**{statistics.median(ratios):.3f} / {max(ratios):.3f}** "
-            f"(true error <= 1e-3: {ok} of {len(records)})"
+            f"(in steps: {statistics.median(steps):.3f} / {max(steps):.3f}; "
+            f"true error <= 1e-3: {ok} of {len(records)})"
         )
     lines.append("| " + " | ".join(summary) + " |")
     return "\n".join(lines) + "\n"
