@@ -47,7 +47,7 @@ costs a factor 3 of steps: 1e-3 is true at 54 midpoint steps on 7 of the 8
 windows but certified there on 1 (162 on the others: median 0.069 of the
 reference scheme's steps). A smaller factor (1.2, 1.0) bounds fewer stops
 (plain-d8 at 162 steps, SPAN x4 at 54) and gains one window; an observed
-ratio (capped at 5 or 9) bounded 53% to 74% of stops; levels from 4 stop at
+ratio (capped at 5 or 9) bounded 53% to 76% of stops; levels from 4 stop at
 36 steps too early (true 1.0e-3, estimated 9e-4) or at 324. Doubling halves
 what the lag costs: the same factor 1.5 stops at 65 or 129 steps (257 on one
 window) and bounds all 61 recorded stops (true errors up to 1.12 ``D_n`` at the
