@@ -15,9 +15,10 @@ from captum_lam import LAM, zoo
 from captum_lam.images import bicubic_downsample, sample_image
 from captum_lam.windows import textured_windows
 
-#: Midpoint segments of the converged map: 27 times the 162 steps of the
-#: finest ``n_steps="auto"`` stop judged against it. Every rule is first order
-#: on LAM's integrand (its jumps), so its error is about 1/27 of that stop's.
+#: Midpoint segments of the converged map: 27 times a 162-step stop of round
+#: one's levels, 17 times a 257-step stop of the trapezoid levels. Every rule
+#: is first order on LAM's integrand (its jumps), so its error is about that
+#: many times smaller than the stop's.
 CONVERGED_STEPS = 4374
 
 

@@ -11,9 +11,9 @@ run by CI. For each network (a centre crop of chelsea, its most textured
   of 8, 16, 32, ... steps that reaches the target;
 * ``n_steps="auto"`` with ``tolerance`` = the target.
 
-The converged map is the midpoint segment rule with 4374 steps (27 times 162,
-so about 1/27 of the error of an ``auto`` stop at 162; a stop at 486 or 1458
-is judged against a map only 9 or 3 times finer, and the table says so).
+The converged map is the midpoint segment rule with 4374 steps (17 times an
+``auto`` stop at 257 steps, so about 1/17 of its error; a stop at 513 or more
+is judged against a map at most 8.5 times finer, and the table says so).
 Smooth networks are measured at 1e-2 and 1e-3; piecewise-linear ones
 (first order for every rule) at 1e-2 only: judging 1e-3 there needs a
 converged map of about 40,000 steps.

@@ -190,7 +190,7 @@ class LAM(PathAttribution):
         n_steps : int or "auto"
             Gradient evaluations along the path. Default 50 (the reference's).
             ``"auto"``: as many as it takes to reach ``tolerance`` (nested
-            midpoint rules refined by tripling, every gradient reused;
+            trapezoid rules refined by doubling, every gradient reused;
             ``method`` is then not used). The steps used and the estimated error
             are in ``last_integration``. See the "Speed and accuracy" page.
         method : str

@@ -258,8 +258,8 @@ class PathIntegratedGradients(PathAttribution):
             dimension is N are expanded along the integration steps.
         n_steps : int or "auto"
             Number of gradient evaluations, default 50. ``"auto"``: as many as
-            it takes to reach ``tolerance`` (nested midpoint rules refined by
-            tripling, every gradient reused; ``method`` is then not used); the
+            it takes to reach ``tolerance`` (nested trapezoid rules refined by
+            doubling, every gradient reused; ``method`` is then not used); the
             steps used and the estimated error are in ``last_integration``.
         method : str
             One of ``"riemann_right"``, ``"riemann_left"``, ``"riemann_middle"``,

@@ -6,9 +6,11 @@ import pytest
 import torch
 
 from captum_lam._method.adaptive import (
+    LEVELS,
+    MIDPOINT,
+    TRAPEZOID,
     check_tolerance,
     integrate_to_tolerance,
-    new_nodes,
 )
 
 
@@ -55,21 +57,51 @@ def steps(positions):
     return lambda alphas: (alphas.view(-1, 1) > c).double()[:, None] + 0.5
 
 
-def test_every_gradient_is_computed_once_and_reused():
+def test_the_package_refines_trapezoids_by_doubling():
+    # measured for issue 30 (docs/speed-accuracy.md): 2, 4, 8, ... segments
+    assert LEVELS == TRAPEZOID
+    assert (LEVELS.first, LEVELS.growth, LEVELS.endpoints) == (2, 2, True)
+
+
+@pytest.mark.parametrize("levels", [TRAPEZOID, MIDPOINT])
+def test_every_gradient_is_computed_once_and_reused(levels):
     f = Recorder(smooth)
-    _, report = integrate_to_tolerance(f, 1e-4)
+    _, report = integrate_to_tolerance(f, 1e-4, levels=levels)
     assert len(f.alphas) == len(set(f.alphas)) == report.n_steps
-    n = report.n_steps
-    expected = [(i + 0.5) / n for i in range(n)]
+    if levels.endpoints:  # the trapezoid rule's nodes: both ends of n segments
+        n = report.n_steps - 1
+        expected = [i / n for i in range(n + 1)]
+    else:
+        n = report.n_steps
+        expected = [(i + 0.5) / n for i in range(n)]
     assert sorted(f.alphas) == pytest.approx(expected, abs=1e-15)
+    assert report.method == levels.name
 
 
 def test_new_nodes_complete_the_midpoints_of_the_tripled_level():
     old = torch.tensor([1 / 6, 3 / 6, 5 / 6], dtype=torch.float64)
-    added, weights = new_nodes(9)
+    added, weights = MIDPOINT.new_nodes(9)
     together = torch.cat([old, added]).sort().values
     torch.testing.assert_close(together, (torch.arange(9.0).double() + 0.5) / 9)
     assert torch.all(weights == 1 / 9)
+
+
+def test_new_nodes_complete_the_trapezoid_of_the_doubled_level():
+    first, first_weights = TRAPEZOID.new_nodes(2)
+    torch.testing.assert_close(first, torch.tensor([0.0, 0.5, 1.0]).double())
+    torch.testing.assert_close(first_weights, torch.tensor([0.25, 0.5, 0.25]).double())
+    added, weights = TRAPEZOID.new_nodes(8)
+    together = torch.cat([torch.arange(5.0).double() / 4, added]).sort().values
+    torch.testing.assert_close(together, torch.arange(9.0).double() / 8)
+    assert torch.all(weights == 1 / 8)
+    # the doubled level's sum is the last one's halved plus the new nodes'
+    f = torch.exp
+    t4 = (f(torch.arange(5.0).double() / 4) * torch.tensor([1, 2, 2, 2, 1]) / 8).sum()
+    t8 = t4 / 2 + (weights * f(added)).sum()
+    exact_t8 = (
+        f(torch.arange(9.0).double() / 8) * torch.tensor([1] + [2] * 7 + [1]) / 16
+    )
+    assert float(t8) == pytest.approx(float(exact_t8.sum()), rel=1e-14)
 
 
 @pytest.mark.parametrize("tolerance", [1e-2, 1e-3, 1e-4, 1e-6])
@@ -83,12 +115,13 @@ def test_smooth_integrand_reaches_the_tolerance_and_the_estimate_bounds_it(toler
 
 def test_it_stops_at_the_first_level_whose_estimate_is_below_the_tolerance():
     _, report = integrate_to_tolerance(Recorder(smooth), 1e-4)
+    # one gradient fewer than the stop: the level before it is the last one
     _, coarser = integrate_to_tolerance(
-        Recorder(smooth), 1e-4, max_steps=report.n_steps // 3
+        Recorder(smooth), 1e-4, max_steps=report.n_steps - 1
     )
     assert not coarser.converged
     assert coarser.max_estimated_error > 1e-4
-    assert coarser.n_steps == report.n_steps // 3
+    assert coarser.n_steps == (report.n_steps - 1) // 2 + 1
 
 
 def test_jumps_converge_at_first_order_and_the_estimate_still_bounds_the_error():
@@ -108,7 +141,7 @@ def test_jumps_converge_at_first_order_and_the_estimate_still_bounds_the_error()
         total, report = integrate_to_tolerance(Recorder(integrand), 1e-3)
         exact = (height * (1 - c) + 0.5).view(1, -1)
         honest += bool(relative_error(total, exact) <= report.estimated_error)
-        assert report.n_steps >= 162  # a jump needs h of about the tolerance
+        assert report.n_steps >= 129  # a jump needs h of about the tolerance
     assert honest >= 38  # >= 95%
 
 
@@ -141,7 +174,7 @@ def test_a_zero_map_is_exact():
     total, report = integrate_to_tolerance(
         lambda a, w: torch.zeros(1, 4, dtype=torch.float64), 1e-3
     )
-    assert report.converged and report.n_steps == 18
+    assert report.converged and report.n_steps == 9  # levels 2, 4, 8
     assert torch.all(total == 0)
 
 
@@ -155,10 +188,45 @@ def test_a_zero_map_is_exact():
         ({"n_steps": "auto", "tolerance": "1e-3"}, r"tolerance must be a number in"),
         (
             {"n_steps": "auto", "tolerance": 1e-3, "max_steps": 3},
-            r"max_steps must be an integer >= 18",
+            r"max_steps must be an integer >= 9",
         ),
     ],
 )
 def test_bad_settings_name_the_argument(kwargs, match):
     with pytest.raises(ValueError, match=match):
         check_tolerance(**kwargs)
+
+
+@pytest.mark.parametrize("tolerance", [1e-2, 3e-3, 1e-3])
+@pytest.mark.parametrize("name", ["smooth", "jumps"])
+@pytest.mark.parametrize("family", [TRAPEZOID, MIDPOINT])
+def test_the_offline_stop_simulation_is_the_controller(family, name, tolerance):
+    # benchmarks/stop_rules.py judges stopping rules on recorded levels
+    # (docs/speed-accuracy.md); its copy of the package's rule must stop where
+    # integrate_to_tolerance stops, with the same estimate
+    from benchmarks.stop_rules import first_order, stop
+
+    integrand = smooth if name == "smooth" else steps([0.137, 0.52, 0.861])
+    levels, previous = [], None
+    for k in range(11 if family.endpoints else 7):  # to 2048 or 1458 segments
+        n = family.first * family.growth**k
+        if family.endpoints:
+            weights = torch.full((n + 1,), 1.0 / n, dtype=torch.float64)
+            weights[[0, -1]] /= 2
+            values = integrand(torch.arange(n + 1, dtype=torch.float64) / n)
+            total = (weights.view(-1, 1, 1) * values).sum(0)
+        else:
+            total = integrand((torch.arange(n, dtype=torch.float64) + 0.5) / n).mean(0)
+        d = None
+        if previous is not None:
+            worst = (total - previous).abs().flatten(1).amax(1)
+            d = float((worst / total.abs().flatten(1).amax(1)).max())
+        levels.append({"steps": family.gradients(n), "D": d})
+        previous = total
+    estimates = first_order(1.5, ratio=family.growth)(levels)
+    i = stop(estimates, tolerance)
+    _, report = integrate_to_tolerance(
+        Recorder(integrand), tolerance, levels[-1]["steps"], family
+    )
+    assert levels[i]["steps"] == report.n_steps
+    assert estimates[i] == pytest.approx(report.max_estimated_error, rel=1e-9)

@@ -1,48 +1,63 @@
-"""Path integrals to a tolerance: nested midpoint rules refined by tripling.
+"""Path integrals to a tolerance: nested trapezoid rules refined by doubling.
 
-Level ``n`` splits ``[0, 1]`` into ``n`` equal segments and takes the integrand
-at their midpoints. Tripling every segment keeps the old midpoints (the middle
-third's midpoint is the segment's), so level ``3n`` costs ``2n`` new gradients
-and reuses every one already computed: the old sum is divided by 3 and the new
-nodes' sum is added. Levels 1, 3, 9, 27, ... cost 1, 3, 9, 27, ... gradients
-in all.
+Level ``n`` splits ``[0, 1]`` into ``n`` equal segments and takes the
+trapezoid rule on them (the integrand at the ``n + 1`` segment ends).
+Doubling keeps every old node, so level ``2n`` costs ``n`` new gradients and
+reuses all the others: the old sum is halved and the new nodes' sum added.
+Levels 2, 4, 8, ..., 64, 128, ... cost 3, 5, 9, ..., 65, 129, ... gradients
+in all. Round one's family, midpoints of 2, 6, 18, 54, 162, ... segments
+refined by tripling (``MIDPOINT``), works the same way and stays available.
 
 The error of the finest level is estimated from the last three levels. With
-``D_n = max|S_n - S_{n/3}|`` (relative to ``max|S_n|``, per map), a rule whose
-error shrinks by ``r`` per level has error ``D_n / (r - 1)``. The midpoint rule
-gains a factor 9 per level on smooth integrands but only 3 where the integrand
-jumps, and LAM's integrand always jumps: the objective's gradient magnitude
-``sqrt(dx^2 + dy^2)`` has a kink wherever a window pixel's output gradient
-crosses zero, and ReLU/PReLU networks add their own. The smooth part dies out
-first, so a ratio observed early (9 or more) says nothing about the next level,
-where the jumps dominate (measured on SPAN x4: differences 7.9e-2, 1.2e-3,
-2.6e-4 at levels 6, 18, 54). An observed ratio below 3 is no better a guide:
-the error of an integrand with jumps falls by 3 per level only on average (by
-1.7 at one level and by 20 at the next on one SPAN window), and reading 2 as
-"slow from now on" sent such windows to 486 steps for an error of 1e-4. The
-integrand is bounded with finitely many jumps, so the rule is first order at
-worst: the estimate is ``SAFETY * D_n / (3 - 1)`` while the differences shrink
-(``D_n < D_{n/3}``) and infinite while they do not (the levels are too coarse
-to say anything yet).
+``D_n = max|S_n - S_{n/g}|`` (relative to ``max|S_n|``, per map; ``g`` the
+growth per level), a rule whose error shrinks by ``r`` per level has error
+``D_n / (r - 1)``. Both rules gain ``g^2`` per level on smooth integrands
+but only ``g`` where the integrand jumps, and LAM's integrand always jumps:
+the objective's gradient magnitude ``sqrt(dx^2 + dy^2)`` has a kink wherever
+a window pixel's output gradient crosses zero, and ReLU/PReLU networks add
+their own. The smooth part dies out first, so a ratio observed early says
+nothing about the next level, where the jumps dominate (measured on SPAN x4:
+midpoint differences 7.9e-2, 1.2e-3, 2.6e-4 at levels 6, 18, 54). An
+observed ratio below ``g`` is no better a guide: the error of an integrand
+with jumps falls by ``g`` per level only on average. The integrand is bounded
+with finitely many jumps, so the rule is first order at worst: the estimate
+is ``SAFETY * D_n / (g - 1)`` while the differences shrink (``D_n <
+D_{n/g}``) and infinite while they do not (the levels are too coarse to say
+anything yet).
 
 ``SAFETY`` is set from measurements on published networks, because the error
 of a jump lying close to a segment boundary that all levels share is the same
 at every level, so no difference of levels can see it: the estimate is
-statistical. The factor needed to bound the true error ranged up to 1.27 over
-78 (window, level) pairs of 8 networks; 1.5 bounded all of them and bounds
->= 95% of random-jump trials (``tests/test_adaptive.py``). The published study:
-``benchmarks/honesty.py``, ``tests/test_honesty_study.py``,
-docs/speed-accuracy.md.
+statistical. The published study: ``benchmarks/honesty.py``,
+``tests/test_honesty_study.py``, docs/speed-accuracy.md.
 
-Measured for issue 30 and not adopted (``benchmarks/tolerance_bar.py``,
-docs/speed-accuracy.md): levels 3, 9, 27, 81, ... (first level 3) cut the
-median time ratio to the reference scheme on 8 SPAN x4 windows from 0.067 to
-0.056, but took 243 steps on 3 of them and bounded only 13 of 14 stops of the
-CI honesty sample (92.9%, bar 95%). Alpha schedules (nodes uniform in the
-kernel's nearest weight, the path's speed or the integrand's own profile),
-Richardson extrapolation, an observed-order estimate and greedy per-segment
-refinement were simulated on per-node maps of two windows and did not beat the
-uniform rule at 54 steps.
+Measured for issue 30 (docs/speed-accuracy.md). Round one: levels from 3
+(3, 9, 27, 81, ...) cut the median time to the reference scheme on 8 SPAN x4
+windows from 0.067 to 0.056 but took 243 steps on 3 of them and bounded 13 of
+14 stops of the CI honesty sample; alpha schedules, Richardson extrapolation,
+an observed-order estimate and greedy per-segment refinement did not beat the
+uniform rule at 54 steps. Round two (``benchmarks/level_errors.py`` records
+every level of three families on SPAN x4 64x64 windows and on span-x2,
+plain-d8 and edsr-small crops; ``benchmarks/stop_rules.py`` replays stopping
+rules on them): the estimate lags one level, ``D_n`` being about the error of
+level ``n/g``, while the true error of level ``n`` is typically 0.3 to 0.5
+times ``D_n / (g - 1)``, up to 1.24 (midpoints) and 1.12 (trapezoids), and
+that upper tail sets ``SAFETY``. With tripling, that lag
+costs a factor 3 of steps: 1e-3 is true at 54 midpoint steps on 7 of the 8
+windows but certified there on 1 (162 on the others: median 0.069 of the
+reference scheme's steps). A smaller factor (1.2, 1.0) bounds fewer stops
+(plain-d8 at 162 steps, SPAN x4 at 54) and gains one window; an observed
+ratio (capped at 5 or 9) bounded 53% to 76% of stops; levels from 4 stop at
+36 steps too early (true 1.0e-3, estimated 9e-4) or at 324. Doubling halves
+what the lag costs: the same factor 1.5 stops at 65 or 129 steps (257 on one
+window) and bounds all 61 recorded stops (true errors up to 1.12 ``D_n`` at the
+recorded levels, 0.75 times the estimate);
+the median ratio of steps to the reference scheme's falls from 0.069 to
+0.054 on the calibration windows and from 0.064 to 0.061 on 6 held-out ones,
+the largest moves from 0.099 to 0.111 and from 0.123 to 0.098. The bar
+(median 1/20, every window 1/10) is not met. Without the factor (1.0) it
+would be in steps (0.046 / 0.055, 0.041 / 0.098), bounding 59 of 60 stops
+with no margin: not adopted without the full honesty study.
 
 The controller (``integrate_to_tolerance``) knows nothing of networks: it
 asks a callback for ``sum_i weights[i] * integrand(alphas[i])``, one map per
@@ -66,22 +81,59 @@ from .checks import as_int, caller_stacklevel
 from .engine import GradientFn, Region, _Rule, check_integration, integrate
 from .engine import steps_per_pass as _steps_per_pass
 
-#: The error's ratio per level assumed by the estimate: 3, the midpoint rule's
-#: gain per tripling on integrands with jumps (first order).
-RATIO = 3.0
-#: Factor applied to the geometric-tail estimate (see the module docstring):
-#: up to 1.27 was needed on published networks, 1.5 keeps a margin.
+
+@dataclass(frozen=True)
+class Levels:
+    """A family of nested rules: level ``n`` has ``n`` equal segments, the
+    levels are ``first * growth^k`` and each reuses every node of the last.
+
+    ``endpoints``: the trapezoid rule (nodes at the segments' ends, ``n + 1``
+    gradients at level ``n``, doubling keeps them); otherwise the midpoint rule
+    (nodes at the centres, ``n`` gradients, tripling keeps them).
+    """
+
+    name: str
+    first: int
+    growth: int
+    endpoints: bool
+
+    def gradients(self, level: int) -> int:
+        """Gradient evaluations of all levels up to ``level`` together."""
+        return level + 1 if self.endpoints else level
+
+    def new_nodes(self, level: int) -> tuple[Tensor, Tensor]:
+        """The nodes that ``level`` adds to the level before, and their
+        weights (all of them at the first level). float64, shape (S,)."""
+        if level == self.first:
+            if self.endpoints:
+                alphas = torch.arange(level + 1, dtype=torch.float64) / level
+                weights = torch.full_like(alphas, 1.0 / level)
+                weights[[0, -1]] /= 2
+                return alphas, weights
+            alphas = (torch.arange(level, dtype=torch.float64) + 0.5) / level
+        elif self.endpoints:  # the midpoints of the last level's segments
+            alphas = (2 * torch.arange(level // 2, dtype=torch.float64) + 1) / level
+        else:  # the midpoints of the outer thirds of the last level's segments
+            old = level // 3
+            mids = (torch.arange(old, dtype=torch.float64) + 0.5) / old
+            third = 1.0 / level
+            alphas = torch.stack([mids - third, mids + third], dim=1).reshape(-1)
+        return alphas, torch.full_like(alphas, 1.0 / level)
+
+
+#: Round one's levels: midpoints of 2, 6, 18, 54, 162, ... segments.
+MIDPOINT = Levels("nested midpoint (tripling)", first=2, growth=3, endpoints=False)
+#: The package's levels: trapezoids of 2, 4, 8, ..., 64, 128, ... segments.
+TRAPEZOID = Levels("nested trapezoid (doubling)", first=2, growth=2, endpoints=True)
+#: The levels of ``n_steps="auto"`` (read at call time; see the module docstring).
+LEVELS = TRAPEZOID
+#: Factor applied to the geometric-tail estimate (see the module docstring).
 SAFETY = 1.5
-#: Most gradient evaluations of ``n_steps="auto"`` (level 2 * 3^6).
-DEFAULT_MAX_STEPS = 1458
-#: Segments of the first level: levels 2, 6, 18, 54, ... On SPAN x4, 1e-3 takes
-#: 54 on chelsea's windows and 162 on a coffee window; the 1, 3, 9, 27, 81 family
-#: would jump from 27 (true errors 2.6e-4 to 1.1e-3) to 81.
-FIRST_LEVEL = 2
+#: Most gradient evaluations of ``n_steps="auto"`` (trapezoid level 2048).
+DEFAULT_MAX_STEPS = 2049
 #: Tolerance of ``n_steps="auto"`` when none is given.
 DEFAULT_TOLERANCE = 1e-3
-#: The rule's name in reports.
-RULE = "nested midpoint (tripling)"
+
 
 Contributions = Callable[[Tensor, Tensor], Tensor]
 
@@ -144,10 +196,13 @@ def check_steps(
 def check_tolerance(
     n_steps: object,
     tolerance: object,
-    max_steps: object = DEFAULT_MAX_STEPS,
-    first_level: int = FIRST_LEVEL,
+    max_steps: object = None,
+    levels: Optional[Levels] = None,
 ) -> None:
-    """Validate ``tolerance`` (given ``n_steps``) and ``max_steps``."""
+    """Validate ``tolerance`` (given ``n_steps``) and ``max_steps`` (default
+    ``DEFAULT_MAX_STEPS``) for ``levels`` (default ``LEVELS``)."""
+    levels = LEVELS if levels is None else levels
+    max_steps = DEFAULT_MAX_STEPS if max_steps is None else max_steps
     if tolerance is None:
         return
     if n_steps != "auto":
@@ -164,7 +219,8 @@ def check_tolerance(
             f"tolerance must be a number in [1e-7, 1) (relative map error), got "
             f"{tolerance!r}"
         )
-    least = 9 * first_level  # three levels: the error estimate needs them
+    # three levels: the error estimate needs them
+    least = levels.gradients(levels.first * levels.growth**2)
     if (
         isinstance(max_steps, bool)
         or not isinstance(max_steps, int)
@@ -182,40 +238,25 @@ def _relative_max(difference: Tensor, reference: Tensor) -> Tensor:
     return torch.where(num == 0, torch.zeros_like(out), out)
 
 
-def estimate_error(previous: Tensor, last: Tensor) -> Tensor:
+def estimate_error(previous: Tensor, last: Tensor, growth: int) -> Tensor:
     """Error of the finest level from the last two level differences.
 
-    ``previous`` = ``D_{n/3}``, ``last`` = ``D_n`` (relative, per map, (M,)):
-    ``SAFETY * D_n / (RATIO - 1)`` while ``D_n < D_{n/3}``, else infinite.
+    ``previous`` = ``D_{n/g}``, ``last`` = ``D_n`` (relative, per map, (M,)),
+    ``g`` = ``growth``: ``SAFETY * D_n / (g - 1)`` (first order: the error
+    shrinks by ``g`` per level) while ``D_n < D_{n/g}``, else infinite.
     """
-    tail = SAFETY * last / (RATIO - 1)
+    tail = SAFETY * last / (growth - 1)
     tail = torch.where(last < previous, tail, torch.full_like(tail, math.inf))
     return torch.where(last == 0, torch.zeros_like(tail), tail)
-
-
-def new_nodes(level: int, first_level: int = FIRST_LEVEL) -> tuple[Tensor, Tensor]:
-    """The nodes that level ``level`` adds, and their weights ``1/level``.
-
-    The first level: all ``first_level`` midpoints. Level 3n: the midpoints of
-    the outer thirds of level n's segments. float64, shape (S,).
-    """
-    if level == first_level:
-        alphas = (torch.arange(level, dtype=torch.float64) + 0.5) / level
-    else:
-        old = level // 3
-        mids = (torch.arange(old, dtype=torch.float64) + 0.5) / old
-        third = 1.0 / level
-        alphas = torch.stack([mids - third, mids + third], dim=1).reshape(-1)
-    return alphas, torch.full_like(alphas, 1.0 / level)
 
 
 def integrate_to_tolerance(
     contributions: Contributions,
     tolerance: float,
     max_steps: Optional[int] = None,
-    first_level: int = FIRST_LEVEL,
+    levels: Optional[Levels] = None,
 ) -> tuple[Tensor, IntegrationReport]:
-    """Refine nested midpoint levels until the estimated map error <= tolerance.
+    """Refine nested levels until the estimated map error <= tolerance.
 
     Parameters
     ----------
@@ -230,8 +271,8 @@ def integrate_to_tolerance(
         Gradient evaluations allowed (default ``DEFAULT_MAX_STEPS``); the
         last level that fits is the last one computed (``converged=False`` in
         the report if it is not enough).
-    first_level : int
-        Segments of the first level; the levels are ``first_level * 3^k``.
+    levels : Levels, optional
+        The family of nested rules (default ``LEVELS``).
 
     Returns
     -------
@@ -245,35 +286,35 @@ def integrate_to_tolerance(
     >>> total, report = integrate_to_tolerance(f, 1e-5)
     >>> error = abs(float(total) - math.sin(1.0)) / math.sin(1.0)
     >>> report.n_steps, error <= report.max_estimated_error <= 1e-5
-    (162, True)
+    (257, True)
     """
-    if max_steps is None:
-        max_steps = DEFAULT_MAX_STEPS
-    check_tolerance("auto", tolerance, max_steps, first_level)
+    levels = LEVELS if levels is None else levels
+    max_steps = DEFAULT_MAX_STEPS if max_steps is None else max_steps
+    check_tolerance("auto", tolerance, max_steps, levels)
     total: Optional[Tensor] = None
     differences: list[Tensor] = []
     estimate: Optional[Tensor] = None
-    level = first_level
-    while level <= max_steps:
-        alphas, weights = new_nodes(level, first_level)
+    level = levels.first
+    while levels.gradients(level) <= max_steps:
+        alphas, weights = levels.new_nodes(level)
         added = contributions(alphas, weights)
-        refined = added if total is None else total / 3 + added
+        refined = added if total is None else total / levels.growth + added
         if total is not None:
             differences.append(_relative_max(refined - total, refined))
         total = refined
         if len(differences) >= 2:
-            estimate = estimate_error(differences[-2], differences[-1])
+            estimate = estimate_error(differences[-2], differences[-1], levels.growth)
             if bool((estimate <= tolerance).all()):
                 break
-        level *= 3
+        level *= levels.growth
     else:
-        level //= 3
+        level //= levels.growth
     assert total is not None
     if estimate is None:  # max_steps allowed fewer than three levels
         estimate = torch.full((total.shape[0],), math.inf, dtype=torch.float64)
     report = IntegrationReport(
-        n_steps=level,
-        method=RULE,
+        n_steps=levels.gradients(level),
+        method=levels.name,
         estimated_error=estimate,
         tolerance=tolerance,
         converged=bool((estimate <= tolerance).all()),
@@ -323,15 +364,16 @@ def integrate_steps(
     assert tolerance is not None
     done = 0
 
+    levels = LEVELS  # read at call time (the benchmarks compare schemes)
+
     def contributions(alphas: Tensor, weights: Tensor) -> Tensor:
         nonlocal done
-        total = run(_Rule(RULE, alphas=alphas, weights=weights), done)
+        total = run(_Rule(levels.name, alphas=alphas, weights=weights), done)
         done += len(alphas)
         return total
 
-    # the module's levels, read at call time (the benchmarks compare schemes)
     total, report = integrate_to_tolerance(
-        contributions, tolerance, DEFAULT_MAX_STEPS, FIRST_LEVEL
+        contributions, tolerance, DEFAULT_MAX_STEPS, levels
     )
     if not report.converged:
         warnings.warn(

@@ -125,7 +125,7 @@ def settle_integration_options(args: argparse.Namespace) -> None:
         if clash:
             raise UserError(
                 f"--tolerance chooses the steps and the rule itself (nested "
-                f"midpoint rules, as many steps as the tolerance needs): drop "
+                f"trapezoid rules, as many steps as the tolerance needs): drop "
                 f"{' and '.join(clash)}, or drop --tolerance for a fixed rule"
             )
     if args.steps is None:
@@ -183,7 +183,7 @@ def add_lam_settings(p: argparse.ArgumentParser) -> None:
         type=tolerance_value,
         default=None,
         help="integrate until the estimated relative map error is below this "
-        "(e.g. 1e-3): nested midpoint rules refined until the estimate says so, "
+        "(e.g. 1e-3): nested trapezoid rules refined until the estimate says so, "
         "reusing every gradient; replaces --steps and --rule",
     )
     p.add_argument("--sigma", type=sigma_value, default=1.2, help="baseline blur (1.2)")

@@ -133,7 +133,7 @@ def _method_settings(method: str, args: argparse.Namespace) -> str:
     )
     if method == "lam":
         return f"{integration_text(args)}, sigma {args.sigma:g}"
-    rule = "Captum's gausslegendre" if args.tolerance is None else "nested midpoints"
+    rule = "Captum's gausslegendre" if args.tolerance is None else "nested trapezoids"
     baseline = (
         "black baseline"
         if method == "ig"

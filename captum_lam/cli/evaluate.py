@@ -20,7 +20,7 @@ from torch import Tensor
 from .._frontend.commands import COMMANDS
 from .._frontend.model_options import is_factory
 from .._frontend.output_paths import Output
-from .._method.adaptive import RULE
+from .._method import adaptive
 from ..images import HELD_OUT_IMAGES
 from ..studies.runner import torchrun_rank
 from ._case import (
@@ -387,7 +387,9 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
             "settings": {
                 "n_steps": lam_settings(args).n_steps,
                 "tolerance": args.tolerance,
-                "method": args.method if args.tolerance is None else RULE,
+                "method": args.method
+                if args.tolerance is None
+                else adaptive.LEVELS.name,
                 "sigma": args.sigma,
                 "kernel_size": args.kernel_size,
                 "detector": args.detector,
