@@ -1,14 +1,17 @@
 """The adaptive rule's guard: while the level differences do not shrink
-(``D_n >= D_{n/3}``) the estimate is infinite and ``n_steps="auto"`` goes on,
+(``D_n >= D_{n/g}``) the estimate is infinite and ``n_steps="auto"`` goes on,
 whatever the tolerance; it stops at the first level where they shrink and the
-estimate ``1.5 * D_n / 2`` meets the tolerance, and says so when max_steps ends it.
+estimate ``1.5 * D_n / (g - 1)`` meets the tolerance, and says so when max_steps
+ends it. ``g`` is the family's growth: 3 for nested midpoints, 2 for the nested
+trapezoids of ``n_steps="auto"``; the controller is the same for both.
 
 The integrands are synthetic: the callback returns level sums chosen so that
-the controller's arithmetic (``total / 3 + added``) is exact, so every
+the controller's arithmetic (``total / g + added``) is exact, so every
 difference, tie and estimate below is exact too."""
 
 from __future__ import annotations
 
+import itertools
 import math
 import random
 
@@ -19,9 +22,11 @@ from captum_lam import LAM
 from captum_lam._method import adaptive
 from captum_lam._method.adaptive import integrate_to_tolerance
 
-#: Level sums are integer multiples of 3^8 (exact after eight divisions by 3);
-#: the map's largest value is ONE, so a difference of m units is m / 2^20.
-UNIT = 3**8
+#: Level sums are integer multiples of 2^12 3^8 (exact after eight divisions by
+#: 3 or twelve by 2); the map's largest value is ONE, so a difference of m units
+#: is m / 2^20.
+UNIT = 2**12 * 3**8
+MIDPOINT, TRAPEZOID = adaptive.MIDPOINT, adaptive.TRAPEZOID
 ONE = 2**20 * UNIT
 
 
@@ -29,7 +34,8 @@ class Levels:
     """``contributions`` whose k-th level sum is the map ``[ONE, e_k]`` (units),
     with ``|e_k - e_{k-1}| = m_k``: the relative level difference D_k = m_k / 2^20."""
 
-    def __init__(self, steps: list[int]) -> None:
+    def __init__(self, steps: list[int], growth: int = 3) -> None:
+        self.growth = growth
         self.sums = [0]
         for m in steps:  # move towards 0, so that |e_k| stays far below ONE
             last = self.sums[-1]
@@ -39,9 +45,9 @@ class Levels:
 
     def __call__(self, alphas: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
         k = len(self.levels)
-        self.levels.append(round(1 / float(weights[0])))
+        self.levels.append(len(alphas))
         target = torch.tensor([[ONE, self.sums[k] * UNIT]], dtype=torch.float64)
-        added = target if self.total is None else target - self.total / 3
+        added = target if self.total is None else target - self.total / self.growth
         self.total = target
         return added
 
@@ -49,25 +55,25 @@ class Levels:
         return torch.tensor([[ONE, self.sums[k] * UNIT]], dtype=torch.float64)
 
 
-def expected_stop(steps, tolerance, max_steps):
+def expected_stop(steps, tolerance, max_steps, family=MIDPOINT):
     """(index of the last level, its estimate, converged) by the documented rule."""
-    level, last_index, estimate = 2, 0, math.inf
+    level, last_index, estimate = family.first, 0, math.inf
     for k in range(1, len(steps) + 1):
-        if level * 3 > max_steps:
+        if family.gradients(level * family.growth) > max_steps:
             return last_index, estimate, False
-        level *= 3
+        level *= family.growth
         last_index = k
         if k >= 2:
             d, before = steps[k - 1] / 2**20, steps[k - 2] / 2**20
-            estimate = math.inf if d >= before else 1.5 * d / 2
+            estimate = math.inf if d >= before else 1.5 * d / (family.growth - 1)
             if estimate <= tolerance:
                 return k, estimate, True
     raise AssertionError("the sequence is too short for this case")
 
 
-def run(steps, tolerance, max_steps=1458):
-    levels = Levels(steps)
-    total, report = integrate_to_tolerance(levels, tolerance, max_steps)
+def run(steps, tolerance, max_steps=1458, family=MIDPOINT):
+    levels = Levels(steps, family.growth)
+    total, report = integrate_to_tolerance(levels, tolerance, max_steps, family)
     return levels, total, report
 
 
@@ -82,8 +88,9 @@ def test_no_stop_while_the_differences_do_not_shrink(tolerance):
     else:  # 1e-7 is never met; D stops shrinking at 1458 (equal to D_486)
         assert report.n_steps == 1458 and not report.converged
         assert float(report.estimated_error) == math.inf
-    assert levels.levels == [2 * 3**k for k in range(len(levels.levels))]
-    assert levels.levels[-1] == report.n_steps
+    done = list(itertools.accumulate(levels.levels))  # gradients so far, per level
+    assert done == [2 * 3**k for k in range(len(levels.levels))]
+    assert done[-1] == report.n_steps
     assert torch.equal(total, levels.level_sum(len(levels.levels) - 1))
 
 
@@ -115,22 +122,24 @@ def test_max_steps_ends_it_at_the_last_level_that_fits(max_steps):
     never_shrinks = [2**k for k in range(1, 8)]
     levels, total, report = run(never_shrinks, 0.9, max_steps)
     last = max(2 * 3**k for k in range(8) if 2 * 3**k <= max_steps)
-    assert report.n_steps == last and levels.levels[-1] == last
+    assert report.n_steps == last and sum(levels.levels) == last
     assert not report.converged and float(report.estimated_error) == math.inf
     assert torch.equal(total, levels.level_sum(len(levels.levels) - 1))
 
 
-def test_the_rule_holds_on_many_generated_sequences():
+@pytest.mark.parametrize("family", [MIDPOINT, TRAPEZOID], ids=lambda f: f.name)
+def test_the_rule_holds_on_many_generated_sequences(family):
     rng = random.Random(29)
     for case in range(300):
-        steps = [rng.choice([0, 1, 2, 3, 5, 8, 100, 1000, 2**15]) for _ in range(7)]
+        steps = [rng.choice([0, 1, 2, 3, 5, 8, 100, 1000, 2**15]) for _ in range(11)]
         steps[0] = max(steps[0], 1)
         tolerance = rng.choice([1e-7, 1e-6, 5e-6, 1e-4, 1e-3, 0.5])
-        max_steps = rng.choice([18, 54, 162, 486, 1458])
-        index, estimate, converged = expected_stop(steps, tolerance, max_steps)
-        levels, total, report = run(steps, tolerance, max_steps)
+        max_steps = rng.choice([18, 20, 54, 129, 162, 486, 1458])
+        index, estimate, converged = expected_stop(steps, tolerance, max_steps, family)
+        levels, total, report = run(steps, tolerance, max_steps, family)
         where = f"case {case}: {steps}, tolerance {tolerance}, max {max_steps}"
-        assert report.n_steps == 2 * 3**index, where
+        level = family.first * family.growth**index
+        assert report.n_steps == family.gradients(level), where
         assert float(report.estimated_error) == estimate, where
         assert report.converged == converged, where
         assert len(levels.levels) == index + 1, where
@@ -140,15 +149,15 @@ def test_the_rule_holds_on_many_generated_sequences():
 def test_lam_warns_when_max_steps_ends_the_refinement(monkeypatch, photo_crop):
     from .conftest import make_tiny_sr
 
-    monkeypatch.setattr(adaptive, "DEFAULT_MAX_STEPS", 18)
+    monkeypatch.setattr(adaptive, "DEFAULT_MAX_STEPS", 18)  # trapezoids: 17 fit
     lam = LAM(make_tiny_sr().double())
     x = photo_crop.double()[..., :12, :12]
     with pytest.warns(UserWarning) as caught:
         lam.attribute(x, target=(4, 4, 8), n_steps="auto", tolerance=1e-7)
     report = lam.last_integration
-    assert not report.converged and report.n_steps == 18
+    assert not report.converged and report.n_steps == 17
     message = str(caught[0].message)
-    assert message.startswith("n_steps='auto' stopped at 18 steps (the most allowed)")
+    assert message.startswith("n_steps='auto' stopped at 17 steps (the most allowed)")
     assert f"error of {report.max_estimated_error:.2g}, above the tolerance 1e-07" in (
         message
     )

@@ -33,7 +33,9 @@ def test_auto_steps_report_the_steps_done_over_all_levels():
     steps = pig.last_integration.n_steps
     assert seen[-1] == (steps, steps)
     done = [d for d, _ in seen]
-    assert done == sorted(done) and done[0] == 2  # the first level's two midpoints
+    assert (
+        done == sorted(done) and done[0] == 3
+    )  # the first level: 2 trapezoids, 3 nodes
 
 
 @pytest.mark.parametrize("tolerance", [1e-7, 0.5, 0.999])

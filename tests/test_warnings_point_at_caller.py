@@ -6,11 +6,12 @@ import warnings
 import torch
 
 from captum_lam import LAM, LinearPath, PathIntegratedGradients
+from captum_lam._method import adaptive
 from tests.conftest import make_tiny_sr
 
 
 def _rough(t):
-    # a kink and fast wiggles: n_steps='auto' cannot reach 1e-7 in 1458 steps
+    # a kink and fast wiggles: n_steps='auto' cannot reach 1e-7 in its most steps
     return t.abs().sum(dim=1) + (7 * t).sin().sum(dim=1)
 
 
@@ -26,7 +27,8 @@ def test_unconverged_auto_steps_warn_at_the_call():
     x = torch.rand(2, 3, dtype=torch.float64)
     caught = _caught(lambda: pig.attribute(x, n_steps="auto", tolerance=1e-7))
     assert [w.filename for w in caught] == [__file__]
-    assert "stopped at 1458 steps" in str(caught[0].message)
+    most = adaptive.DEFAULT_MAX_STEPS
+    assert f"stopped at {most} steps (the most allowed)" in str(caught[0].message)
 
 
 def test_small_internal_batch_warns_at_the_call():
