@@ -61,7 +61,7 @@ tests_for() {
         path_integrated_gradients.py) echo tests/test_pig_defaults_and_messages.py tests/test_path_integrated_gradients.py tests/test_pig_equals_captum_ig.py tests/test_pig_captum_interface.py ;;
         multiwindow.py) echo tests/test_multiwindow_values.py tests/test_window_packing_overlap.py tests/test_unreached_library_checks.py tests/test_unusual_models.py tests/test_studies.py tests/test_lam.py tests/test_adaptive_lam.py ;;
         windows.py) echo tests/test_window_values.py tests/test_windows.py tests/test_window_search_margin.py tests/test_region_alignment.py tests/test_unreached_library_checks.py tests/test_studies.py ;;
-        causal_effect.py) echo tests/test_causal_effect.py ;;
+        causal_effect.py) echo tests/test_cem_defaults_and_borders.py tests/test_causal_effect.py ;;
         faithfulness.py) echo tests/test_faithfulness.py tests/test_faithfulness_study.py ;;
         _io.py) echo tests/test_output_files.py tests/test_io.py ;;
         mapfile.py) echo tests/test_map_file_roundtrip.py tests/test_mapfile.py tests/test_library_limits.py ;;
