@@ -7,17 +7,12 @@ import torch
 
 from captum_lam import CausalEffectMap
 
-from .conftest import make_tiny_sr
-from .test_causal_effect import brute_force
+from .test_causal_effect import brute_force, model_image_hr
 
 
 @pytest.fixture
 def case(photo_crop):
-    model = make_tiny_sr()
-    torch.manual_seed(1)
-    with torch.no_grad():
-        hr = (model(photo_crop) + 0.05 * torch.randn(1, 3, 48, 48)).clamp(0, 1)
-    return model, photo_crop, hr
+    return model_image_hr(photo_crop)
 
 
 def test_the_defaults_are_the_authors(case):

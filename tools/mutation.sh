@@ -57,7 +57,7 @@ tests_for() {
         filters.py) echo tests/test_filter_values.py tests/test_filters.py tests/test_paths.py ;;
         objective.py) echo tests/test_window_arguments.py tests/test_objective.py tests/test_lam.py ;;
         metrics.py) echo tests/test_metrics.py tests/test_metric_values.py ;;
-        lam.py) echo tests/test_lam_forward_args.py tests/test_lam_convergence_delta_windows.py tests/test_lam.py tests/test_lam_captum_utilities.py tests/test_crop.py tests/test_adaptive_lam.py ;;
+        lam.py) echo tests/test_lam_forward_args.py tests/test_lam.py tests/test_lam_captum_utilities.py tests/test_crop.py tests/test_adaptive_lam.py ;;
         path_integrated_gradients.py) echo tests/test_pig_defaults_and_messages.py tests/test_path_integrated_gradients.py tests/test_pig_equals_captum_ig.py tests/test_pig_captum_interface.py ;;
         multiwindow.py) echo tests/test_multiwindow_values.py tests/test_window_packing_overlap.py tests/test_unreached_library_checks.py tests/test_unusual_models.py tests/test_studies.py tests/test_lam.py tests/test_adaptive_lam.py ;;
         windows.py) echo tests/test_window_values.py tests/test_windows.py tests/test_window_search_margin.py tests/test_region_alignment.py tests/test_unreached_library_checks.py tests/test_studies.py ;;
