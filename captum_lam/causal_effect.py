@@ -270,7 +270,7 @@ class CausalEffectMap(PerturbationAttribution):
         windows = format_windows(target, inputs.shape[0], device=inputs.device)
         radius = model_reach(self.model, reach)
         extra = _tuple_args(additional_forward_args)
-        warn_if_training(self.model, stacklevel=4)
+        warn_if_training(self.model)
         output_shape = probe_model(self.model, inputs, extra, windows)
         if hr is not None:
             _check_hr(hr, output_shape)

@@ -258,7 +258,7 @@ class LAM(PathAttribution):
         check_kernel_fits(self.kernel_size, inputs.shape)
         check_grad_mode()
         windows = format_windows(target, inputs.shape[0], device=inputs.device)
-        warn_if_training(self.model, stacklevel=4)
+        warn_if_training(self.model)
         extra = _tuple_args(additional_forward_args)
         radius = model_reach(self.model, reach)
         output_shape = probe_model(self.model, inputs, extra, windows)

@@ -136,7 +136,7 @@ def attribute_windows(
     if windows is None:
         format_windows(windows, 1)  # raises the library's message
     boxes = format_windows(windows, num_windows(windows), device=inputs.device)
-    warn_if_training(model, stacklevel=3)
+    warn_if_training(model)
     radius = model_reach(model, reach)
     output_shape = probe_model(model, inputs, (), boxes)
     groups = _backward_groups(inputs.shape, output_shape, boxes, radius)

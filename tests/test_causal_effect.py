@@ -13,13 +13,18 @@ from .conftest import make_tiny_sr
 WINDOW = (20, 20, 8)  # output pixels of the x2 TinySR on a 24x24 input
 
 
-@pytest.fixture
-def case(photo_crop):
+def model_image_hr(photo_crop):
+    """The x2 TinySR, its input and a noisy HR image near its output."""
     model = make_tiny_sr()
     torch.manual_seed(1)
     with torch.no_grad():
         hr = (model(photo_crop) + 0.05 * torch.randn(1, 3, 48, 48)).clamp(0, 1)
     return model, photo_crop, hr
+
+
+@pytest.fixture
+def case(photo_crop):
+    return model_image_hr(photo_crop)
 
 
 def brute_force(model, x, hr, window, block, patches, n_coarse, n_fine, tol, seed):

@@ -71,6 +71,11 @@ def test_lam_returns_a_tuple_for_a_tuple(model, x):
     torch.testing.assert_close(one, LAM(model).attribute(x, target=WINDOW, n_steps=4))
 
 
+def test_a_tuple_of_two_batches_is_refused(model, x):
+    with pytest.raises(ValueError, match="LAM explains one image batch.*a tuple of 2"):
+        LAM(model).attribute((x, x), target=WINDOW, n_steps=2)
+
+
 def test_infidelity_with_window_objective_is_delta_squared(model, x):
     """Moving the input to LAM's baseline with unit weights, infidelity is the
     squared completeness error (as in Captum's IG infidelity test)."""
@@ -131,14 +136,18 @@ def test_noise_tunnel_per_example_windows_stay_per_example(model, x):
     assert not torch.allclose(got[0], got[1])
 
 
-def test_compute_convergence_delta_reads_the_window_from_target(model, x):
+@pytest.mark.parametrize("window", [WINDOW, [WINDOW, (0, 2, 6)]], ids=["one", "each"])
+def test_compute_convergence_delta_reads_the_window_from_target(model, x, window):
     lam = LAM(model)
     attr, delta = lam.attribute(
-        x, target=WINDOW, n_steps=6, return_convergence_delta=True
+        x, target=window, n_steps=6, return_convergence_delta=True
     )
     start = ProgressiveBlurPath().baseline(x)
-    got = lam.compute_convergence_delta(attr, start, x, target=WINDOW)
+    got = lam.compute_convergence_delta(attr, start, x, target=window)
     torch.testing.assert_close(got, delta, rtol=0, atol=0)
+    # 1-tuples, as Captum's metrics pass them
+    as_tuples = lam.compute_convergence_delta((attr,), (start,), (x,), target=window)
+    torch.testing.assert_close(as_tuples, delta, rtol=0, atol=0)
     other = lam.compute_convergence_delta(attr, start, x, target=(0, 0, 4))
     assert not torch.allclose(other, delta)
 

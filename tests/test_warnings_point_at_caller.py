@@ -5,7 +5,13 @@ import warnings
 
 import torch
 
-from captum_lam import LAM, LinearPath, PathIntegratedGradients
+from captum_lam import (
+    LAM,
+    CausalEffectMap,
+    LinearPath,
+    PathIntegratedGradients,
+    attribute_windows,
+)
 from captum_lam._method import adaptive
 from tests.conftest import make_tiny_sr
 
@@ -48,3 +54,20 @@ def test_lam_warnings_point_at_the_call_too():
         lambda: lam.attribute(x, (4, 4, 4), n_steps=2, internal_batch_size=1)
     )
     assert [w.filename for w in caught] == [__file__]
+
+
+def test_training_mode_warnings_point_at_the_call():
+    # each attribution's own way in: LAM, attribute_windows and the CEM
+    model = make_tiny_sr().train()
+    x = torch.rand(1, 3, 8, 8)
+    calls = [
+        lambda: LAM(model).attribute(x, (4, 4, 4), n_steps=2),
+        lambda: attribute_windows(model, x, [(4, 4, 4)], n_steps=2),
+        lambda: CausalEffectMap(model, block_size=4, n_coarse=1, n_fine=0).attribute(
+            x, target=(4, 4, 4)
+        ),
+    ]
+    for call in calls:
+        caught = _caught(call)
+        assert [w.filename for w in caught] == [__file__]
+        assert "training mode" in str(caught[0].message)

@@ -104,3 +104,19 @@ def test_the_reach_is_where_the_map_ends(scale, radius):
     assert (
         float(rows[:lo].abs().sum()) == 0.0 and float(rows[hi + 1 :].abs().sum()) == 0.0
     )
+
+
+def test_diagonal_neighbours_near_the_left_edge_get_their_own_maps():
+    """Regions that overlap in rows and in columns, far below the left edge: a
+    row test that read a column bound would pack them together."""
+    net = exact_reach_net(2, 1)
+    lr = torch.rand(
+        1, 3, 24, 24, dtype=torch.float64, generator=torch.Generator().manual_seed(3)
+    )
+    windows = [(20, 0, 4), (22, 2, 4)]
+    settings = dict(n_steps=2, kernel_size=5, sigma=1.0)
+    packed = attribute_windows(net, lr, windows, reach=1, **settings)
+    for k, window in enumerate(windows):
+        alone = attribute_windows(net, lr, [window], **settings)[0]
+        scale_of_map = float(alone.abs().max())
+        torch.testing.assert_close(packed[k], alone, rtol=0, atol=1e-6 * scale_of_map)

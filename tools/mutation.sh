@@ -35,7 +35,8 @@ core=(_method/engine.py _method/adaptive.py _method/quadrature.py _method/reach.
       _method/packing.py paths.py filters.py objective.py metrics.py)
 method=("${core[@]}" _method/attribution.py _method/checks.py
         _method/model_state.py _method/patch_bank.py lam.py
-        path_integrated_gradients.py multiwindow.py causal_effect.py)
+        path_integrated_gradients.py multiwindow.py windows.py causal_effect.py
+        faithfulness.py)
 files=(_io.py mapfile.py studies/_store.py studies/_identity.py
        _frontend/output_paths.py)
 
@@ -56,10 +57,12 @@ tests_for() {
         filters.py) echo tests/test_filter_values.py tests/test_filters.py tests/test_paths.py ;;
         objective.py) echo tests/test_window_arguments.py tests/test_objective.py tests/test_lam.py ;;
         metrics.py) echo tests/test_metrics.py tests/test_metric_values.py ;;
-        lam.py) echo tests/test_lam.py tests/test_adaptive_lam.py ;;
-        path_integrated_gradients.py) echo tests/test_path_integrated_gradients.py tests/test_pig_equals_captum_ig.py tests/test_pig_captum_interface.py ;;
-        multiwindow.py) echo tests/test_lam.py tests/test_multiwindow_values.py ;;
-        causal_effect.py) echo tests/test_causal_effect.py ;;
+        lam.py) echo tests/test_lam_forward_args.py tests/test_lam.py tests/test_lam_captum_utilities.py tests/test_crop.py tests/test_adaptive_lam.py ;;
+        path_integrated_gradients.py) echo tests/test_pig_defaults_and_messages.py tests/test_path_integrated_gradients.py tests/test_pig_equals_captum_ig.py tests/test_pig_captum_interface.py ;;
+        multiwindow.py) echo tests/test_multiwindow_values.py tests/test_window_packing_overlap.py tests/test_unreached_library_checks.py tests/test_unusual_models.py tests/test_studies.py tests/test_lam.py tests/test_adaptive_lam.py ;;
+        windows.py) echo tests/test_window_values.py tests/test_windows.py tests/test_window_search_margin.py tests/test_region_alignment.py tests/test_unreached_library_checks.py tests/test_studies.py ;;
+        causal_effect.py) echo tests/test_cem_defaults_and_borders.py tests/test_causal_effect.py ;;
+        faithfulness.py) echo tests/test_faithfulness.py tests/test_faithfulness_study.py ;;
         _io.py) echo tests/test_output_files.py tests/test_io.py ;;
         mapfile.py) echo tests/test_map_file_roundtrip.py tests/test_mapfile.py tests/test_library_limits.py ;;
         studies/_store.py) echo tests/test_results_file_tail.py tests/test_results_store.py ;;

@@ -273,15 +273,16 @@ def caller_stacklevel() -> int:
     return level
 
 
-def warn_if_training(model: Any, stacklevel: int = 3) -> None:
-    """BatchNorm and Dropout in training mode make a map depend on chance."""
+def warn_if_training(model: Any) -> None:
+    """BatchNorm and Dropout in training mode make a map depend on chance; the
+    warning names the caller's line."""
     if isinstance(model, nn.Module) and model.training:
         warnings.warn(
             "the model is in training mode: BatchNorm and Dropout make the map "
             "depend on the batch and on chance (the model's buffers are restored "
             "afterwards; Dropout draws from the global random generators as in any "
             "forward pass); call model.eval() first",
-            stacklevel=stacklevel + 1,
+            stacklevel=caller_stacklevel(),
         )
 
 
