@@ -4,6 +4,14 @@ Run:  python -m benchmarks.honesty [--quick] [--models a,b]
 Writes docs/generated/honesty.md and docs/data/honesty.jsonl (tens of minutes
 on a CPU; ``--quick`` is the subset that ``tests/test_honesty_study.py`` runs).
 
+Or:   python -m benchmarks.honesty --levels [--models a,b]   (then --replay)
+records, once per window, every level of ``n_steps="auto"`` up to 256
+segments with its ``D_n`` and its true error against the converged map with
+the case's most steps (docs/data/honesty_levels.jsonl; resumable), and
+``--replay`` judges the package's stopping rule (``adaptive.SAFETY``; or
+``--safety``) on those records for the case's tolerances, as the study
+would, without recomputing: docs/generated/honesty_levels.md.
+
 For each network, held-out photo and textured 16x16 window (float32,
 reach-cut), ``LAM.attribute(n_steps="auto", tolerance=t)`` runs for a range of
 tolerances, as a user would call it, and every distinct stop's reported
@@ -37,6 +45,8 @@ from captum_lam.windows import textured_windows
 ROOT = Path(__file__).resolve().parents[1]
 TABLE = ROOT / "docs" / "generated" / "honesty.md"
 RECORDS = ROOT / "docs" / "data" / "honesty.jsonl"
+LEVEL_RECORDS = ROOT / "docs" / "data" / "honesty_levels.jsonl"
+LEVEL_TABLE = ROOT / "docs" / "generated" / "honesty_levels.md"
 PHOTOS = ("chelsea", "coffee", "astronaut")
 
 
@@ -208,6 +218,85 @@ def table(records: list[dict], cases) -> str:
     return "\n".join(lines) + "\n"
 
 
+def record_levels(cases, out: Path = LEVEL_RECORDS) -> None:
+    """Every level of the package's rule per window, judged against the
+    converged map with the case's most steps (``--levels``)."""
+    from .level_errors import judged as judge_levels
+    from .level_errors import levels
+
+    done = set()
+    if out.exists():
+        for line in out.read_text().splitlines():
+            r = json.loads(line)
+            done.add((r["model"], r["photo"], tuple(r["window"])))
+    for case in cases:
+        for photo in case.photos:
+            model, hr, lr = crop(case.model, case.side, photo)
+            lam = LAM(model)
+            for window in textured_windows(hr, size=16, count=case.windows, margin=16):
+                if (case.model, photo, tuple(window)) in done:
+                    continue
+                rows = levels(lam, lr, window, "w2")
+                exact = lam.attribute(
+                    lr,
+                    target=window,
+                    n_steps=case.max_reference,
+                    method="riemann_middle",
+                    reach="auto",
+                ).double()
+                record = dict(
+                    model=case.model,
+                    photo=photo,
+                    window=list(window),
+                    reference_steps=case.max_reference,
+                    tolerances=list(case.tolerances),
+                    levels=judge_levels("w2", rows, exact),
+                )
+                with out.open("a") as f:
+                    f.write(json.dumps(record) + "\n")
+                print(
+                    case.model,
+                    photo,
+                    window,
+                    " ".join(
+                        f"{x['steps']}:{x['true']:.1e}/{x['D'] or 0:.1e}"
+                        for x in record["levels"]
+                    ),
+                    flush=True,
+                )
+
+
+def replay(level_records: list[dict], safety: float) -> list[dict]:
+    """The study's records (one per distinct stop over a window's
+    tolerances) for the rule ``safety * D_n / (2 - 1)``, from recorded levels."""
+    from .stop_rules import first_order, stop
+
+    rule = first_order(safety, 2.0)
+    out = []
+    for r in level_records:
+        estimates = rule(r["levels"])
+        seen = set()
+        for tolerance in r["tolerances"]:
+            i = stop(estimates, tolerance)
+            if i is None or i in seen:
+                continue
+            seen.add(i)
+            level = r["levels"][i]
+            out.append(
+                dict(
+                    model=r["model"],
+                    photo=r["photo"],
+                    window=r["window"],
+                    tolerance=tolerance,
+                    steps=level["steps"],
+                    estimate=estimates[i],
+                    true=level["true"],
+                    reference_steps=r["reference_steps"],
+                )
+            )
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="the test's subset")
@@ -215,7 +304,30 @@ def main() -> None:
     parser.add_argument(
         "--table-only", action="store_true", help=f"the table again from {RECORDS.name}"
     )
+    parser.add_argument("--levels", action="store_true", help="record every level")
+    parser.add_argument("--replay", action="store_true", help="judge recorded levels")
+    parser.add_argument(
+        "--safety", type=float, help="factor to replay (default: the package's)"
+    )
     args = parser.parse_args()
+    if args.replay:
+        from captum_lam._method import adaptive
+
+        level_records = [
+            json.loads(line) for line in LEVEL_RECORDS.read_text().splitlines()
+        ]
+        safety = adaptive.SAFETY if args.safety is None else args.safety
+        text = table(replay(level_records, safety), FULL)
+        print(text)
+        if args.safety is None:
+            LEVEL_TABLE.write_text(text)
+        return
+    if args.levels:
+        cases = FULL
+        if args.models:
+            cases = tuple(c for c in cases if c.model in args.models.split(","))
+        record_levels(tuple(c for c in cases if zoo.installed(c.model)))
+        return
     if args.table_only:
         records = [json.loads(line) for line in RECORDS.read_text().splitlines()]
         TABLE.write_text(table(records, FULL))

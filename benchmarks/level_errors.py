@@ -27,7 +27,7 @@ from unittest import mock
 
 import torch
 
-from captum_lam import LAM
+from captum_lam import LAM, ProgressiveBlurPath
 from captum_lam._method import adaptive
 from captum_lam.windows import textured_windows
 
@@ -43,6 +43,8 @@ FAMILIES: dict = {
     2: (adaptive.MIDPOINT, 1458),
     4: (dataclasses.replace(adaptive.MIDPOINT, first=4), 324),
     "t2": (adaptive.TRAPEZOID, 512),
+    # the package's levels: trapezoids in the variable of the blur path's density
+    "w2": (adaptive.levels_for(ProgressiveBlurPath()), 256),
 }
 TRUTH = (2, 1458)
 TOLERANCE = 1e-3
@@ -153,9 +155,11 @@ def measure(name: str, done: set) -> None:
             print(json.dumps(record), flush=True)
 
 
-def add_family(name: str, family) -> None:
-    """Record ``family`` for the set's windows recorded without it."""
-    records = [json.loads(line) for line in RECORDS.read_text().splitlines()]
+def add_family(name: str, family, out: Path = RECORDS) -> None:
+    """Record ``family`` for the set's windows recorded without it (all
+    records written to ``out``)."""
+    source = out if out.exists() else RECORDS
+    records = [json.loads(line) for line in source.read_text().splitlines()]
     for r in records:
         if r["set"] != name or str(family) in r["families"]:
             continue
@@ -167,17 +171,20 @@ def add_family(name: str, family) -> None:
         r["families"][str(family)] = judged(family, rows, exact)
         print(json.dumps(r), flush=True)
         # rewritten whole after each window: an interrupted run keeps the rest
-        RECORDS.write_text("".join(json.dumps(x) + "\n" for x in records))
+        out.write_text("".join(json.dumps(x) + "\n" for x in records))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--set", default=",".join(SETS), help="comma-separated")
-    parser.add_argument("--add", help="a family to add to recorded windows (t2)")
+    parser.add_argument("--add", help="a family to add to recorded windows (w2)")
+    parser.add_argument(
+        "--out", type=Path, default=RECORDS, help="where --add writes the records"
+    )
     args = parser.parse_args()
     if args.add:
         for name in args.set.split(","):
-            add_family(name, args.add)
+            add_family(name, args.add, args.out)
         return
     done = set()
     if RECORDS.exists():

@@ -72,16 +72,20 @@ def observed(safety: float, cap: float) -> Estimates:
 
 
 #: (family, rule name) -> rule. Families: "2" (2, 6, 18, ...: the package's),
-#: "4" (4, 12, 36, ...), "t2" (nested trapezoid by doubling, 3, 5, 9, 17, ...).
+#: "4" (4, 12, 36, ...), "t2" (nested trapezoid by doubling, 3, 5, 9, 17, ...),
+#: "w2" (the same in the variable of the blur path's node density: the package's).
 RULES: dict[tuple[str, str], Estimates] = {}
 for _family in ("2", "4"):
     for _safety in (1.5, 1.2, 1.0, 0.8):
         RULES[(_family, f"first order x{_safety}")] = first_order(_safety)
     for _cap in (5.0, 9.0):
         RULES[(_family, f"observed ratio <= {_cap:g}, x1.5")] = observed(1.5, _cap)
-for _safety in (2.0, 1.5, 1.2, 1.0):
-    RULES[("t2", f"first order (ratio 2) x{_safety}")] = first_order(_safety, 2.0)
-for _family in ("2", "4", "t2"):
+for _family in ("t2", "w2"):
+    for _safety in (2.0, 1.5, 1.2, 1.0):
+        RULES[(_family, f"first order (ratio 2) x{_safety}")] = first_order(
+            _safety, 2.0
+        )
+for _family in ("2", "4", "t2", "w2"):
     # not a rule: the true error itself (what a perfect estimate would say)
     RULES[(_family, "oracle: the true error")] = lambda levels: [
         x["true"] for x in levels
@@ -182,6 +186,8 @@ def table(records: list[dict]) -> str:
 def family_label(family: str) -> str:
     if family == "t2":
         return "trapezoid 3, 5, 9, 17, ... (doubling)"
+    if family == "w2":
+        return "trapezoid 3, 5, 9, 17, ... in the blur's density variable"
     first = int(family)
     return ", ".join(str(first * 3**k) for k in range(4)) + ", ..."
 

@@ -8,6 +8,7 @@ import torch
 from captum_lam._method.adaptive import (
     LEVELS,
     MIDPOINT,
+    SAFETY,
     TRAPEZOID,
     check_tolerance,
     integrate_to_tolerance,
@@ -223,7 +224,7 @@ def test_the_offline_stop_simulation_is_the_controller(family, name, tolerance):
             d = float((worst / total.abs().flatten(1).amax(1)).max())
         levels.append({"steps": family.gradients(n), "D": d})
         previous = total
-    estimates = first_order(1.5, ratio=family.growth)(levels)
+    estimates = first_order(SAFETY, ratio=family.growth)(levels)
     i = stop(estimates, tolerance)
     _, report = integrate_to_tolerance(
         Recorder(integrand), tolerance, levels[-1]["steps"], family

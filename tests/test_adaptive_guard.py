@@ -1,7 +1,7 @@
 """The adaptive rule's guard: while the level differences do not shrink
 (``D_n >= D_{n/g}``) the estimate is infinite and ``n_steps="auto"`` goes on,
 whatever the tolerance; it stops at the first level where they shrink and the
-estimate ``1.5 * D_n / (g - 1)`` meets the tolerance, and says so when max_steps
+estimate ``SAFETY * D_n / (g - 1)`` (``SAFETY`` = 1.2) meets the tolerance, and says so when max_steps
 ends it. ``g`` is the family's growth: 3 for nested midpoints, 2 for the nested
 trapezoids of ``n_steps="auto"``; the controller is the same for both.
 
@@ -65,7 +65,7 @@ def expected_stop(steps, tolerance, max_steps, family=MIDPOINT):
         last_index = k
         if k >= 2:
             d, before = steps[k - 1] / 2**20, steps[k - 2] / 2**20
-            estimate = math.inf if d >= before else 1.5 * d / (family.growth - 1)
+            estimate = math.inf if d >= before else 1.2 * d / (family.growth - 1)
             if estimate <= tolerance:
                 return k, estimate, True
     raise AssertionError("the sequence is too short for this case")
@@ -82,9 +82,9 @@ def test_no_stop_while_the_differences_do_not_shrink(tolerance):
     # equal, then growing differences: infinite estimates, whatever the tolerance
     steps = [64, 64, 128, 4096, 1, 1, 1]
     levels, total, report = run(steps, tolerance)
-    if tolerance >= 1.5 / 2**21:  # level 486: D = 2^-20 < D_162, estimate 7.2e-7
+    if tolerance >= 1.2 / 2**21:  # level 486: D = 2^-20 < D_162, estimate 5.7e-7
         assert report.n_steps == 486 and report.converged
-        assert float(report.estimated_error) == 1.5 / 2**21
+        assert float(report.estimated_error) == 1.2 / 2**21
     else:  # 1e-7 is never met; D stops shrinking at 1458 (equal to D_486)
         assert report.n_steps == 1458 and not report.converged
         assert float(report.estimated_error) == math.inf
@@ -95,19 +95,19 @@ def test_no_stop_while_the_differences_do_not_shrink(tolerance):
 
 
 def test_it_stops_at_the_first_level_that_shrinks_and_meets_the_tolerance():
-    # D: 1000, 999 (shrinks: estimate 7.1e-4), 2000 (grows: inf), 10 (shrinks)
+    # D: 1000, 999 (shrinks: estimate 5.7e-4), 2000 (grows: inf), 10 (shrinks)
     steps = [1000, 999, 2000, 10, 5, 2]
     _, _, report = run(steps, 1e-3)
-    assert report.n_steps == 18 and float(report.estimated_error) == 0.75 * 999 / 2**20
-    _, _, report = run(steps, 1e-5)  # 7.1e-4 is too much; 54 grows; 162 is below
-    assert report.n_steps == 162 and float(report.estimated_error) == 0.75 * 10 / 2**20
+    assert report.n_steps == 18 and float(report.estimated_error) == 0.6 * 999 / 2**20
+    _, _, report = run(steps, 1e-5)  # 5.7e-4 is too much; 54 grows; 162 is below
+    assert report.n_steps == 162 and float(report.estimated_error) == 0.6 * 10 / 2**20
 
 
 def test_an_estimate_equal_to_the_tolerance_meets_it():
     steps = [512, 256, 1, 1]
-    _, _, report = run(steps, 0.75 * 256 / 2**20)
+    _, _, report = run(steps, 0.6 * 256 / 2**20)
     assert report.n_steps == 18 and report.converged
-    _, _, report = run(steps, 0.75 * 256 / 2**20 * (1 - 1e-12))
+    _, _, report = run(steps, 0.6 * 256 / 2**20 * (1 - 1e-12))
     assert report.n_steps == 54 and report.converged
 
 

@@ -70,7 +70,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Callable, Optional, Union
 
 import torch
@@ -80,6 +80,7 @@ from ..paths import Path
 from .checks import as_int, caller_stacklevel
 from .engine import GradientFn, Region, _Rule, check_integration, integrate
 from .engine import steps_per_pass as _steps_per_pass
+from .schedule import Warp
 
 
 @dataclass(frozen=True)
@@ -96,6 +97,9 @@ class Levels:
     first: int
     growth: int
     endpoints: bool
+    #: the change of variable ``alpha = phi(u)`` (``_method.schedule.Warp``):
+    #: the levels' equal segments are in ``u``; None: in ``alpha``
+    warp: Optional[Callable[[Tensor], tuple[Tensor, Tensor]]] = None
 
     def gradients(self, level: int) -> int:
         """Gradient evaluations of all levels up to ``level`` together."""
@@ -104,6 +108,13 @@ class Levels:
     def new_nodes(self, level: int) -> tuple[Tensor, Tensor]:
         """The nodes that ``level`` adds to the level before, and their
         weights (all of them at the first level). float64, shape (S,)."""
+        alphas, weights = self._equal_segments(level)
+        if self.warp is None:
+            return alphas, weights
+        warped, slope = self.warp(alphas)
+        return warped, weights * slope
+
+    def _equal_segments(self, level: int) -> tuple[Tensor, Tensor]:
         if level == self.first:
             if self.endpoints:
                 alphas = torch.arange(level + 1, dtype=torch.float64) / level
@@ -127,8 +138,11 @@ MIDPOINT = Levels("nested midpoint (tripling)", first=2, growth=3, endpoints=Fal
 TRAPEZOID = Levels("nested trapezoid (doubling)", first=2, growth=2, endpoints=True)
 #: The levels of ``n_steps="auto"`` (read at call time; see the module docstring).
 LEVELS = TRAPEZOID
+#: Whether ``n_steps="auto"`` spaces its levels by the path's node density
+#: (`Path.node_density`; read at call time).
+FOLLOW_DENSITY = True
 #: Factor applied to the geometric-tail estimate (see the module docstring).
-SAFETY = 1.5
+SAFETY = 1.2
 #: Most gradient evaluations of ``n_steps="auto"`` (trapezoid level 2048).
 DEFAULT_MAX_STEPS = 2049
 #: Tolerance of ``n_steps="auto"`` when none is given.
@@ -322,6 +336,22 @@ def integrate_to_tolerance(
     return total, report
 
 
+def levels_for(path: Path) -> Levels:
+    """The levels of ``n_steps="auto"`` on ``path``: ``LEVELS``, in the
+    variable of the path's node density where it has one (and
+    ``FOLLOW_DENSITY``)."""
+    levels = LEVELS  # read at call time (the benchmarks compare schemes)
+    if not FOLLOW_DENSITY or levels.warp is not None:
+        return levels
+    if path.node_density(torch.tensor([0.5], dtype=torch.float64)) is None:
+        return levels
+    return replace(
+        levels,
+        name=f"{levels.name}, nodes by the path's density",
+        warp=Warp(path.node_density),
+    )
+
+
 def integrate_steps(
     gradients: GradientFn,
     path: Path,
@@ -364,7 +394,7 @@ def integrate_steps(
     assert tolerance is not None
     done = 0
 
-    levels = LEVELS  # read at call time (the benchmarks compare schemes)
+    levels = levels_for(path)
 
     def contributions(alphas: Tensor, weights: Tensor) -> Tensor:
         nonlocal done

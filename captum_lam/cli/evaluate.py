@@ -22,6 +22,7 @@ from .._frontend.model_options import is_factory
 from .._frontend.output_paths import Output
 from .._method import adaptive
 from ..images import HELD_OUT_IMAGES
+from ..paths import ProgressiveBlurPath
 from ..studies.runner import torchrun_rank
 from ._case import (
     check_command_outputs,
@@ -389,7 +390,9 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
                 "tolerance": args.tolerance,
                 "method": args.method
                 if args.tolerance is None
-                else adaptive.LEVELS.name,
+                else adaptive.levels_for(
+                    ProgressiveBlurPath(args.sigma, args.kernel_size)
+                ).name,
                 "sigma": args.sigma,
                 "kernel_size": args.kernel_size,
                 "detector": args.detector,

@@ -1,0 +1,124 @@
+"""The change of variable of ``n_steps="auto"``: where its nodes go along the path."""
+
+from dataclasses import replace
+from unittest import mock
+
+import pytest
+import torch
+
+from captum_lam import LAM, LinearPath, ProgressiveBlurPath
+from captum_lam._method import adaptive
+from captum_lam._method.schedule import Warp
+
+F64 = torch.float64
+
+
+def test_warp_inverts_the_cumulative_density_to_rounding():
+    # density 1 + a: C(a) = a + a^2 / 2, C(1) = 3/2, phi(u) = sqrt(1 + 3u) - 1
+    warp = Warp(lambda a: 1 + a)
+    u = torch.linspace(0, 1, 101, dtype=F64)
+    alpha, slope = warp(u)
+    exact = torch.sqrt(1 + 3 * u) - 1
+    assert torch.allclose(alpha, exact, rtol=0, atol=1e-13)
+    assert torch.allclose(slope, 1.5 / (1 + exact), rtol=1e-12, atol=0)
+    assert (alpha[0], alpha[-1]) == (0.0, 1.0)
+
+
+def test_warped_levels_stay_nested_and_weights_are_the_rule_in_u():
+    levels = adaptive.levels_for(ProgressiveBlurPath())
+    seen = torch.empty(0, dtype=F64)
+    for level in (2, 4, 8, 16):
+        alphas, weights = levels.new_nodes(level)
+        seen = torch.cat([seen, alphas]).sort().values
+        # every level's nodes = phi(equal segments of u): the old ones reused
+        u = torch.arange(level + 1, dtype=F64) / level
+        phi, slope = levels.warp(u)
+        assert torch.allclose(seen, phi, atol=1e-14, rtol=0)
+    # the newest nodes' weights: the trapezoid weight in u times phi'
+    u = (2 * torch.arange(8, dtype=F64) + 1) / 16
+    assert torch.allclose(weights, levels.warp(u)[1] / 16, rtol=1e-14, atol=0)
+
+
+def test_blur_density_follows_the_kernel_speed():
+    path = ProgressiveBlurPath(sigma=1.2, kernel_size=9)
+    alphas = torch.linspace(0, 1, 401, dtype=F64)
+    density = path.node_density(alphas)
+    assert bool((density >= 0.1).all()) and float(density.max()) == pytest.approx(
+        1.1, abs=1e-3
+    )
+    # the densest nodes where the kernel changes fastest (s about 0.45);
+    # the floor where the discrete kernel is a delta (s < 0.15)
+    assert 0.55 < float(alphas[density.argmax()]) < 0.7
+    assert torch.allclose(
+        density[alphas > 0.9], torch.tensor(0.1, dtype=F64), atol=2e-4
+    )
+    # so the warp spends few of its nodes where the integrand is zero
+    warp = adaptive.levels_for(path).warp
+    assert warp is not None
+    share = float(
+        warp._integral(torch.tensor([0.875], dtype=F64), torch.ones(1, dtype=F64))
+    )
+    assert share / warp.total < 0.125 / 3
+
+
+def test_straight_lines_and_the_switch_keep_equal_segments():
+    assert LinearPath(0.0).node_density(torch.tensor([0.5])) is None
+    assert adaptive.levels_for(LinearPath(0.0)) == adaptive.LEVELS
+    with mock.patch.object(adaptive, "FOLLOW_DENSITY", False):
+        assert adaptive.levels_for(ProgressiveBlurPath()) == adaptive.LEVELS
+
+
+def test_warped_trapezoid_converges_on_a_blur_like_integrand():
+    # the blur path's integrand is the kernel's speed times the network's
+    # gradient: zero where the kernel is a delta, as here
+    path = ProgressiveBlurPath()
+    levels = adaptive.levels_for(path)
+
+    def f(a):
+        return path._kernel_speed(a) * torch.cos(3 * a)
+
+    fine = torch.linspace(0, 1, 400_001, dtype=F64)
+    values = f(fine)
+    exact = float((values[1:] + values[:-1]).sum() / 2 / 400_000)
+    errors, total = [], None
+    for level in (2, 4, 8, 16, 32, 64, 128, 256):
+        alphas, weights = levels.new_nodes(level)
+        added = (weights * f(alphas)).sum()
+        total = added if total is None else total / 2 + added
+        errors.append(abs(float(total) - exact) / abs(exact))
+    # second order once the segments resolve the kernel's change
+    assert errors[-1] < 1e-4 and errors[-2] / errors[-1] > 3
+    assert all(a > b for a, b in zip(errors[3:], errors[4:])), errors
+
+
+def test_auto_on_the_blur_path_uses_the_warped_nodes(photo_crop):
+    from tests.test_adaptive_lam import _model
+
+    lam = LAM(_model("tiny-smooth"))
+    x = photo_crop.double()
+    seen = []
+    real = adaptive.integrate
+
+    def spy(gradients, path, inputs, rule, *args, **kwargs):
+        seen.append(rule.alphas.clone())
+        return real(gradients, path, inputs, rule, *args, **kwargs)
+
+    with mock.patch.object(adaptive, "integrate", spy):
+        attr = lam.attribute(x, target=(8, 8, 8), n_steps="auto", tolerance=1e-3)
+    report = lam.last_integration
+    warp = adaptive.levels_for(ProgressiveBlurPath()).warp
+    u = torch.arange(3, dtype=F64) / 2
+    assert torch.allclose(seen[0], warp(u)[0], atol=1e-14, rtol=0)
+    assert report.method.endswith("by the path's density")
+    reference = lam.attribute(
+        x, target=(8, 8, 8), n_steps=2000, method="riemann_middle"
+    )
+    error = float((attr - reference).abs().max() / reference.abs().max())
+    assert error <= report.max_estimated_error <= 1e-3
+
+
+def test_equal_segments_unchanged_when_no_warp():
+    plain = replace(adaptive.TRAPEZOID, warp=None)
+    alphas, weights = plain.new_nodes(4)
+    assert torch.equal(alphas, torch.tensor([0.25, 0.75], dtype=F64))
+    assert torch.equal(weights, torch.tensor([0.25, 0.25], dtype=F64))
