@@ -1,12 +1,19 @@
 """The change of variable of ``n_steps="auto"``: where its nodes go along the path."""
 
+import math
 from dataclasses import replace
 from unittest import mock
 
 import pytest
 import torch
 
-from captum_lam import LAM, LinearPath, ProgressiveBlurPath
+from captum_lam import (
+    LAM,
+    LinearPath,
+    PathIntegratedGradients,
+    ProgressiveBlurPath,
+    WindowObjective,
+)
 from captum_lam._method import adaptive
 from captum_lam._method.schedule import Warp
 
@@ -122,3 +129,33 @@ def test_equal_segments_unchanged_when_no_warp():
     alphas, weights = plain.new_nodes(4)
     assert torch.equal(alphas, torch.tensor([0.25, 0.75], dtype=F64))
     assert torch.equal(weights, torch.tensor([0.25, 0.25], dtype=F64))
+
+
+class _BadDensity(ProgressiveBlurPath):
+    def __init__(self, density):
+        super().__init__()
+        self._density = density
+
+    def node_density(self, alphas):
+        return self._density(alphas)
+
+
+@pytest.mark.parametrize(
+    "density",
+    [
+        lambda a: a - 0.5,  # negative
+        lambda a: torch.zeros_like(a),
+        lambda a: torch.full_like(a, math.nan),
+        lambda a: torch.ones(3, dtype=F64),  # wrong shape
+        lambda a: [1.0] * len(a),
+    ],
+)
+def test_a_bad_node_density_is_refused_before_any_gradient(density, photo_crop):
+    from tests.test_adaptive_lam import _model
+
+    objective = WindowObjective(_model("tiny-smooth").double(), window=(8, 8, 8))
+    pig = PathIntegratedGradients(objective, _BadDensity(density))
+    with mock.patch.object(adaptive, "integrate") as engine:
+        with pytest.raises(ValueError, match=r"node_density\(alphas\) must return"):
+            pig.attribute(photo_crop.double(), n_steps="auto")
+    engine.assert_not_called()

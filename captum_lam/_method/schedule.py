@@ -30,6 +30,25 @@ _NODES, _WEIGHTS = (torch.from_numpy(v) for v in np.polynomial.legendre.leggauss
 _NODES, _WEIGHTS = (_NODES + 1) / 2, _WEIGHTS / 2  # on [0, 1]
 
 
+def check_density(values: object, count: int) -> None:
+    """Raise ``ValueError`` unless ``values`` is ``count`` positive finite numbers."""
+    if (
+        not isinstance(values, Tensor)
+        or values.shape != (count,)
+        or not bool(torch.isfinite(values).all())
+        or not bool((values > 0).all())
+    ):
+        got = (
+            f"shape {tuple(values.shape)}, smallest {float(values.min()):g}"
+            if isinstance(values, Tensor) and values.numel()
+            else type(values).__name__
+        )
+        raise ValueError(
+            "node_density(alphas) must return a positive, finite tensor shaped "
+            f"like alphas ({count},) for n_steps='auto', got {got}"
+        )
+
+
 class Warp:
     """``alpha = phi(u)`` with ``u(alpha) = C(alpha) / C(1)`` (see the module).
 
@@ -57,6 +76,8 @@ class Warp:
         self.density = density
         self.intervals = intervals
         self._starts = torch.arange(intervals, dtype=torch.float64) / intervals
+        table = self._starts[:, None] + _NODES[None] / intervals
+        check_density(density(table.reshape(-1)), table.numel())
         pieces = self._integral(self._starts, self._starts + 1.0 / intervals)
         self._table = torch.cat([torch.zeros(1, dtype=torch.float64), pieces.cumsum(0)])
         self.total = float(self._table[-1])
