@@ -1,4 +1,4 @@
-"""Where along the blur path LAM's integrand lives, and where ``n_steps="auto"`` puts its nodes.
+"""Where along the blur path LAM's integrand lives, and where ``auto`` puts its nodes.
 
 Run:  python -m benchmarks.integrand_profile
 Writes docs/generated/integrand_profile.md (about a minute on one CPU core).

@@ -1,9 +1,10 @@
 """The adaptive rule's guard: while the level differences do not shrink
 (``D_n >= D_{n/g}``) the estimate is infinite and ``n_steps="auto"`` goes on,
 whatever the tolerance; it stops at the first level where they shrink and the
-estimate ``SAFETY * D_n / (g - 1)`` (``SAFETY`` = 1.2) meets the tolerance, and says so when max_steps
-ends it. ``g`` is the family's growth: 3 for nested midpoints, 2 for the nested
-trapezoids of ``n_steps="auto"``; the controller is the same for both.
+estimate ``SAFETY * D_n / (g - 1)`` (``SAFETY`` = 1.2) meets the tolerance,
+and says so when max_steps ends it. ``g`` is the family's growth: 3 for nested
+midpoints, 2 for the nested trapezoids of ``n_steps="auto"``; the controller is
+the same for both.
 
 The integrands are synthetic: the callback returns level sums chosen so that
 the controller's arithmetic (``total / g + added``) is exact, so every
