@@ -86,6 +86,8 @@ QUICK = (
     Case("span-x4-ch48", 32, 2, (3e-2, 1e-2), ("chelsea", "coffee")),
     Case("plain-d8", 24, 2, FIRST_ORDER, ("chelsea", "coffee"), max_reference=CHEAP),
     Case("edsr-small", 24, 1, (1e-1, 3e-2), ("astronaut",)),
+    Case("span-x2-ch48", 32, 2, (3e-2, 1e-2), ("chelsea", "astronaut")),
+    Case("swinir-small", 24, 1, (3e-2, 1e-2), ("coffee",)),
 )
 
 
