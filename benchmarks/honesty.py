@@ -271,18 +271,13 @@ def record_levels(cases, out: Path = LEVEL_RECORDS) -> None:
 def replay(level_records: list[dict], safety: float) -> list[dict]:
     """The study's records (one per distinct stop over a window's
     tolerances) for the rule ``safety * D_n / (2 - 1)``, from recorded levels."""
-    from .stop_rules import first_order, stop
+    from .stop_rules import distinct_stops, first_order
 
     rule = first_order(safety, 2.0)
     out = []
     for r in level_records:
         estimates = rule(r["levels"])
-        seen = set()
-        for tolerance in r["tolerances"]:
-            i = stop(estimates, tolerance)
-            if i is None or i in seen:
-                continue
-            seen.add(i)
+        for tolerance, i in distinct_stops(estimates, r["tolerances"]):
             level = r["levels"][i]
             out.append(
                 dict(

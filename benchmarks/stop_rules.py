@@ -100,6 +100,19 @@ def stop(estimates: list[Optional[float]], tolerance: float) -> Optional[int]:
     return None
 
 
+def distinct_stops(
+    estimates: list[Optional[float]], tolerances
+) -> list[tuple[float, int]]:
+    """``(tolerance, level index)`` of each distinct stop over ``tolerances``
+    (in their order; a level met by several tolerances once, for the first)."""
+    out: list[tuple[float, int]] = []
+    for tolerance in tolerances:
+        i = stop(estimates, tolerance)
+        if i is not None and all(i != j for _, j in out):
+            out.append((tolerance, i))
+    return out
+
+
 def bar(records: list[dict], family: str, rule: Estimates) -> Optional[dict]:
     """Stops at 1e-3 on the windows of ``records`` and their ratios."""
     rows = []
@@ -137,12 +150,9 @@ def honesty(records: list[dict], family: str, rule: Estimates):
         levels = r["families"][family]
         estimates = rule(levels)
         tolerances = FIRST_ORDER if r["model"] in PIECEWISE_LINEAR else SMOOTH
-        seen = set()
-        for t in tolerances:
-            i = stop(estimates, t)
-            if i is None or i in seen or levels[i]["steps"] > JUDGED:
+        for _, i in distinct_stops(estimates, tolerances):
+            if levels[i]["steps"] > JUDGED:
                 continue
-            seen.add(i)
             total += 1
             if levels[i]["true"] <= estimates[i]:
                 ok += 1

@@ -56,8 +56,8 @@ class Warp:
     ----------
     density : callable
         ``density(alphas)`` for float64 alphas in [0, 1], shape (S,): positive
-        and smooth (the rule in ``u`` is as exact as ``f(phi(u)) phi'(u)`` is
-        smooth), shape (S,).
+        and smooth, shape (S,) (the rule in ``u`` is as exact as
+        ``f(phi(u)) phi'(u)`` is smooth).
     intervals : int
         Pieces of the table of ``C`` (Gauss-Legendre, 8 nodes each); the
         inverse is then refined by Newton's method to rounding error.
@@ -76,9 +76,11 @@ class Warp:
         self.density = density
         self.intervals = intervals
         self._starts = torch.arange(intervals, dtype=torch.float64) / intervals
-        table = self._starts[:, None] + _NODES[None] / intervals
-        check_density(density(table.reshape(-1)), table.numel())
-        pieces = self._integral(self._starts, self._starts + 1.0 / intervals)
+        # the density at every table point once: checked, then integrated
+        points = self._starts[:, None] + _NODES[None] / intervals
+        values = density(points.reshape(-1))
+        check_density(values, points.numel())
+        pieces = (values.reshape(points.shape) * _WEIGHTS[None]).sum(dim=1) / intervals
         self._table = torch.cat([torch.zeros(1, dtype=torch.float64), pieces.cumsum(0)])
         self.total = float(self._table[-1])
 
