@@ -13,6 +13,7 @@ import torch
 
 from captum_lam import LAM, zoo
 from captum_lam.images import bicubic_downsample, sample_image
+from captum_lam.paths import _largest_kernel_rates
 from captum_lam.windows import textured_windows
 
 #: Midpoint segments of the converged map: 27 times a 162-step stop of round
@@ -44,6 +45,14 @@ def converged(lam: LAM, lr, window, steps: int = CONVERGED_STEPS):
     )
 
 
+def round_three_density(self, alphas):
+    """Round three's ``ProgressiveBlurPath.node_density`` (issue 30), for the
+    benchmarks that compare with it: ``(kernel speed / max)^(1/3) + 0.1``."""
+    speed = self._kernel_rates(alphas)[:, 0]
+    largest = _largest_kernel_rates(self.sigma, self.kernel_size)[0]
+    return (speed / largest) ** (1 / 3) + 0.1
+
+
 def map_error(attr, reference) -> float:
     return float((attr - reference).abs().max() / reference.abs().max())
 
@@ -67,6 +76,7 @@ __all__ = [
     "case",
     "converged",
     "map_error",
+    "round_three_density",
     "timed",
     "first_order_steps",
     "seconds_per_run",

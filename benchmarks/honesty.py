@@ -223,8 +223,8 @@ def table(records: list[dict], cases) -> str:
 def record_levels(cases, out: Path = LEVEL_RECORDS) -> None:
     """Every level of the package's rule per window, judged against the
     converged map with the case's most steps (``--levels``)."""
+    from .level_errors import PACKAGE, levels
     from .level_errors import judged as judge_levels
-    from .level_errors import levels
 
     done = set()
     if out.exists():
@@ -238,7 +238,7 @@ def record_levels(cases, out: Path = LEVEL_RECORDS) -> None:
             for window in textured_windows(hr, size=16, count=case.windows, margin=16):
                 if (case.model, photo, tuple(window)) in done:
                     continue
-                rows = levels(lam, lr, window, "w2")
+                rows = levels(lam, lr, window, PACKAGE)
                 exact = lam.attribute(
                     lr,
                     target=window,
@@ -252,7 +252,7 @@ def record_levels(cases, out: Path = LEVEL_RECORDS) -> None:
                     window=list(window),
                     reference_steps=case.max_reference,
                     tolerances=list(case.tolerances),
-                    levels=judge_levels("w2", rows, exact),
+                    levels=judge_levels(PACKAGE, rows, exact),
                 )
                 with out.open("a") as f:
                     f.write(json.dumps(record) + "\n")

@@ -14,6 +14,9 @@ finest stop judged), and the seconds spent so far. The reference scheme's
 steps to 1e-3 are predicted from its error at 200 steps (it is first order;
 ``benchmarks/tolerance_bar.py`` measures them). Any stopping rule on these
 levels can then be simulated without recomputing (``benchmarks/stop_rules.py``).
+``--add FAMILY`` records one more family for windows recorded without it:
+"t2" (trapezoids of equal segments), "w2" (round three's node density),
+"w3" (the package's).
 """
 
 from __future__ import annotations
@@ -29,9 +32,10 @@ import torch
 
 from captum_lam import LAM, ProgressiveBlurPath
 from captum_lam._method import adaptive
+from captum_lam._method.schedule import Warp
 from captum_lam.windows import textured_windows
 
-from ._accuracy import first_order_steps, map_error
+from ._accuracy import first_order_steps, map_error, round_three_density
 from .honesty import crop
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -43,9 +47,20 @@ FAMILIES: dict = {
     2: (adaptive.MIDPOINT, 1458),
     4: (dataclasses.replace(adaptive.MIDPOINT, first=4), 324),
     "t2": (adaptive.TRAPEZOID, 512),
-    # the package's levels: trapezoids in the variable of the blur path's density
-    "w2": (adaptive.levels_for(ProgressiveBlurPath()), 256),
+    # trapezoids in the variable of the blur path's density: round three's
+    # (the kernel's speed) and the package's (its first three derivatives)
+    "w2": (
+        dataclasses.replace(
+            adaptive.TRAPEZOID,
+            name="nested trapezoid, round three's density",
+            warp=Warp(lambda a: round_three_density(ProgressiveBlurPath(), a)),
+        ),
+        256,
+    ),
+    "w3": (adaptive.levels_for(ProgressiveBlurPath()), 256),
 }
+#: the family of the package's levels
+PACKAGE = "w3"
 TRUTH = (2, 1458)
 TOLERANCE = 1e-3
 

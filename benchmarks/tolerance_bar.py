@@ -23,10 +23,13 @@ windows (float32, ``reach="auto"`` for every run):
   gradients per window;
 * ``n_steps="auto", tolerance=1e-3`` with round two's levels ("before":
   trapezoids of 2, 4, 8, ..., 64, 128, ... equal segments of alpha, factor
-  1.5) and the package's ("after": the same levels in the variable of the
-  blur path's node density, ``adaptive.SAFETY``), timed in the same run. The
-  time ratio is auto's time over the reference's. Round two's run (round one's
-  midpoints against equal trapezoids): docs/data/tolerance_bar_round2.jsonl.
+  1.5), round three's ("round three": the same levels by the kernel's speed,
+  factor 1.2) and the package's ("after": by the kernel's first three
+  derivatives, ``adaptive.SAFETY``), timed in the same run. The time ratio is
+  auto's time over the reference's. Earlier runs: round three's
+  (docs/data/tolerance_bar_round3.jsonl, before = round two, after = round
+  three), round two's (round one's midpoints against equal trapezoids):
+  docs/data/tolerance_bar_round2.jsonl.
 """
 
 from __future__ import annotations
@@ -39,11 +42,17 @@ import warnings
 from pathlib import Path
 from unittest import mock
 
-from captum_lam import LAM, zoo
+from captum_lam import LAM, ProgressiveBlurPath, zoo
 from captum_lam._method import adaptive
 from captum_lam.windows import textured_windows
 
-from ._accuracy import converged, first_order_steps, map_error, timed
+from ._accuracy import (
+    converged,
+    first_order_steps,
+    map_error,
+    round_three_density,
+    timed,
+)
 from .honesty import crop
 
 MODEL = "span-x4-ch48"
@@ -57,10 +66,14 @@ HELD_OUT = ("grass", "gravel", "clock", "coins", "moon", "hubble_deep_field")
 ROOT = Path(__file__).resolve().parents[1]
 RECORDS = ROOT / "docs" / "data" / "tolerance_bar.jsonl"
 TABLE = ROOT / "docs" / "generated" / "tolerance_bar.md"
-#: The module constants each scheme replaces: "before" is round two's rule,
-#: "after" the package's (nothing replaced).
+
+
+#: What each scheme replaces, ``(owner, attribute) -> value``: "before" is
+#: round two's rule (equal segments, factor 1.5), "round three" its nodes by
+#: the kernel's speed, "after" the package's (nothing replaced).
 SCHEMES: dict[str, dict] = {
-    "before": {"FOLLOW_DENSITY": False, "SAFETY": 1.5},
+    "before": {(adaptive, "FOLLOW_DENSITY"): False, (adaptive, "SAFETY"): 1.5},
+    "round three": {(ProgressiveBlurPath, "node_density"): round_three_density},
     "after": {},
 }
 
@@ -82,8 +95,8 @@ def reference_scheme(lam, lr, window, exact) -> tuple[int, float, float]:
 
 def auto(lam, lr, window, exact, scheme: str) -> dict:
     with contextlib.ExitStack() as stack:
-        for name, value in SCHEMES[scheme].items():
-            stack.enter_context(mock.patch.object(adaptive, name, value))
+        for (owner, name), value in SCHEMES[scheme].items():
+            stack.enter_context(mock.patch.object(owner, name, value))
         stack.enter_context(warnings.catch_warnings())
         warnings.simplefilter("ignore")
         attr, seconds = timed(
@@ -128,9 +141,10 @@ def measure(photo: str, count: int, done: set) -> None:
 
 def table(records: list[dict]) -> str:
     lines = [
-        "| window | reference scheme: steps, s | before: steps, true, estimate, "
-        "time ratio | after: steps, true, estimate, time ratio |",
-        "| --- | --- | --- | --- |",
+        "| window | reference scheme: steps, s | "
+        + " | ".join(f"{s}: steps, true, estimate, time ratio" for s in SCHEMES)
+        + " |",
+        "| --- | --- | " + "--- | " * len(SCHEMES),
     ]
     for r in records:
         ref = r["reference"]

@@ -16,6 +16,7 @@ from captum_lam import (
 )
 from captum_lam._method import adaptive
 from captum_lam._method.schedule import Warp
+from captum_lam.filters import gaussian_kernel2d
 
 F64 = torch.float64
 
@@ -46,26 +47,51 @@ def test_warped_levels_stay_nested_and_weights_are_the_rule_in_u():
     assert torch.allclose(weights, levels.warp(u)[1] / 16, rtol=1e-14, atol=0)
 
 
-def test_blur_density_follows_the_kernel_speed():
+def test_blur_density_follows_the_kernels_derivatives():
     path = ProgressiveBlurPath(sigma=1.2, kernel_size=9)
     alphas = torch.linspace(0, 1, 401, dtype=F64)
     density = path.node_density(alphas)
     assert bool((density >= 0.1).all()) and float(density.max()) == pytest.approx(
-        1.1, abs=1e-3
+        1.303, abs=1e-3
     )
-    # the densest nodes where the kernel changes fastest (s about 0.45);
-    # the floor where the discrete kernel is a delta (s < 0.15)
-    assert 0.55 < float(alphas[density.argmax()]) < 0.7
+    # the densest nodes where the kernel's derivatives are largest (s about
+    # 0.4); the floor where the discrete kernel is a delta (s < 0.15)
+    assert 0.6 < float(alphas[density.argmax()]) < 0.75
     assert torch.allclose(
         density[alphas > 0.9], torch.tensor(0.1, dtype=F64), atol=2e-4
     )
-    # so the warp spends few of its nodes where the integrand is zero
     warp = adaptive.levels_for(path).warp
     assert warp is not None
-    share = float(
-        warp._integral(torch.tensor([0.875], dtype=F64), torch.ones(1, dtype=F64))
+
+    def share_beyond(alpha):
+        at = torch.tensor([alpha], dtype=F64)
+        return float(warp._integral(at, torch.ones(1, dtype=F64))) / warp.total
+
+    # few nodes where the integrand is zero, and an eighth of them where the
+    # kernel leaves the delta (0.75 to 0.875; 1/16 by the kernel's speed alone)
+    assert share_beyond(0.875) < 0.125 / 3
+    assert share_beyond(0.75) - share_beyond(0.875) > 0.1
+
+
+def test_kernel_rates_are_the_kernels_derivatives():
+    # the density's second and third derivatives are central differences:
+    # checked against forward-mode differentiation of the kernel itself
+    path = ProgressiveBlurPath(sigma=1.2, kernel_size=9)
+    alphas = torch.tensor([0.0, 0.1, 0.4, 0.6, 0.7, 0.78], dtype=F64)
+
+    def kernel(alpha):
+        return gaussian_kernel2d(9, (1.2 * (1 - alpha)).reshape(1)).flatten()
+
+    first = torch.func.jacfwd(kernel)
+    second = torch.func.jacfwd(first)
+    third = torch.func.jacfwd(second)
+    exact = torch.stack(
+        [torch.func.vmap(d)(alphas).norm(dim=1) for d in (first, second, third)], 1
     )
-    assert share / warp.total < 0.125 / 3
+    rates = path._kernel_rates(alphas)
+    assert rates.shape == (6, 3)
+    assert torch.allclose(rates[:, 0], exact[:, 0], rtol=1e-12, atol=0)
+    assert torch.allclose(rates[:, 1:], exact[:, 1:], rtol=1e-3, atol=0)
 
 
 def test_straight_lines_and_the_switch_keep_equal_segments():
@@ -82,7 +108,7 @@ def test_warped_trapezoid_converges_on_a_blur_like_integrand():
     levels = adaptive.levels_for(path)
 
     def f(a):
-        return path._kernel_speed(a) * torch.cos(3 * a)
+        return path._kernel_rates(a)[:, 0] * torch.cos(3 * a)
 
     fine = torch.linspace(0, 1, 400_001, dtype=F64)
     values = f(fine)

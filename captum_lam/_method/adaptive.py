@@ -66,6 +66,16 @@ steps on the calibration windows, and the factor 1.2 bounds 71 of 72
 recorded stops of 4 networks (1.5: 72 of 72, but 129 steps where 65 are
 enough on a third of the windows). ``SAFETY`` = 1.2 is checked on the
 honesty study's 12 networks by ``python -m benchmarks.honesty --replay``.
+Round four: the density by the kernel's speed put few nodes where the kernel
+leaves the delta (alpha 0.75 to 0.875), where the trapezoid rule's local
+error was still large; the density by the kernel's first three derivatives
+(`ProgressiveBlurPath.node_density`) halves ``D_65`` on most windows, so
+``tolerance=1e-3`` stops at 65 steps instead of 129 on most SPAN x4 windows
+(docs/speed-accuracy.md). An observed-order estimate per map region (blocks
+of 1 to 8 pixels, the order from the last two or three levels) was replayed
+on the recorded level maps of 54 windows first: it bounded 69% to 97% of
+the stops, and the variants above 95% stopped later than the first-order
+estimate, not sooner: not used.
 
 The controller (``integrate_to_tolerance``) knows nothing of networks: it
 asks a callback for ``sum_i weights[i] * integrand(alphas[i])``, one map per
