@@ -13,7 +13,7 @@ On LAM's blur path the integrand is the network's gradient times
 kernel changes fast (``s`` about 0.3 to 0.8 LR pixels) and, the discrete
 kernel being a delta below ``s`` of about 0.15, zero on the last eighth of the
 path (``alpha > 0.875`` for the reference's ``sigma = 1.2``). The density of
-`ProgressiveBlurPath.node_density` follows the kernel's speed.
+`ProgressiveBlurPath.node_density` follows the kernel's first three derivatives.
 """
 
 from __future__ import annotations
