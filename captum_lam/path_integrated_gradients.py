@@ -67,6 +67,10 @@ class _GradientsOnly(Path):
         steps = steps.to(dtype=inputs.dtype, device=inputs.device)
         return steps.view(-1, *([1] * inputs.ndim)).expand(-1, *inputs.shape)
 
+    def node_density(self, alphas: Tensor) -> Optional[Tensor]:
+        # the gradients change where the points do
+        return self.path.node_density(alphas)
+
 
 def _as_one_tuple(tensor: Tensor) -> tuple[Tensor, ...]:
     return (tensor,)

@@ -150,6 +150,43 @@ def test_auto_on_the_blur_path_uses_the_warped_nodes(photo_crop):
     assert error <= report.max_estimated_error <= 1e-3
 
 
+class _TwoImages(torch.nn.Module):
+    def forward(self, a, b):
+        return (a * b).sum(dim=(1, 2, 3))
+
+
+@pytest.mark.parametrize(
+    "multiply, inputs",
+    [(False, 1), (True, 2), (False, 2)],
+    ids=["gradients only", "tuple", "tuple, gradients only"],
+)
+def test_wrapped_paths_keep_the_density(multiply, inputs):
+    # PathIntegratedGradients wraps the path for multiply_by_inputs=False and
+    # packs tuple inputs: n_steps="auto" still puts its nodes by the density
+    torch.manual_seed(0)
+    xs = tuple(torch.rand(1, 1, 8, 8, dtype=F64) for _ in range(inputs))
+    model = _TwoImages() if inputs == 2 else torch.nn.Conv2d(1, 1, 3).double()
+    forward = model if inputs == 2 else (lambda x: model(x).sum(dim=(1, 2, 3)))
+    pig = PathIntegratedGradients(
+        forward, path=ProgressiveBlurPath(), multiply_by_inputs=multiply
+    )
+    pig.attribute(xs if inputs == 2 else xs[0], n_steps="auto", tolerance=1e-2)
+    assert pig.last_integration.method.endswith("by the path's density")
+
+
+def test_packed_paths_with_different_densities_take_equal_segments():
+    from captum_lam._method.packing import PackedPath, Packing
+
+    xs = (torch.rand(1, 1, 8, 8), torch.rand(1, 1, 8, 8))
+    paths = (ProgressiveBlurPath(sigma=1.2), ProgressiveBlurPath(sigma=2.0))
+    alphas = torch.linspace(0, 1, 5, dtype=F64)
+    assert PackedPath(paths, Packing(xs)).node_density(alphas) is None
+    same = PackedPath((paths[0], paths[0]), Packing(xs)).node_density(alphas)
+    assert torch.equal(same, paths[0].node_density(alphas))
+    mixed = (paths[0], LinearPath(0.0))
+    assert PackedPath(mixed, Packing(xs)).node_density(alphas) is None
+
+
 def test_equal_segments_unchanged_when_no_warp():
     plain = replace(adaptive.TRAPEZOID, warp=None)
     alphas, weights = plain.new_nodes(4)

@@ -8,7 +8,7 @@ path), and unpacked into the caller's form.
 
 from __future__ import annotations
 
-from typing import Any, Sequence, Union
+from typing import Any, Optional, Sequence, Union
 
 import torch
 from torch import Tensor
@@ -92,3 +92,14 @@ class PackedPath(Path):
 
     def differences(self, inputs: Tensor, starts: Alphas, ends: Alphas) -> Tensor:
         return self._each("differences", inputs, starts, ends)
+
+    def node_density(self, alphas: Tensor) -> Optional[Tensor]:
+        """The tensors' common density: theirs where all paths have the same
+        one (one path for every tensor, the usual case), else None (equal
+        segments: the nodes are shared)."""
+        first = self.paths[0].node_density(alphas)
+        for path in self.paths[1:]:
+            other = path.node_density(alphas)
+            if first is None or other is None or not torch.equal(first, other):
+                return None
+        return first
