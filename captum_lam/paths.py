@@ -12,6 +12,7 @@ rules) defaults to ``points(ends) - points(starts)``. For a tuple of input tenso
 
 from __future__ import annotations
 
+import copy
 import functools
 from abc import ABC, abstractmethod
 from typing import Optional, Sequence, Union
@@ -153,13 +154,19 @@ class LinearPath(Path):
                     "one baseline tensor; give a tuple of baselines, one per input "
                     "tensor (a number serves all)"
                 )
-            return (LinearPath(b),) * count
+            return (self,) * count
         if len(b) != count:
             raise ValueError(
                 f"LinearPath has {len(b)} baselines but the inputs are {count} "
                 "tensors; give one baseline per input tensor"
             )
-        return tuple(LinearPath(one) for one in b)
+        return tuple(self._with_baseline(one) for one in b)
+
+    def _with_baseline(self, baseline: Baseline) -> LinearPath:
+        # a copy keeps a subclass's methods (its node_density among them)
+        one = copy.copy(self)
+        one.baseline_value = baseline
+        return one
 
     def _baseline_like(self, inputs: Tensor) -> Tensor:
         value = self.baseline_value

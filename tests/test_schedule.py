@@ -174,6 +174,24 @@ def test_wrapped_paths_keep_the_density(multiply, inputs):
     assert pig.last_integration.method.endswith("by the path's density")
 
 
+class _DenseEarly(LinearPath):
+    def node_density(self, alphas):
+        return 2.0 - alphas
+
+
+@pytest.mark.parametrize("baselines", [0.0, (0.0, 0.5)], ids=["one", "per tensor"])
+def test_a_straight_line_subclass_keeps_its_density(baselines):
+    pig = PathIntegratedGradients(_TwoImages(), path=_DenseEarly(baselines))
+    xs = (torch.rand(1, 1, 4, 4, dtype=F64), torch.rand(1, 1, 4, 4, dtype=F64))
+    pig.attribute(xs, n_steps="auto", tolerance=1e-2)
+    assert pig.last_integration.method.endswith("by the path's density")
+    paths = _DenseEarly(baselines).for_inputs(2)
+    assert all(type(p) is _DenseEarly for p in paths)
+    assert [p.baseline_value for p in paths] == (
+        [0.0, 0.5] if isinstance(baselines, tuple) else [0.0, 0.0]
+    )
+
+
 def test_packed_paths_with_different_densities_take_equal_segments():
     from captum_lam._method.packing import PackedPath, Packing
 
