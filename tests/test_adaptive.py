@@ -8,6 +8,7 @@ import torch
 from captum_lam._method.adaptive import (
     LEVELS,
     MIDPOINT,
+    QUARTERS,
     SAFETY,
     TRAPEZOID,
     check_tolerance,
@@ -58,10 +59,12 @@ def steps(positions):
     return lambda alphas: (alphas.view(-1, 1) > c).double()[:, None] + 0.5
 
 
-def test_the_package_refines_trapezoids_by_doubling():
-    # measured for issue 30 (docs/speed-accuracy.md): 2, 4, 8, ... segments
-    assert LEVELS == TRAPEZOID
+def test_the_package_refines_trapezoids_by_doubling_then_by_quarters():
+    # measured for issue 30 (docs/speed-accuracy.md): 2, 4, 8, 16 segments,
+    # then each quarter of u doubled on its own
+    assert LEVELS == QUARTERS
     assert (LEVELS.first, LEVELS.growth, LEVELS.endpoints) == (2, 2, True)
+    assert (LEVELS.blocks, LEVELS.refine_from, LEVELS.share) == (4, 16, 0.3)
 
 
 @pytest.mark.parametrize("levels", [TRAPEZOID, MIDPOINT])
@@ -115,10 +118,10 @@ def test_smooth_integrand_reaches_the_tolerance_and_the_estimate_bounds_it(toler
 
 
 def test_it_stops_at_the_first_level_whose_estimate_is_below_the_tolerance():
-    _, report = integrate_to_tolerance(Recorder(smooth), 1e-4)
+    _, report = integrate_to_tolerance(Recorder(smooth), 1e-4, levels=TRAPEZOID)
     # one gradient fewer than the stop: the level before it is the last one
     _, coarser = integrate_to_tolerance(
-        Recorder(smooth), 1e-4, max_steps=report.n_steps - 1
+        Recorder(smooth), 1e-4, max_steps=report.n_steps - 1, levels=TRAPEZOID
     )
     assert not coarser.converged
     assert coarser.max_estimated_error > 1e-4
@@ -231,3 +234,88 @@ def test_the_offline_stop_simulation_is_the_controller(family, name, tolerance):
     )
     assert levels[i]["steps"] == report.n_steps
     assert estimates[i] == pytest.approx(report.max_estimated_error, rel=1e-9)
+
+
+def _quarters(alphas):
+    """The recorded nodes, per quarter of [0, 1] (ends included), sorted."""
+    nodes = sorted(alphas)
+    return [[a for a in nodes if b / 4 <= a <= (b + 1) / 4] for b in range(4)]
+
+
+def _trapezoid(nodes, values):
+    """Trapezoid sum over sorted ``nodes`` (float64 maps ``values[a]``)."""
+    total = 0
+    for left, right in zip(nodes[:-1], nodes[1:]):
+        total = total + (right - left) * (values[left] + values[right]) / 2
+    return total
+
+
+def rough_quarter(alphas):
+    """Lines plus a fast wave on [0.25, 0.5] only: (S, 2, 3)."""
+    a = alphas.view(-1, 1, 1)
+    inside = ((a > 0.25) & (a < 0.5)).double()
+    wave = inside * torch.sin(4 * math.pi * (a - 0.25)) ** 2 * torch.cos(60 * a)
+    return _lines(alphas) + torch.tensor([1.0, 3.0]).double().view(1, 2, 1) * wave
+
+
+def _lines(alphas):
+    """Lines (exact for every trapezoid rule): 1 + k a, (S, 2, 3)."""
+    k = torch.tensor([1.0, 2.0, 5.0], dtype=torch.float64)
+    return (1 + k * alphas.view(-1, 1, 1)).expand(-1, 2, -1)
+
+
+def test_quarters_is_the_uniform_rule_while_it_stops_within_16_segments():
+    for tolerance in (3e-2, 1e-2):
+        _, quarters = integrate_to_tolerance(Recorder(smooth), tolerance)
+        _, uniform = integrate_to_tolerance(
+            Recorder(smooth), tolerance, levels=TRAPEZOID
+        )
+        assert quarters.n_steps == uniform.n_steps <= 17
+        assert float(quarters.max_estimated_error) == pytest.approx(
+            float(uniform.max_estimated_error), rel=1e-12
+        )
+
+
+def test_quarters_refines_the_rough_quarter_and_its_estimate_is_the_documented_one():
+    recorder = Recorder(rough_quarter)
+    total, report = integrate_to_tolerance(recorder, 1e-4)
+    _, uniform = integrate_to_tolerance(Recorder(rough_quarter), 1e-4, levels=TRAPEZOID)
+    assert report.converged and report.n_steps < uniform.n_steps
+    quarters = _quarters(recorder.alphas)
+    counts = [len(q) - 1 for q in quarters]  # segments per quarter
+    assert counts[1] == max(counts) > min(counts) >= 4
+    assert len(recorder.alphas) == len(set(recorder.alphas)) == report.n_steps
+    values = {
+        a: rough_quarter(torch.tensor([a], dtype=torch.float64))[0]
+        for a in recorder.alphas
+    }
+    for nodes in quarters:  # each quarter: equal segments
+        gaps = torch.diff(torch.tensor(nodes))
+        assert torch.allclose(gaps, gaps[0].expand_as(gaps), rtol=1e-12, atol=0)
+    # the map is the sum of the quarters' trapezoids, the estimate SAFETY times
+    # the largest pixel of the sum of the quarters' last differences
+    sums = [_trapezoid(q, values) for q in quarters]
+    torch.testing.assert_close(total, sum(sums), rtol=1e-12, atol=1e-12)
+    differences = sum(s - _trapezoid(q[::2], values) for s, q in zip(sums, quarters))
+    expected = SAFETY * relative_error(differences + total, total)
+    torch.testing.assert_close(report.estimated_error, expected, rtol=1e-9, atol=0)
+    assert torch.all(relative_error(total, _exact_rough()) <= report.estimated_error)
+
+
+def _exact_rough():
+    a = torch.linspace(0.25, 0.5, 20001, dtype=torch.float64)
+    wave = rough_quarter(a) - _lines(a)
+    h = 0.25 / 20000
+    inner = (wave[1:-1].sum(0) + (wave[0] + wave[-1]) / 2) * h
+    k = torch.tensor([1.0, 2.0, 5.0], dtype=torch.float64)
+    return (1 + k / 2).expand(2, -1) + inner
+
+
+def test_quarters_stop_when_max_steps_ends_the_refinement():
+    _, report = integrate_to_tolerance(Recorder(rough_quarter), 1e-4)
+    _, capped = integrate_to_tolerance(
+        Recorder(rough_quarter), 1e-4, max_steps=report.n_steps - 1
+    )
+    assert not capped.converged
+    assert capped.n_steps < report.n_steps
+    assert capped.max_estimated_error > 1e-4

@@ -118,6 +118,14 @@ class Levels:
     #: the change of variable ``alpha = phi(u)`` (``_method.schedule.Warp``):
     #: the levels' equal segments are in ``u``; None: in ``alpha``
     warp: Optional[Callable[[Tensor], tuple[Tensor, Tensor]]] = None
+    #: > 1: from level ``refine_from`` on, the ``blocks`` equal parts of ``u``
+    #: are refined apart, those that differ most first (trapezoid doubling
+    #: from level 2 only; see `integrate_to_tolerance`)
+    blocks: int = 1
+    refine_from: int = 16
+    #: the parts refined each round: the largest differences that make up
+    #: this share of their sum (and every part whose difference grew)
+    share: float = 0.3
 
     def gradients(self, level: int) -> int:
         """Gradient evaluations of all levels up to ``level`` together."""
@@ -152,10 +160,19 @@ class Levels:
 
 #: Round one's levels: midpoints of 2, 6, 18, 54, 162, ... segments.
 MIDPOINT = Levels("nested midpoint (tripling)", first=2, growth=3, endpoints=False)
-#: The package's levels: trapezoids of 2, 4, 8, ..., 64, 128, ... segments.
+#: Rounds two to four's levels: trapezoids of 2, 4, 8, ..., 64, 128, ... segments.
 TRAPEZOID = Levels("nested trapezoid (doubling)", first=2, growth=2, endpoints=True)
+#: The package's levels: ``TRAPEZOID`` to 16 segments, then each quarter of
+#: ``u`` doubled on its own, the quarters that differ most first.
+QUARTERS = Levels(
+    "nested trapezoid (doubling), quarters refined apart",
+    first=2,
+    growth=2,
+    endpoints=True,
+    blocks=4,
+)
 #: The levels of ``n_steps="auto"`` (read at call time; see the module docstring).
-LEVELS = TRAPEZOID
+LEVELS = QUARTERS
 #: Whether ``n_steps="auto"`` spaces its levels by the path's node density
 #: (`Path.node_density`; read at call time).
 FOLLOW_DENSITY = True
@@ -318,11 +335,13 @@ def integrate_to_tolerance(
     >>> total, report = integrate_to_tolerance(f, 1e-5)
     >>> error = abs(float(total) - math.sin(1.0)) / math.sin(1.0)
     >>> report.n_steps, error <= report.max_estimated_error <= 1e-5
-    (257, True)
+    (225, True)
     """
     levels = LEVELS if levels is None else levels
     max_steps = DEFAULT_MAX_STEPS if max_steps is None else max_steps
     check_tolerance("auto", tolerance, max_steps, levels)
+    if levels.blocks > 1:
+        return _integrate_by_blocks(contributions, tolerance, max_steps, levels)
     total: Optional[Tensor] = None
     differences: list[Tensor] = []
     estimate: Optional[Tensor] = None
@@ -352,6 +371,138 @@ def integrate_to_tolerance(
         converged=bool((estimate <= tolerance).all()),
     )
     return total, report
+
+
+def _integrate_by_blocks(
+    contributions: Contributions, tolerance: float, max_steps: int, levels: Levels
+) -> tuple[Tensor, IntegrationReport]:
+    """`integrate_to_tolerance` for ``levels.blocks > 1``.
+
+    To level ``refine_from`` the levels and the stopping rule are the uniform
+    ones (``D_n`` of the whole map). Then block ``b`` (``u`` in
+    ``[b / B, (b + 1) / B]``) has its own number of segments ``m_b`` and
+    difference ``d_b`` (its trapezoid sum minus the one of ``m_b / 2``
+    segments, a map); the estimate is ``SAFETY * max|sum_b d_b| / max|map|``,
+    the uniform rule's when every ``m_b`` is equal. Each round doubles the
+    blocks with the largest ``max|d_b|`` that make up ``share`` of their sum,
+    and every block whose difference did not shrink (while one has not, the
+    estimate is infinite, as in the uniform rule).
+    """
+    count = levels.blocks
+    if not (levels.endpoints and levels.first == 2 and levels.growth == 2):
+        raise ValueError("blocks > 1 needs the trapezoid levels doubled from 2")
+    if (
+        count & (count - 1)
+        or levels.refine_from % count
+        or levels.refine_from < 4 * count
+    ):
+        raise ValueError("blocks must be a power of 2 and refine_from >= 4 blocks")
+
+    def evaluate(u: Tensor) -> Tensor:
+        """The sum of the integrand at ``u`` (weights one, in ``u``)."""
+        weights = torch.ones_like(u)
+        if levels.warp is None:
+            return contributions(u, weights)
+        alphas, slope = levels.warp(u)
+        return contributions(alphas, weights * slope)
+
+    # the block ends, one map each, and the sum over each block's inner nodes
+    ends = [
+        evaluate(torch.tensor([j / count], dtype=torch.float64))
+        for j in range(count + 1)
+    ]
+    inner: list[Optional[Tensor]] = [None] * count
+    steps = count + 1
+
+    def block_sum(b: int, segments: int) -> Tensor:
+        edge = (ends[b] + ends[b + 1]) / 2
+        inside = edge if inner[b] is None else edge + inner[b]
+        return inside / (count * segments)
+
+    def uniform_sum(n: int) -> Tensor:  # n <= count: only block ends
+        stride = count // n
+        picked = [ends[j] for j in range(stride, count, stride)]
+        total = (ends[0] + ends[count]) / 2
+        return (total + sum(picked) if picked else total) / n
+
+    history: list[list[Tensor]] = []  # block sums at segments per block 1, 2, 4, ...
+    totals, differences = [], []
+    estimate: Optional[Tensor] = None
+    level = levels.first
+    converged = False
+    while True:
+        if level > count:
+            m = level // count
+            u = torch.arange(m // 2, dtype=torch.float64)
+            for b in range(count):
+                added = evaluate((b + (2 * u + 1) / m) / count)
+                inner[b] = added if inner[b] is None else inner[b] + added
+            steps += count * (m // 2)
+        if level >= count:
+            history.append([block_sum(b, level // count) for b in range(count)])
+            totals.append(sum(history[-1]))
+        else:
+            totals.append(uniform_sum(level))
+        if len(totals) >= 2:
+            differences.append(_relative_max(totals[-1] - totals[-2], totals[-1]))
+        if len(differences) >= 2:
+            estimate = estimate_error(differences[-2], differences[-1], 2)
+            if bool((estimate <= tolerance).all()):
+                converged = True
+                break
+        if level >= levels.refine_from or levels.gradients(2 * level) > max_steps:
+            break
+        level *= 2
+    if not converged and level >= levels.refine_from:
+        segments = [level // count] * count
+        sums = history[-1]
+        diff = [sums[b] - history[-2][b] for b in range(count)]
+        before = [history[-2][b] - history[-3][b] for b in range(count)]
+        while True:
+            total = sum(sums)
+            sizes = [_relative_max(d, total) for d in diff]
+            grew = [
+                (s >= _relative_max(p, total)) & (s > 0) for s, p in zip(sizes, before)
+            ]
+            estimate = SAFETY * _relative_max(sum(diff), total)
+            estimate = torch.where(
+                torch.stack(grew).any(dim=0),
+                torch.full_like(estimate, math.inf),
+                estimate,
+            )
+            if bool((estimate <= tolerance).all()):
+                converged = True
+                break
+            worst = [float(s.max()) for s in sizes]
+            chosen = {b for b in range(count) if bool(grew[b].any())}
+            share, enough = 0.0, levels.share * sum(worst)
+            for b in sorted(range(count), key=lambda b: -worst[b]):
+                if share >= enough and chosen:
+                    break
+                chosen.add(b)
+                share += worst[b]
+            cost = sum(segments[b] for b in chosen)
+            if steps + cost > max_steps:
+                break
+            for b in sorted(chosen):
+                m = 2 * segments[b]
+                u = torch.arange(m // 2, dtype=torch.float64)
+                inner[b] = inner[b] + evaluate((b + (2 * u + 1) / m) / count)
+                refined = block_sum(b, m)
+                before[b], diff[b], sums[b] = diff[b], refined - sums[b], refined
+                segments[b] = m
+            steps += cost
+        totals.append(sum(sums))
+    if estimate is None:  # max_steps allowed fewer than three levels
+        estimate = torch.full((totals[-1].shape[0],), math.inf, dtype=torch.float64)
+    report = IntegrationReport(
+        n_steps=steps,
+        method=levels.name,
+        estimated_error=estimate,
+        tolerance=tolerance,
+        converged=converged,
+    )
+    return totals[-1], report
 
 
 def levels_for(path: Path) -> Levels:
