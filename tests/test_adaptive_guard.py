@@ -158,7 +158,10 @@ def test_lam_warns_when_max_steps_ends_the_refinement(monkeypatch, photo_crop):
     report = lam.last_integration
     assert not report.converged and report.n_steps == 17
     message = str(caught[0].message)
-    assert message.startswith("n_steps='auto' stopped at 17 steps (the most allowed)")
+    assert message.startswith(
+        "n_steps='auto' stopped at 17 steps (the next refinement would pass 18, "
+        "the most allowed)"
+    )
     assert f"error of {report.max_estimated_error:.2g}, above the tolerance 1e-07" in (
         message
     )

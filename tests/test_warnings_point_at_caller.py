@@ -34,7 +34,9 @@ def test_unconverged_auto_steps_warn_at_the_call():
     caught = _caught(lambda: pig.attribute(x, n_steps="auto", tolerance=1e-7))
     assert [w.filename for w in caught] == [__file__]
     most = adaptive.DEFAULT_MAX_STEPS
-    assert f"stopped at {most} steps (the most allowed)" in str(caught[0].message)
+    message = str(caught[0].message)
+    assert "n_steps='auto' stopped at " in message
+    assert f"would pass {most}, the most allowed" in message
 
 
 def test_small_internal_batch_warns_at_the_call():

@@ -481,10 +481,19 @@ def _integrate_by_blocks(
                     break
                 chosen.add(b)
                 share += worst[b]
-            cost = sum(segments[b] for b in chosen)
-            if steps + cost > max_steps:
+            # what max_steps allows of them (or, if none fits, of the others),
+            # the largest differences first
+            fitting: list[int] = []
+            cost = 0
+            if all(steps + segments[b] > max_steps for b in chosen):
+                chosen = set(range(count))
+            for b in sorted(chosen, key=lambda b: -worst[b]):
+                if steps + cost + segments[b] <= max_steps:
+                    fitting.append(b)
+                    cost += segments[b]
+            if not fitting:
                 break
-            for b in sorted(chosen):
+            for b in sorted(fitting):
                 m = 2 * segments[b]
                 u = torch.arange(m // 2, dtype=torch.float64)
                 inner[b] = inner[b] + evaluate((b + (2 * u + 1) / m) / count)
@@ -576,7 +585,8 @@ def integrate_steps(
     )
     if not report.converged:
         warnings.warn(
-            f"n_steps='auto' stopped at {report.n_steps} steps (the most allowed) "
+            f"n_steps='auto' stopped at {report.n_steps} steps (the next refinement "
+            f"would pass {DEFAULT_MAX_STEPS}, the most allowed) "
             f"with an estimated map error of {report.max_estimated_error:.2g}, "
             f"above the tolerance {tolerance:g}; the map is less exact than asked",
             stacklevel=caller_stacklevel(),

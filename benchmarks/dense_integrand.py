@@ -1,0 +1,200 @@
+"""Integration rules replayed on LAM's integrand recorded at 1025 nodes.
+
+Run:  python -m benchmarks.dense_integrand --record DIR [--part K/N]
+      (about 2.5 minutes per window on one core), then
+      python -m benchmarks.dense_integrand DIR   (the table, seconds)
+writes docs/generated/dense_integrand.md.
+
+``--record`` writes, for each SPAN x4 64x64 window of
+``benchmarks/tolerance_bar.py`` (its calibration photos' 2 most textured
+16x16 windows and one of each other photo), the integrand of the package's
+nodes ``g(u) = gradient * dgamma/dalpha * dalpha/du`` at ``u = k / 1024``
+(k = 0..1024, float32) and the converged map of ``tolerance_bar`` (1458
+midpoint segment steps) to one file per window in DIR (about 50 MB each; not
+kept in the repository). Every rule below whose nodes are among those 1025 is
+then exact to replay, and the replay is the controller: the stops of the
+package's rule here are the ones ``LAM.attribute`` makes (checked on moon and
+clock: 29 and 81 steps, the same estimates).
+
+Rules: the uniform trapezoid levels of round four (``adaptive.TRAPEZOID``,
+stop at ``1.2 * D_n``), the package's (``adaptive.QUARTERS``: the same to 16
+segments, then the quarters of ``u`` doubled apart), and the oracle (the
+first uniform level whose true error is within the tolerance: no estimate can
+stop sooner on these levels). The steps are set against the reference
+scheme's steps to 1e-3 recorded by ``tolerance_bar`` (docs/data/
+tolerance_bar_round4.jsonl).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import statistics
+from pathlib import Path
+from unittest import mock
+
+import torch
+
+from captum_lam import LAM, ProgressiveBlurPath
+from captum_lam._method import adaptive
+
+from .honesty import crop
+
+ROOT = Path(__file__).resolve().parents[1]
+TABLE = ROOT / "docs" / "generated" / "dense_integrand.md"
+REFERENCE = ROOT / "docs" / "data" / "tolerance_bar_round4.jsonl"
+NODES = 1024
+TOLERANCES = (1e-2, 3e-3, 1e-3, 3e-4)
+
+
+def jobs() -> list[tuple[str, tuple[int, int, int]]]:
+    """(photo, window) of every window tolerance_bar recorded in round four."""
+    out = []
+    for line in REFERENCE.read_text().splitlines():
+        r = json.loads(line)
+        out.append((r["photo"], tuple(r["window"])))
+    return out
+
+
+def record(directory: Path, part: int, parts: int) -> None:
+    from ._accuracy import converged
+
+    directory.mkdir(parents=True, exist_ok=True)
+    warp = adaptive.levels_for(ProgressiveBlurPath()).warp
+    for k, (photo, window) in enumerate(jobs()):
+        out = directory / f"{photo}_{'_'.join(map(str, window))}.pt"
+        if k % parts != part or out.exists():
+            continue
+        model, _, lr = crop("span-x4-ch48", 64, photo)
+        lam = LAM(model)
+        rows = []
+
+        def every_node(contributions, tolerance, max_steps, levels, rows=rows):
+            alphas, slope = warp(torch.arange(NODES + 1, dtype=torch.float64) / NODES)
+            for i in range(NODES + 1):
+                rows.append(contributions(alphas[i : i + 1], slope[i : i + 1]))
+            report = adaptive.IntegrationReport(
+                n_steps=NODES + 1,
+                method="every node",
+                estimated_error=torch.zeros(1, dtype=torch.float64),
+                tolerance=tolerance,
+            )
+            return rows[-1], report
+
+        with mock.patch.object(adaptive, "integrate_to_tolerance", every_node):
+            lam.attribute(
+                lr, target=window, n_steps="auto", tolerance=0.5, reach="auto"
+            )
+        exact = converged(lam, lr, window, 1458).double()
+        g = torch.stack(rows).float()
+        torch.save(dict(g=g, ref=exact, window=window, photo=photo), out)
+        print(out, flush=True)
+
+
+class Replay:
+    """``contributions`` for the controller from the recorded nodes (u = alpha)."""
+
+    def __init__(self, g: torch.Tensor) -> None:
+        self.g = g.double()
+
+    def __call__(self, alphas: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+        index = torch.round(alphas * NODES).long()
+        if not torch.allclose(index.double() / NODES, alphas, atol=1e-12, rtol=0):
+            raise ValueError("a node that was not recorded")
+        return (weights.view(-1, *[1] * (self.g.ndim - 1)) * self.g[index]).sum(0)
+
+
+def error(total: torch.Tensor, exact: torch.Tensor) -> float:
+    return float((total - exact).abs().max() / exact.abs().max())
+
+
+def oracle(g: torch.Tensor, exact: torch.Tensor, tolerance: float) -> int:
+    n = 2
+    while n <= NODES:
+        nodes = g[:: NODES // n].double()
+        w = torch.full((n + 1,), 1.0 / n, dtype=torch.float64)
+        w[[0, -1]] /= 2
+        if error((w.view(-1, *[1] * (g.ndim - 1)) * nodes).sum(0), exact) <= tolerance:
+            return n + 1
+        n *= 2
+    return math.inf
+
+
+def replay(directory: Path) -> str:
+    steps_to = {}
+    for line in REFERENCE.read_text().splitlines():
+        r = json.loads(line)
+        steps_to[(r["photo"], tuple(r["window"]))] = r["reference"]["steps"]
+    rules = {"round four": adaptive.TRAPEZOID, "package": adaptive.QUARTERS}
+    lines = [
+        "| window | reference steps to 1e-3 | tolerance | "
+        + " | ".join(f"{name}: steps, true, estimate" for name in rules)
+        + " | oracle steps |",
+        "| --- | --- | --- | " + "--- | " * len(rules) + "--- |",
+    ]
+    summary: dict = {t: {name: [] for name in [*rules, "oracle"]} for t in TOLERANCES}
+    bounded = {name: [0, 0] for name in rules}
+    for path in sorted(directory.glob("*.pt")):
+        data = torch.load(path)
+        g, exact = data["g"], data["ref"].double()  # (1025, M=1, C, H, W), (1, C, H, W)
+        key = (data["photo"], tuple(data["window"]))
+        reference = steps_to[key]
+        for tolerance in TOLERANCES:
+            cells = [f"{key[0]} {key[1]}", str(reference), f"{tolerance:g}"]
+            for name, levels in rules.items():
+                total, report = integrate_to_tolerance(Replay(g), tolerance, levels)
+                true = error(total, exact)
+                bounded[name][0] += true <= report.max_estimated_error
+                bounded[name][1] += 1
+                summary[tolerance][name].append(report.n_steps / reference)
+                cells.append(
+                    f"{report.n_steps}, {true:.1e}, {report.max_estimated_error:.1e}"
+                )
+            best = oracle(g, exact, tolerance)
+            summary[tolerance]["oracle"].append(best / reference)
+            cells.append(str(best))
+            lines.append("| " + " | ".join(cells) + " |")
+    lines.append("")
+    lines.append(
+        "Steps over the reference scheme's steps to 1e-3, median / largest "
+        "(at 1e-3 the bar's measure in steps):"
+    )
+    lines.append("")
+    lines.append("| tolerance | " + " | ".join([*rules, "oracle"]) + " |")
+    lines.append("| --- | " + "--- | " * (len(rules) + 1))
+    for tolerance, per in summary.items():
+        cells = [
+            f"{statistics.median(v):.3f} / {max(v):.3f}" for v in per.values() if v
+        ]
+        lines.append(f"| {tolerance:g} | " + " | ".join(cells) + " |")
+    lines.append("")
+    lines.append(
+        "Estimate >= true error: "
+        + ", ".join(f"{name} {b} of {n}" for name, (b, n) in bounded.items())
+        + " stops."
+    )
+    return "\n".join(lines) + "\n"
+
+
+def integrate_to_tolerance(contributions, tolerance, levels):
+    with mock.patch.object(adaptive, "LEVELS", levels):
+        return adaptive.integrate_to_tolerance(contributions, tolerance, levels=levels)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("directory", type=Path)
+    parser.add_argument("--record", action="store_true")
+    parser.add_argument("--part", default="0/1", help="K/N: every N-th window from K")
+    args = parser.parse_args()
+    if args.record:
+        part, parts = (int(x) for x in args.part.split("/"))
+        record(args.directory, part, parts)
+        return
+    TABLE.write_text(replay(args.directory))
+    print(TABLE.read_text())
+
+
+if __name__ == "__main__":
+    main()
