@@ -20,9 +20,11 @@ Rules: the uniform trapezoid levels of round four (``adaptive.TRAPEZOID``,
 stop at ``1.2 * D_n``), the package's (``adaptive.QUARTERS``: the same to 16
 segments, then the quarters of ``u`` doubled apart), and the oracle (the
 first uniform level whose true error is within the tolerance: no estimate can
-stop sooner on these levels). The steps are set against the reference
-scheme's steps to 1e-3 recorded by ``tolerance_bar`` (docs/data/
-tolerance_bar_round4.jsonl).
+stop sooner on these levels). A second table: the map error of other rules
+at equal gradients (Romberg from the last two trapezoid levels, Gregory's end
+corrections, Gauss-Legendre whole or on 4 panels). The steps are set against
+the reference scheme's steps to 1e-3 recorded by ``tolerance_bar``
+(docs/data/tolerance_bar_round4.jsonl).
 """
 
 from __future__ import annotations
@@ -177,6 +179,71 @@ def replay(directory: Path) -> str:
     return "\n".join(lines) + "\n"
 
 
+def trapezoid(g: torch.Tensor, n: int) -> torch.Tensor:
+    """The trapezoid rule on ``n`` equal segments of ``u`` (recorded nodes)."""
+    w = torch.full((n + 1,), 1.0 / n, dtype=torch.float64)
+    w[[0, -1]] /= 2
+    return (w.view(-1, *[1] * (g.ndim - 1)) * g[:: NODES // n].double()).sum(0)
+
+
+def gregory(g: torch.Tensor, n: int) -> torch.Tensor:
+    """The trapezoid rule with Gregory's end corrections to third differences."""
+    nodes = g[:: NODES // n].double()
+    forward, backward = nodes, nodes.flip(0)
+    total = trapezoid(g, n)
+    for c in (-1 / 12, -1 / 24, -19 / 720):
+        forward, backward = forward.diff(dim=0), backward.diff(dim=0)
+        total = total + c * (forward[0] + backward[0]) / n
+    return total
+
+
+def gauss(g: torch.Tensor, n: int, panels: int = 1) -> torch.Tensor:
+    """Gauss-Legendre, ``n`` nodes on each of ``panels`` equal parts of ``u``,
+    the integrand linearly interpolated between the recorded nodes."""
+    import numpy as np
+
+    x, w = np.polynomial.legendre.leggauss(n)
+    total = 0
+    for p in range(panels):
+        u = torch.tensor((p + (x + 1) / 2) / panels) * NODES
+        i = u.floor().long().clamp(max=NODES - 1)
+        t = (u - i).view(-1, *[1] * (g.ndim - 1))
+        values = g[i].double() * (1 - t) + g[i + 1].double() * t
+        weights = torch.tensor(w / 2 / panels).view(-1, *[1] * (g.ndim - 1))
+        total = total + (weights * values).sum(0)
+    return total
+
+
+def other_rules(directory: Path) -> str:
+    """Map errors of other rules at equal gradients (17, 33, 65)."""
+    rules = {
+        "trapezoid": lambda g, n: trapezoid(g, n),
+        "Romberg": lambda g, n: (4 * trapezoid(g, n) - trapezoid(g, n // 2)) / 3,
+        "Gregory": gregory,
+        "Gauss-Legendre": lambda g, n: gauss(g, n),
+        "Gauss-Legendre, 4 panels": lambda g, n: gauss(g, n // 4, 4),
+    }
+    lines = [
+        "| window | "
+        + " | ".join(
+            f"{name}: {'16 / 32 / 64' if 'Gauss' in name else '17 / 33 / 65'}"
+            for name in rules
+        )
+        + " |",
+        "| --- | " + "--- | " * len(rules),
+    ]
+    for path in sorted(directory.glob("*.pt")):
+        data = torch.load(path)
+        g, exact = data["g"], data["ref"].double()
+        cells = [f"{data['photo']} {tuple(data['window'])}"]
+        for rule in rules.values():
+            cells.append(
+                " / ".join(f"{error(rule(g, n), exact):.1e}" for n in (16, 32, 64))
+            )
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
 def integrate_to_tolerance(contributions, tolerance, levels):
     with mock.patch.object(adaptive, "LEVELS", levels):
         return adaptive.integrate_to_tolerance(contributions, tolerance, levels=levels)
@@ -192,7 +259,11 @@ def main() -> None:
         part, parts = (int(x) for x in args.part.split("/"))
         record(args.directory, part, parts)
         return
-    TABLE.write_text(replay(args.directory))
+    TABLE.write_text(
+        replay(args.directory)
+        + "\nMap error at equal gradients (Gauss-Legendre: 16, 32, 64 nodes; "
+        "the others 17, 33, 65):\n\n" + other_rules(args.directory)
+    )
     print(TABLE.read_text())
 
 

@@ -5,12 +5,14 @@ Writes docs/generated/honesty.md and docs/data/honesty.jsonl (tens of minutes
 on a CPU; ``--quick`` is the subset that ``tests/test_honesty_study.py`` runs).
 
 Or:   python -m benchmarks.honesty --levels [--models a,b]   (then --replay)
-records, once per window, every level of ``n_steps="auto"`` up to 256
-segments with its ``D_n`` and its true error against the converged map with
-the case's most steps (docs/data/honesty_levels.jsonl; resumable), and
-``--replay`` judges the package's stopping rule (``adaptive.SAFETY``; or
-``--safety``) on those records for the case's tolerances, as the study
-would, without recomputing: docs/generated/honesty_levels.md.
+records, once per window, every uniform level (``adaptive.TRAPEZOID`` by
+the path's density, round four's rule) up to 256 segments with its ``D_n``
+and its true error against the converged map with the case's most steps
+(docs/data/honesty_levels.jsonl; resumable), and ``--replay`` judges that
+stopping rule (``adaptive.SAFETY``; or ``--safety``) on those records for the
+case's tolerances, without recomputing: docs/generated/honesty_levels.md. The
+package's quarters refined apart (``adaptive.QUARTERS``) are judged by the
+study itself (the first form), which calls ``LAM.attribute``.
 
 For each network, held-out photo and textured 16x16 window (float32,
 reach-cut), ``LAM.attribute(n_steps="auto", tolerance=t)`` runs for a range of

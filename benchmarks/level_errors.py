@@ -57,9 +57,18 @@ FAMILIES: dict = {
         ),
         256,
     ),
-    "w3": (adaptive.levels_for(ProgressiveBlurPath()), 256),
+    # uniform levels by the package's density (round four's rule; the
+    # package's quarters are these to 16 segments)
+    "w3": (
+        dataclasses.replace(
+            adaptive.levels_for(ProgressiveBlurPath()),
+            name="nested trapezoid, the package's density",
+            blocks=1,
+        ),
+        256,
+    ),
 }
-#: the family of the package's levels
+#: the family of round four's levels (the package's to 16 segments)
 PACKAGE = "w3"
 TRUTH = (2, 1458)
 TOLERANCE = 1e-3

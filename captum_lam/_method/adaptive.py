@@ -11,6 +11,11 @@ reuses all the others: the old sum is halved and the new nodes' sum added.
 Levels 2, 4, 8, ..., 64, 128, ... cost 3, 5, 9, ..., 65, 129, ... gradients
 in all. Round one's family, midpoints of 2, 6, 18, 54, 162, ... segments
 refined by tripling (``MIDPOINT``), works the same way and stays available.
+The package's family (``QUARTERS``) is ``TRAPEZOID`` to 16 segments; from
+there each quarter of ``u`` has its own number of segments and is doubled on
+its own, the quarters whose last difference is largest first
+(`_integrate_by_blocks`): where the integrand is rough on one part of the
+path only, the others keep their nodes.
 
 The error of the finest level is estimated from the last three levels. With
 ``D_n = max|S_n - S_{n/g}|`` (relative to ``max|S_n|``, per map; ``g`` the
@@ -76,6 +81,22 @@ of 1 to 8 pixels, the order from the last two or three levels) was replayed
 on the recorded level maps of 54 windows first: it bounded 69% to 97% of
 the stops, and the variants above 95% stopped later than the first-order
 estimate, not sooner: not used.
+Round five (``benchmarks/dense_integrand.py``: the integrand of 14 SPAN x4
+64x64 windows at 1025 nodes, every rule on them replayed exactly): the
+windows above 1/10 of the reference's time had their integrand's error on
+one part of the path (clock: the first eighth of ``u``), so doubling
+everywhere paid for nodes where the map was already exact. Refining the
+quarters of ``u`` apart (``QUARTERS``; 2 and 8 blocks and shares of 0.5 and
+0.7 replayed worse) stops clock at 81 steps instead of 129, and 1e-3 and
+3e-4 at fewer steps on most windows, every stop bounded. Endpoint
+corrections (Gregory), Romberg extrapolation and Gauss-Legendre (16 to 64
+nodes, whole or on 4 panels) were less exact than the trapezoids at equal
+gradients on most of those windows (Gregory on all): the trapezoid error
+there is the integrand's fine structure, not its ends. Moon (48, 44, 16),
+whose reference scheme needs only 235 steps, is the exception (Gauss-Legendre
+on 4 panels: 3.5e-4 at 16 nodes, the trapezoids 1.3e-3 at 17), but a rule
+needs a second one to estimate its error, and no nested pair of them was
+tried.
 
 The controller (``integrate_to_tolerance``) knows nothing of networks: it
 asks a callback for ``sum_i weights[i] * integrand(alphas[i])``, one map per
