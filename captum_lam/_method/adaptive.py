@@ -419,19 +419,26 @@ def _integrate_by_blocks(
     ):
         raise ValueError("blocks must be a power of 2 and refine_from >= 4 blocks")
 
-    def evaluate(u: Tensor) -> Tensor:
-        """The sum of the integrand at ``u`` (weights one, in ``u``)."""
+    def evaluate(groups: list[Tensor]) -> list[Tensor]:
+        """The sum of the integrand over each group of ``u`` (weights one, in
+        ``u``); the change of variable is computed once for all of them."""
+        u = torch.cat(groups)
         weights = torch.ones_like(u)
-        if levels.warp is None:
-            return contributions(u, weights)
-        alphas, slope = levels.warp(u)
-        return contributions(alphas, weights * slope)
+        alphas = u
+        if levels.warp is not None:
+            alphas, slope = levels.warp(u)
+            weights = weights * slope
+        sums, start = [], 0
+        for group in groups:
+            stop = start + len(group)
+            sums.append(contributions(alphas[start:stop], weights[start:stop]))
+            start = stop
+        return sums
 
     # the block ends, one map each, and the sum over each block's inner nodes
-    ends = [
-        evaluate(torch.tensor([j / count], dtype=torch.float64))
-        for j in range(count + 1)
-    ]
+    ends = evaluate(
+        [torch.tensor([j / count], dtype=torch.float64) for j in range(count + 1)]
+    )
     inner: list[Optional[Tensor]] = [None] * count
     steps = count + 1
 
@@ -455,8 +462,8 @@ def _integrate_by_blocks(
         if level > count:
             m = level // count
             u = torch.arange(m // 2, dtype=torch.float64)
-            for b in range(count):
-                added = evaluate((b + (2 * u + 1) / m) / count)
+            groups = [(b + (2 * u + 1) / m) / count for b in range(count)]
+            for b, added in enumerate(evaluate(groups)):
                 inner[b] = added if inner[b] is None else inner[b] + added
             steps += count * (m // 2)
         if level >= count:
@@ -514,10 +521,15 @@ def _integrate_by_blocks(
                     cost += segments[b]
             if not fitting:
                 break
-            for b in sorted(fitting):
+            fitting.sort()
+            groups = []
+            for b in fitting:
                 m = 2 * segments[b]
                 u = torch.arange(m // 2, dtype=torch.float64)
-                inner[b] = inner[b] + evaluate((b + (2 * u + 1) / m) / count)
+                groups.append((b + (2 * u + 1) / m) / count)
+            for b, added in zip(fitting, evaluate(groups)):
+                m = 2 * segments[b]
+                inner[b] = inner[b] + added
                 refined = block_sum(b, m)
                 before[b], diff[b], sums[b] = diff[b], refined - sums[b], refined
                 segments[b] = m
