@@ -68,6 +68,21 @@ def first_order_steps(error_at: float, steps_at: int, target: float) -> int:
     return max(1, math.ceil(steps_at * error_at / target))
 
 
+def record_or_replay(doc: str):
+    """The command line of a benchmark that records to a folder, then replays:
+    ``folder``, ``--record``, ``--part K/N`` (parsed to ``part, parts``)."""
+    import argparse
+    from pathlib import Path
+
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("folder", type=Path)
+    parser.add_argument("--record", action="store_true")
+    parser.add_argument("--part", default="0/1", help="K/N: every N-th window from K")
+    args = parser.parse_args()
+    args.part, args.parts = map(int, args.part.split("/"))
+    return args
+
+
 def seconds_per_run(run: Callable[[], Any], rounds: int = 1) -> float:
     return min(timed(run)[1] for _ in range(rounds))
 
@@ -79,6 +94,7 @@ __all__ = [
     "round_three_density",
     "timed",
     "first_order_steps",
+    "record_or_replay",
     "seconds_per_run",
     "torch",
 ]

@@ -29,7 +29,6 @@ the reference scheme's steps to 1e-3 recorded by ``tolerance_bar``
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import statistics
@@ -250,19 +249,16 @@ def integrate_to_tolerance(contributions, tolerance, levels):
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("directory", type=Path)
-    parser.add_argument("--record", action="store_true")
-    parser.add_argument("--part", default="0/1", help="K/N: every N-th window from K")
-    args = parser.parse_args()
+    from ._accuracy import record_or_replay
+
+    args = record_or_replay(__doc__)
     if args.record:
-        part, parts = (int(x) for x in args.part.split("/"))
-        record(args.directory, part, parts)
+        record(args.folder, args.part, args.parts)
         return
     TABLE.write_text(
-        replay(args.directory)
+        replay(args.folder)
         + "\nMap error at equal gradients (Gauss-Legendre: 16, 32, 64 nodes; "
-        "the others 17, 33, 65):\n\n" + other_rules(args.directory)
+        "the others 17, 33, 65):\n\n" + other_rules(args.folder)
     )
     print(TABLE.read_text())
 

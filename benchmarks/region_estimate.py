@@ -23,7 +23,6 @@ scheme's steps (docs/speed-accuracy.md, round four).
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import statistics
@@ -174,14 +173,11 @@ def judge(ws: list[dict], rule: Rule) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("folder", type=Path)
-    parser.add_argument("--record", action="store_true")
-    parser.add_argument("--part", default="0/1", help="K/N: every N-th window from K")
-    args = parser.parse_args()
+    from ._accuracy import record_or_replay
+
+    args = record_or_replay(__doc__)
     if args.record:
-        part, parts = map(int, args.part.split("/"))
-        record(args.folder, part, parts)
+        record(args.folder, args.part, args.parts)
         return
     ws = []
     for w in windows():
