@@ -40,6 +40,7 @@ import torch
 from captum_lam import LAM, ProgressiveBlurPath
 from captum_lam._method import adaptive
 
+from ._accuracy import map_error, record_or_replay
 from .honesty import crop
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -106,23 +107,17 @@ class Replay:
         return (weights.view(-1, *[1] * (self.g.ndim - 1)) * self.g[index]).sum(0)
 
 
-def error(total: torch.Tensor, exact: torch.Tensor) -> float:
-    return float((total - exact).abs().max() / exact.abs().max())
-
-
 def oracle(g: torch.Tensor, exact: torch.Tensor, tolerance: float) -> int:
+    """Gradients of the first uniform level within ``tolerance``."""
     n = 2
     while n <= NODES:
-        nodes = g[:: NODES // n].double()
-        w = torch.full((n + 1,), 1.0 / n, dtype=torch.float64)
-        w[[0, -1]] /= 2
-        if error((w.view(-1, *[1] * (g.ndim - 1)) * nodes).sum(0), exact) <= tolerance:
+        if map_error(trapezoid(g, n), exact) <= tolerance:
             return n + 1
         n *= 2
     return math.inf
 
 
-def replay(directory: Path) -> str:
+def replay(windows: list[dict]) -> str:
     steps_to = {}
     for line in REFERENCE.read_text().splitlines():
         r = json.loads(line)
@@ -136,16 +131,17 @@ def replay(directory: Path) -> str:
     ]
     summary: dict = {t: {name: [] for name in [*rules, "oracle"]} for t in TOLERANCES}
     bounded = {name: [0, 0] for name in rules}
-    for path in sorted(directory.glob("*.pt")):
-        data = torch.load(path)
+    for data in windows:
         g, exact = data["g"], data["ref"].double()  # (1025, M=1, C, H, W), (1, C, H, W)
         key = (data["photo"], tuple(data["window"]))
         reference = steps_to[key]
         for tolerance in TOLERANCES:
             cells = [f"{key[0]} {key[1]}", str(reference), f"{tolerance:g}"]
             for name, levels in rules.items():
-                total, report = integrate_to_tolerance(Replay(g), tolerance, levels)
-                true = error(total, exact)
+                total, report = adaptive.integrate_to_tolerance(
+                    Replay(g), tolerance, levels=levels
+                )
+                true = map_error(total, exact)
                 bounded[name][0] += true <= report.max_estimated_error
                 bounded[name][1] += 1
                 summary[tolerance][name].append(report.n_steps / reference)
@@ -213,7 +209,7 @@ def gauss(g: torch.Tensor, n: int, panels: int = 1) -> torch.Tensor:
     return total
 
 
-def other_rules(directory: Path) -> str:
+def other_rules(windows: list[dict]) -> str:
     """Map errors of other rules at equal gradients (17, 33, 65)."""
     rules = {
         "trapezoid": lambda g, n: trapezoid(g, n),
@@ -231,34 +227,27 @@ def other_rules(directory: Path) -> str:
         + " |",
         "| --- | " + "--- | " * len(rules),
     ]
-    for path in sorted(directory.glob("*.pt")):
-        data = torch.load(path)
+    for data in windows:
         g, exact = data["g"], data["ref"].double()
         cells = [f"{data['photo']} {tuple(data['window'])}"]
         for rule in rules.values():
             cells.append(
-                " / ".join(f"{error(rule(g, n), exact):.1e}" for n in (16, 32, 64))
+                " / ".join(f"{map_error(rule(g, n), exact):.1e}" for n in (16, 32, 64))
             )
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
 
-def integrate_to_tolerance(contributions, tolerance, levels):
-    with mock.patch.object(adaptive, "LEVELS", levels):
-        return adaptive.integrate_to_tolerance(contributions, tolerance, levels=levels)
-
-
 def main() -> None:
-    from ._accuracy import record_or_replay
-
     args = record_or_replay(__doc__)
     if args.record:
         record(args.folder, args.part, args.parts)
         return
+    windows = [torch.load(path) for path in sorted(args.folder.glob("*.pt"))]
     TABLE.write_text(
-        replay(args.folder)
+        replay(windows)
         + "\nMap error at equal gradients (Gauss-Legendre: 16, 32, 64 nodes; "
-        "the others 17, 33, 65):\n\n" + other_rules(args.folder)
+        "the others 17, 33, 65):\n\n" + other_rules(windows)
     )
     print(TABLE.read_text())
 

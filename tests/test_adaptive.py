@@ -319,3 +319,18 @@ def test_quarters_stop_when_max_steps_ends_the_refinement():
     assert not capped.converged
     assert capped.n_steps < report.n_steps
     assert capped.max_estimated_error > 1e-4
+
+
+@pytest.mark.parametrize(
+    "changes, match",
+    [
+        ({"blocks": 3}, "blocks must be a power of 2"),
+        ({"blocks": 8}, "refine_from >= 4 blocks"),
+        ({"blocks": 4, "growth": 3, "endpoints": False}, "trapezoid levels doubled"),
+    ],
+)
+def test_a_family_refined_by_blocks_is_checked_when_it_is_made(changes, match):
+    import dataclasses
+
+    with pytest.raises(ValueError, match=match):
+        dataclasses.replace(QUARTERS, **changes)

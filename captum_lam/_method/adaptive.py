@@ -148,6 +148,19 @@ class Levels:
     #: this share of their sum (and every part whose difference grew)
     share: float = 0.3
 
+    def __post_init__(self) -> None:
+        count = self.blocks
+        if count == 1:
+            return
+        if not (self.endpoints and self.first == 2 and self.growth == 2):
+            raise ValueError("blocks > 1 needs the trapezoid levels doubled from 2")
+        if (
+            count & (count - 1)
+            or self.refine_from % count
+            or self.refine_from < 4 * count
+        ):
+            raise ValueError("blocks must be a power of 2 and refine_from >= 4 blocks")
+
     def gradients(self, level: int) -> int:
         """Gradient evaluations of all levels up to ``level`` together."""
         return level + 1 if self.endpoints else level
@@ -410,14 +423,11 @@ def _integrate_by_blocks(
     estimate is infinite, as in the uniform rule).
     """
     count = levels.blocks
-    if not (levels.endpoints and levels.first == 2 and levels.growth == 2):
-        raise ValueError("blocks > 1 needs the trapezoid levels doubled from 2")
-    if (
-        count & (count - 1)
-        or levels.refine_from % count
-        or levels.refine_from < 4 * count
-    ):
-        raise ValueError("blocks must be a power of 2 and refine_from >= 4 blocks")
+
+    def added_nodes(b: int, segments: int) -> Tensor:
+        """The nodes of block ``b`` at ``segments`` that the half had not."""
+        k = torch.arange(segments // 2, dtype=torch.float64)
+        return (b + (2 * k + 1) / segments) / count
 
     def evaluate(groups: list[Tensor]) -> list[Tensor]:
         """The sum of the integrand over each group of ``u`` (weights one, in
@@ -461,8 +471,7 @@ def _integrate_by_blocks(
     while True:
         if level > count:
             m = level // count
-            u = torch.arange(m // 2, dtype=torch.float64)
-            groups = [(b + (2 * u + 1) / m) / count for b in range(count)]
+            groups = [added_nodes(b, m) for b in range(count)]
             for b, added in enumerate(evaluate(groups)):
                 inner[b] = added if inner[b] is None else inner[b] + added
             steps += count * (m // 2)
@@ -522,17 +531,12 @@ def _integrate_by_blocks(
             if not fitting:
                 break
             fitting.sort()
-            groups = []
-            for b in fitting:
-                m = 2 * segments[b]
-                u = torch.arange(m // 2, dtype=torch.float64)
-                groups.append((b + (2 * u + 1) / m) / count)
+            groups = [added_nodes(b, 2 * segments[b]) for b in fitting]
             for b, added in zip(fitting, evaluate(groups)):
-                m = 2 * segments[b]
+                segments[b] *= 2
                 inner[b] = inner[b] + added
-                refined = block_sum(b, m)
+                refined = block_sum(b, segments[b])
                 before[b], diff[b], sums[b] = diff[b], refined - sums[b], refined
-                segments[b] = m
             steps += cost
         totals.append(sum(sums))
     if estimate is None:  # max_steps allowed fewer than three levels
