@@ -100,11 +100,14 @@ class Replay:
     def __init__(self, g: torch.Tensor) -> None:
         self.g = g.double()
 
-    def __call__(self, alphas: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+    def __call__(self, alphas, weights, groups=None) -> torch.Tensor:
         index = torch.round(alphas * NODES).long()
         if not torch.allclose(index.double() / NODES, alphas, atol=1e-12, rtol=0):
             raise ValueError("a node that was not recorded")
-        return (weights.view(-1, *[1] * (self.g.ndim - 1)) * self.g[index]).sum(0)
+        values = weights.view(-1, *[1] * (self.g.ndim - 1)) * self.g[index]
+        if groups is None:
+            return values.sum(0)
+        return torch.stack([values[groups == g].sum(0) for g in groups.unique()])
 
 
 def oracle(g: torch.Tensor, exact: torch.Tensor, tolerance: float) -> int:

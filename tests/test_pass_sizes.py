@@ -89,3 +89,31 @@ def test_lam_convergence_delta_is_the_completeness_gap():
         change = objective(x) - objective(ProgressiveBlurPath().baseline(x))
     expected = attributions.sum() - change
     torch.testing.assert_close(delta, expected.reshape(delta.shape))
+
+
+@pytest.mark.parametrize("region", [(), (slice(1, 5), slice(0, 6))])
+def test_grouped_sums_equal_one_run_per_group(region):
+    """``n_steps="auto"`` sums several groups of nodes from one run: each
+    group's sum is the one its own run gives, though the passes mix groups."""
+    from captum_lam import ProgressiveBlurPath
+    from captum_lam._method.engine import Gradient, _Rule, integrate
+
+    def gradients(points, steps):
+        (grad,) = torch.autograd.grad((points.sin() * points).sum(), points)
+        yield Gradient(grad, torch.ones(steps.stop - steps.start, dtype=torch.bool))
+
+    path = ProgressiveBlurPath(sigma=1.0, kernel_size=5)
+    x = torch.rand(2, 3, 7, 8, dtype=torch.float64)
+    alphas = torch.tensor([0.1, 0.9, 0.3, 0.5, 0.7, 0.2, 1.0], dtype=torch.float64)
+    weights = torch.linspace(0.5, 2.0, 7, dtype=torch.float64)
+    groups = torch.tensor([0, 0, 2, 1, 2, 0, 1])
+    rule = _Rule("test", alphas=alphas, weights=weights)
+    grouped = integrate(gradients, path, x, rule, 3, region=region, groups=groups)
+    assert grouped.shape == (3, *x.shape)
+    for g in range(3):
+        own = _Rule("test", alphas=alphas[groups == g], weights=weights[groups == g])
+        alone = integrate(gradients, path, x, own, 3, region=region)
+        assert torch.allclose(grouped[g], alone, atol=1e-14, rtol=0)
+    if region:
+        assert torch.all(grouped[..., slice(6, None)] == 0)
+        assert torch.all(grouped[..., slice(5, None), :] == 0)

@@ -218,7 +218,9 @@ DEFAULT_MAX_STEPS = 2049
 DEFAULT_TOLERANCE = 1e-3
 
 
-Contributions = Callable[[Tensor, Tensor], Tensor]
+#: ``contributions(alphas, weights)`` and, for ``blocks > 1``,
+#: ``contributions(alphas, weights, groups)`` (see `integrate_to_tolerance`).
+Contributions = Callable[..., Tensor]
 
 
 @dataclass(frozen=True)
@@ -346,7 +348,9 @@ def integrate_to_tolerance(
     contributions : callable
         ``contributions(alphas, weights)``, both float64 (S,), returns
         ``sum_i weights[i] * gradient(alphas[i]) * dgamma/dalpha(alphas[i])``,
-        shape (M, ...): one map per example.
+        shape (M, ...): one map per example. Levels with ``blocks > 1`` call
+        ``contributions(alphas, weights, groups)``, ``groups`` int64 (S,)
+        labels ``0 .. G - 1``, for the sums of each label apart: (G, M, ...).
     tolerance : float
         Bound on the estimated relative map error (max over pixels of the
         error over max of the map), for every map.
@@ -365,7 +369,11 @@ def integrate_to_tolerance(
 
     Examples
     --------
-    >>> f = lambda a, w: (w * torch.cos(a)).sum().reshape(1, 1)
+    >>> def f(alphas, weights, groups=torch.tensor([0])):
+    ...     terms = weights * torch.cos(alphas)  # one map of one pixel per group
+    ...     labels = groups.expand_as(terms)
+    ...     sums = torch.zeros(int(labels.max()) + 1, dtype=torch.float64)
+    ...     return sums.index_add(0, labels, terms).reshape(-1, 1, 1)
     >>> total, report = integrate_to_tolerance(f, 1e-5)
     >>> error = abs(float(total) - math.sin(1.0)) / math.sin(1.0)
     >>> report.n_steps, error <= report.max_estimated_error <= 1e-5
@@ -431,24 +439,31 @@ def _integrate_by_blocks(
 
     def evaluate(groups: list[Tensor]) -> list[Tensor]:
         """The sum of the integrand over each group of ``u`` (weights one, in
-        ``u``); the change of variable is computed once for all of them."""
+        ``u``), from one call of ``contributions``."""
         u = torch.cat(groups)
         weights = torch.ones_like(u)
         alphas = u
         if levels.warp is not None:
             alphas, slope = levels.warp(u)
             weights = weights * slope
-        sums, start = [], 0
-        for group in groups:
-            stop = start + len(group)
-            sums.append(contributions(alphas[start:stop], weights[start:stop]))
-            start = stop
-        return sums
+        sizes = torch.tensor([len(group) for group in groups])
+        labels = torch.repeat_interleave(torch.arange(len(groups)), sizes)
+        return list(contributions(alphas, weights, labels))
 
-    # the block ends, one map each, and the sum over each block's inner nodes
-    ends = evaluate(
+    # the block ends, one map each, and the sum over each block's inner nodes;
+    # the levels to the first estimate are always computed (check_tolerance),
+    # so their nodes are one call
+    first_estimate = levels.first * levels.growth**2
+    early = [2**k for k in range(1, 64) if 2**k * count <= first_estimate]
+    sums = evaluate(
         [torch.tensor([j / count], dtype=torch.float64) for j in range(count + 1)]
+        + [added_nodes(b, m) for m in early for b in range(count)]
     )
+    ends = sums[: count + 1]
+    computed = {
+        m: sums[count + 1 + i * count : count + 1 + (i + 1) * count]
+        for i, m in enumerate(early)
+    }
     inner: list[Optional[Tensor]] = [None] * count
     steps = count + 1
 
@@ -471,8 +486,10 @@ def _integrate_by_blocks(
     while True:
         if level > count:
             m = level // count
-            groups = [added_nodes(b, m) for b in range(count)]
-            for b, added in enumerate(evaluate(groups)):
+            added_sums = computed.get(m) or evaluate(
+                [added_nodes(b, m) for b in range(count)]
+            )
+            for b, added in enumerate(added_sums):
                 inner[b] = added if inner[b] is None else inner[b] + added
             steps += count * (m // 2)
         if level >= count:
@@ -586,7 +603,7 @@ def integrate_steps(
     Arguments as for the engine; returns the maps and how they were computed.
     """
 
-    def run(rule: _Rule, done: int = 0) -> Tensor:
+    def run(rule: _Rule, done: int = 0, groups: Optional[Tensor] = None) -> Tensor:
         per_pass = _steps_per_pass(inputs, len(rule), internal_batch_size)
         shifted = None
         if progress is not None:
@@ -600,6 +617,7 @@ def integrate_steps(
             num_maps=num_maps,
             region=region,
             progress=shifted,
+            groups=groups,
         )
 
     if n_steps != "auto":
@@ -611,9 +629,12 @@ def integrate_steps(
 
     levels = levels_for(path)
 
-    def contributions(alphas: Tensor, weights: Tensor) -> Tensor:
+    def contributions(
+        alphas: Tensor, weights: Tensor, groups: Optional[Tensor] = None
+    ) -> Tensor:
         nonlocal done
-        total = run(_Rule(levels.name, alphas=alphas, weights=weights), done)
+        rule = _Rule(levels.name, alphas=alphas, weights=weights)
+        total = run(rule, done, groups)
         done += len(alphas)
         return total
 

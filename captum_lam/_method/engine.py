@@ -200,6 +200,7 @@ def integrate(
     num_maps: Optional[int] = None,
     region: Region = (),
     progress: Optional[Callable[[int, int], None]] = None,
+    groups: Optional[Tensor] = None,
 ) -> Tensor:
     """Sum over the rule's steps of gradient times path velocity.
 
@@ -221,17 +222,24 @@ def integrate(
         it is taken as zero.
     progress : callable, optional
         Called as ``progress(steps_done, n_steps)`` after each pass.
+    groups : Tensor, optional
+        (n_steps,) int64 labels ``0 .. G - 1``: the sum of each label's steps
+        apart, from one run (the passes as full as for a single sum).
 
     Returns
     -------
     Tensor
-        (num_maps, ...), the inputs' shape, dtype and device.
+        (num_maps, ...), the inputs' shape, dtype and device; with ``groups``
+        (G, num_maps, ...).
     """
     inputs = inputs.detach()
     cut = (Ellipsis, *region)
     part = inputs[cut]
     maps = part.shape[0] if num_maps is None else num_maps
-    total = torch.zeros(maps, *part.shape[1:], dtype=part.dtype, device=part.device)
+    n_groups = 1 if groups is None else int(groups.max()) + 1
+    totals = torch.zeros(
+        n_groups, maps, *part.shape[1:], dtype=part.dtype, device=part.device
+    )
     n_steps = len(rule)
     for steps in path_chunks(n_steps, per_pass):
         count = steps.stop - steps.start
@@ -245,14 +253,20 @@ def integrate(
             values = grad.values.reshape(count, -1, *part.shape[1:])
             for index, sub in grad.into:
                 at = (Ellipsis, *sub)
-                total[index][at] += (values[at] * velocities[at]).sum(dim=0)
+                products = values[at] * velocities[at]
+                if groups is None:
+                    totals[0][index][at] += products.sum(dim=0)
+                    continue
+                labels = groups[steps]
+                for label in labels.unique().tolist():
+                    totals[label][index][at] += products[labels == label].sum(dim=0)
         if progress is not None:
             progress(steps.stop, n_steps)
-    if not region:
-        return total
-    full = torch.zeros(maps, *inputs.shape[1:], dtype=total.dtype, device=total.device)
-    full[cut] = total
-    return full
+    if region:
+        full = totals.new_zeros(n_groups, maps, *inputs.shape[1:])
+        full[(slice(None), *cut)] = totals
+        totals = full
+    return totals[0] if groups is None else totals
 
 
 def convergence_delta(
