@@ -38,6 +38,25 @@ def test_auto_steps_report_the_steps_done_over_all_levels():
     assert done == sorted(set(done)) and done[0] == 9
 
 
+def test_auto_on_the_blur_path_reports_every_node_though_one_costs_nothing():
+    """At alpha = 1 the blur path does not move, so that node's gradient is
+    not taken; the reports still end at the steps of the report."""
+    from captum_lam import ProgressiveBlurPath
+
+    pig = PathIntegratedGradients(
+        lambda t: (t.sin() * t).flatten(1).sum(dim=1), ProgressiveBlurPath(1.0, 5)
+    )
+    seen = []
+    pig.progress_callback = lambda done, total: seen.append((done, total))
+    x = torch.rand(1, 1, 6, 6, dtype=torch.float64)
+    attr = pig.attribute(x, n_steps="auto", tolerance=1e-3)
+    steps = pig.last_integration.n_steps
+    done = [d for d, _ in seen]
+    assert seen[-1] == (steps, steps) and done == sorted(done)
+    fixed = pig.attribute(x, n_steps=2000, method="riemann_middle")
+    assert float((attr - fixed).abs().max() / fixed.abs().max()) <= 1e-3
+
+
 @pytest.mark.parametrize("tolerance", [1e-7, 0.5, 0.999])
 def test_tolerances_in_range_are_taken(tolerance):
     # linear: every level is exact, so even 1e-7 is reached at once

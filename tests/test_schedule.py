@@ -141,8 +141,9 @@ def test_auto_on_the_blur_path_uses_the_warped_nodes(photo_crop):
     report = lam.last_integration
     warp = adaptive.levels_for(ProgressiveBlurPath()).warp
     # the package's levels start with the ends of the four quarters of u, then
-    # their midpoints, in one run
-    u = torch.cat([torch.arange(5, dtype=F64) / 4, torch.arange(1, 8, 2) / 8])
+    # their midpoints, in one run; at u = 1 the path does not move (the kernel
+    # is a delta), so that gradient is not taken
+    u = torch.cat([torch.arange(4, dtype=F64) / 4, torch.arange(1, 8, 2) / 8])
     assert torch.allclose(seen[0], warp(u)[0], atol=1e-14, rtol=0)
     assert report.method.endswith("by the path's density")
     reference = lam.attribute(

@@ -107,6 +107,7 @@ level with that level's new nodes.
 
 from __future__ import annotations
 
+import functools
 import math
 import warnings
 from dataclasses import dataclass, replace
@@ -115,7 +116,7 @@ from typing import Any, Callable, Optional, Union
 import torch
 from torch import Tensor
 
-from ..paths import Path
+from ..paths import Path, ProgressiveBlurPath
 from .checks import as_int, caller_stacklevel
 from .engine import GradientFn, Region, _Rule, check_integration, integrate
 from .engine import steps_per_pass as _steps_per_pass
@@ -577,11 +578,19 @@ def levels_for(path: Path) -> Levels:
         return levels
     if path.node_density(torch.tensor([0.5], dtype=torch.float64)) is None:
         return levels
+    if type(path) is ProgressiveBlurPath:
+        warp = _blur_warp(path.sigma, path.kernel_size)
+    else:
+        warp = Warp(path.node_density)
     return replace(
-        levels,
-        name=f"{levels.name}, nodes by the path's density",
-        warp=Warp(path.node_density),
+        levels, name=f"{levels.name}, nodes by the path's density", warp=warp
     )
+
+
+@functools.lru_cache(maxsize=16)
+def _blur_warp(sigma: float, kernel_size: int) -> Warp:
+    """The warp of LAM's path, built once per blur (its nodes are reused)."""
+    return Warp(ProgressiveBlurPath(sigma, kernel_size).node_density)
 
 
 def integrate_steps(
@@ -632,11 +641,24 @@ def integrate_steps(
     def contributions(
         alphas: Tensor, weights: Tensor, groups: Optional[Tensor] = None
     ) -> Tensor:
+        # a node where the path does not move (the blur path's alpha = 1) adds
+        # exactly zero: its gradient is not computed
         nonlocal done
-        rule = _Rule(levels.name, alphas=alphas, weights=weights)
-        total = run(rule, done, groups)
+        count = 1 if groups is None else int(groups.max()) + 1
+        velocity = path.derivatives(inputs.detach(), alphas)[(Ellipsis, *region)]
+        moving = (weights != 0) & velocity.reshape(len(alphas), -1).ne(0).any(dim=1)
+        total = None
+        if bool(moving.any()):
+            rule = _Rule(levels.name, alphas=alphas[moving], weights=weights[moving])
+            total = run(rule, done, None if groups is None else groups[moving])
         done += len(alphas)
-        return total
+        if progress is not None and not bool(moving.all()):
+            progress(done, done)
+        maps = inputs.shape[0] if num_maps is None else num_maps
+        sums = inputs.new_zeros(count, maps, *inputs.shape[1:])
+        if total is not None:
+            sums[: len(total)] = total if groups is not None else total[None]
+        return sums if groups is not None else sums[0]
 
     total, report = integrate_to_tolerance(
         contributions, tolerance, DEFAULT_MAX_STEPS, levels

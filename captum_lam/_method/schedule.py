@@ -83,6 +83,7 @@ class Warp:
         pieces = (values.reshape(points.shape) * _WEIGHTS[None]).sum(dim=1) / intervals
         self._table = torch.cat([torch.zeros(1, dtype=torch.float64), pieces.cumsum(0)])
         self.total = float(self._table[-1])
+        self._known: dict[float, tuple[float, float]] = {}
 
     def _integral(self, lo: Tensor, hi: Tensor) -> Tensor:
         """``int_lo^hi density``, elementwise, (S,)."""
@@ -92,8 +93,18 @@ class Warp:
         return (values * _WEIGHTS[None] * width).sum(dim=1)
 
     def __call__(self, u: Tensor) -> tuple[Tensor, Tensor]:
-        """``(phi(u), phi'(u))`` for float64 ``u`` in [0, 1], each (S,)."""
-        target = u.to(torch.float64) * self.total
+        """``(phi(u), phi'(u))`` for float64 ``u`` in [0, 1], each (S,);
+        each ``u`` is computed once per warp."""
+        keys = u.to(torch.float64).tolist()
+        missing = sorted({k for k in keys if k not in self._known})
+        if missing:
+            alpha, slope = self._compute(torch.tensor(missing, dtype=torch.float64))
+            self._known.update(zip(missing, zip(alpha.tolist(), slope.tolist())))
+        pairs = torch.tensor([self._known[k] for k in keys], dtype=torch.float64)
+        return pairs[:, 0].reshape(u.shape), pairs[:, 1].reshape(u.shape)
+
+    def _compute(self, u: Tensor) -> tuple[Tensor, Tensor]:
+        target = u * self.total
         piece = torch.searchsorted(self._table, target, right=True) - 1
         piece = piece.clamp(0, self.intervals - 1)
         lo = self._starts[piece]
