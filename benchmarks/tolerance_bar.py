@@ -27,8 +27,10 @@ windows (float32, ``reach="auto"`` for every run):
   three derivatives, factor 1.2) and the package's ("after": round four's to
   16 segments, then the quarters of ``u`` doubled apart), timed in the same
   run. The time ratio is auto's time over the reference's. Earlier runs:
-  round four's (docs/data/tolerance_bar_round4.jsonl: before = round two,
-  round three, after = round four), round three's
+  round five's (docs/data/tolerance_bar_round5.jsonl: the same schemes, the
+  quarters then one engine call per quarter and level), round four's
+  (docs/data/tolerance_bar_round4.jsonl: before = round two, round three,
+  after = round four), round three's
   (docs/data/tolerance_bar_round3.jsonl), round two's (round one's midpoints
   against equal trapezoids): docs/data/tolerance_bar_round2.jsonl.
 
