@@ -105,9 +105,7 @@ class Replay:
         if not torch.allclose(index.double() / NODES, alphas, atol=1e-12, rtol=0):
             raise ValueError("a node that was not recorded")
         values = weights.view(-1, *[1] * (self.g.ndim - 1)) * self.g[index]
-        if groups is None:
-            return values.sum(0)
-        return torch.stack([values[groups == g].sum(0) for g in groups.unique()])
+        return adaptive.sum_by_group(values, groups)
 
 
 def oracle(g: torch.Tensor, exact: torch.Tensor, tolerance: float) -> int:

@@ -13,6 +13,7 @@ from captum_lam._method.adaptive import (
     TRAPEZOID,
     check_tolerance,
     integrate_to_tolerance,
+    sum_by_group,
 )
 
 
@@ -26,9 +27,7 @@ class Recorder:
     def __call__(self, alphas, weights, groups=None):
         self.alphas += alphas.tolist()
         values = weights.view(-1, 1, 1) * self.integrand(alphas)  # (S, M, P)
-        if groups is None:
-            return values.sum(dim=0)
-        return torch.stack([values[groups == g].sum(dim=0) for g in groups.unique()])
+        return sum_by_group(values, groups)
 
 
 def smooth(alphas):

@@ -236,6 +236,16 @@ DEFAULT_TOLERANCE = 1e-3
 Contributions = Callable[..., Tensor]
 
 
+def sum_by_group(terms: Tensor, groups: Optional[Tensor]) -> Tensor:
+    """``terms`` (S, ...) summed over dim 0: (...), or per label of
+    ``groups`` (S,) int64 ``0 .. G - 1``: (G, ...), an empty label's sum zero."""
+    if groups is None:
+        return terms.sum(dim=0)
+    return torch.stack(
+        [terms[groups == g].sum(dim=0) for g in range(int(groups.max()) + 1)]
+    )
+
+
 @dataclass(frozen=True)
 class IntegrationReport:
     """How a path integral was computed.
