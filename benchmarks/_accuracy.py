@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import math
 import time
-from typing import Any, Callable
+from typing import Any, Callable, Optional
 
 import torch
 
@@ -68,9 +68,10 @@ def first_order_steps(error_at: float, steps_at: int, target: float) -> int:
     return max(1, math.ceil(steps_at * error_at / target))
 
 
-def record_or_replay(doc: str):
+def record_or_replay(doc: str, configure: Optional[Callable[[Any], None]] = None):
     """The command line of a benchmark that records to a folder, then replays:
-    ``folder``, ``--record``, ``--part K/N`` (parsed to ``part, parts``)."""
+    ``folder``, ``--record``, ``--part K/N`` (parsed to ``part, parts``), and
+    what ``configure(parser)`` adds."""
     import argparse
     from pathlib import Path
 
@@ -78,6 +79,8 @@ def record_or_replay(doc: str):
     parser.add_argument("folder", type=Path)
     parser.add_argument("--record", action="store_true")
     parser.add_argument("--part", default="0/1", help="K/N: every N-th window from K")
+    if configure is not None:
+        configure(parser)
     args = parser.parse_args()
     args.part, args.parts = map(int, args.part.split("/"))
     return args

@@ -6,8 +6,10 @@ import pytest
 import torch
 
 from captum_lam._method.adaptive import (
+    GATED_ORDER,
     LEVELS,
     MIDPOINT,
+    OBSERVED_ORDER,
     QUARTERS,
     SAFETY,
     TRAPEZOID,
@@ -303,6 +305,59 @@ def test_quarters_refines_the_rough_quarter_and_its_estimate_is_the_documented_o
     assert torch.all(relative_error(total, _exact_rough()) <= report.estimated_error)
 
 
+def root_quarter(alphas):
+    """Lines plus ``sqrt(t) (1/4 - t)``, ``t = alpha - 1/4``, on [0.25, 0.5]
+    only (order 1.5 there: ratio 2.8 per doubling): (S, 2, 3)."""
+    t = (alphas.view(-1, 1, 1) - 0.25).clamp(0, 0.25)
+    scale = torch.tensor([1.0, 3.0]).double().view(1, 2, 1)
+    return _lines(alphas) + scale * t.sqrt() * (0.25 - t)
+
+
+def _exact_root():
+    k = torch.tensor([1.0, 2.0, 5.0], dtype=torch.float64)
+    bump = 0.25 * 2 / 3 * 0.25**1.5 - 2 / 5 * 0.25**2.5
+    return (1 + k / 2).expand(2, -1) + torch.tensor([[1.0], [3.0]]).double() * bump
+
+
+@pytest.mark.parametrize("levels", [OBSERVED_ORDER, GATED_ORDER], ids=["all", "gated"])
+@pytest.mark.parametrize(
+    "integrand, exact, tolerance",
+    [
+        (rough_quarter, "rough", 1e-4),
+        (rough_quarter, "rough", 3e-2),
+        (root_quarter, "root", 1e-3),
+    ],
+)
+def test_observed_order_counts_each_quarter_by_its_last_ratio_as_documented(
+    integrand, exact, tolerance, levels
+):
+    recorder = Recorder(integrand)
+    total, report = integrate_to_tolerance(recorder, tolerance, levels=levels)
+    assert report.converged
+    values = {
+        a: integrand(torch.tensor([a], dtype=torch.float64))[0] for a in recorder.alphas
+    }
+    weighted = 0
+    for nodes in _quarters(recorder.alphas):
+        sums = [_trapezoid(nodes[::k], values) for k in (1, 2, 4, 8) if k < len(nodes)]
+        last, before = sums[0] - sums[1], sums[1] - sums[2]
+        if not last.any():  # the lines: exact on every level
+            continue
+        # the ratio of the largest pixels, per map, taken into [2, 4]
+        ratio = (before.abs().amax(1) / last.abs().amax(1)).clamp(2, 4)
+        if levels.trust:  # and its last two ratios at least trust, or first order
+            trusted = ratio >= levels.trust
+            if len(sums) == 4:
+                earlier = (sums[2] - sums[3]).abs().amax(1) / before.abs().amax(1)
+                trusted &= earlier >= levels.trust
+            ratio = torch.where(trusted, ratio, 2.0)
+        weighted = weighted + last / (ratio - 1).view(-1, 1)
+    expected = levels.safety * relative_error(weighted + total, total)
+    torch.testing.assert_close(report.estimated_error, expected, rtol=1e-9, atol=0)
+    exact = _exact_rough() if exact == "rough" else _exact_root()
+    assert torch.all(relative_error(total, exact) <= report.estimated_error)
+
+
 def _exact_rough():
     a = torch.linspace(0.25, 0.5, 20001, dtype=torch.float64)
     wave = rough_quarter(a) - _lines(a)
@@ -328,6 +383,8 @@ def test_quarters_stop_when_max_steps_ends_the_refinement():
         ({"blocks": 3}, "blocks must be a power of 2"),
         ({"blocks": 8}, "refine_from >= 4 blocks"),
         ({"blocks": 4, "growth": 3, "endpoints": False}, "trapezoid levels doubled"),
+        ({"max_ratio": 1.5}, "max_ratio must be >= 2"),
+        ({"max_ratio": 4.0, "trust": 5.0}, r"trust must be 0 or in \(2, max_ratio\]"),
     ],
 )
 def test_a_family_refined_by_blocks_is_checked_when_it_is_made(changes, match):

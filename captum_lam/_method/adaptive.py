@@ -160,6 +160,18 @@ class Levels:
     #: the parts refined each round: the largest differences that make up
     #: this share of their sum (and every part whose difference grew)
     share: float = 0.3
+    #: > 2 (``blocks > 1``): from level ``refine_from`` on, each part's
+    #: difference counts ``1 / (r - 1)`` times, ``r`` its last two
+    #: differences' observed ratio taken into ``[2, max_ratio]`` (2: first
+    #: order everywhere, every part counted once)
+    max_ratio: float = 2.0
+    #: with ``max_ratio > 2``: 0 lets every ratio count; above 2, a part's
+    #: order counts only where its last ratio (and the one before, where
+    #: it has one) is at least ``trust``, ``1 / (r - 1)`` with ``r`` up to
+    #: ``max_ratio``, and the part counts once (first order) elsewhere
+    trust: float = 0.0
+    #: the factor on the estimate (None: ``SAFETY``, read at call time)
+    safety: Optional[float] = None
 
     def __post_init__(self) -> None:
         count = self.blocks
@@ -173,6 +185,10 @@ class Levels:
             or self.refine_from < 4 * count
         ):
             raise ValueError("blocks must be a power of 2 and refine_from >= 4 blocks")
+        if not self.max_ratio >= 2:
+            raise ValueError("max_ratio must be >= 2 (2: first order)")
+        if not (self.trust == 0 or 2 < self.trust <= self.max_ratio):
+            raise ValueError("trust must be 0 or in (2, max_ratio]")
 
     def gradients(self, level: int) -> int:
         """Gradient evaluations of all levels up to ``level`` together."""
@@ -217,6 +233,23 @@ QUARTERS = Levels(
     growth=2,
     endpoints=True,
     blocks=4,
+)
+#: Round seven's candidate, measured and not adopted (docs/speed-accuracy.md):
+#: ``QUARTERS`` whose estimate from 16 segments on counts each quarter's
+#: difference by its observed order, up to the trapezoid's second order
+#: (``max_ratio`` 4), with its own factor. Sharp enough for the tolerance
+#: bar's moon window (21 steps) only where it is no longer honest on ReLU
+#: networks (python -m benchmarks.dense_integrand DIR --honesty HDIR).
+OBSERVED_ORDER = replace(
+    QUARTERS,
+    name="nested trapezoid (doubling), quarters refined apart, observed order",
+    max_ratio=4.0,
+    safety=2.0,
+)
+#: ``OBSERVED_ORDER`` counting a quarter's order only where its last two
+#: ratios are at least 3.5 (measured, not adopted either).
+GATED_ORDER = replace(
+    OBSERVED_ORDER, name=OBSERVED_ORDER.name + ", gated at 3.5", trust=3.5
 )
 #: The levels of ``n_steps="auto"`` (read at call time; see the module docstring).
 LEVELS = QUARTERS
@@ -503,6 +536,8 @@ def _integrate_by_blocks(
         total = (ends[0] + ends[count]) / 2
         return (total + sum(picked) if picked else total) / n
 
+    ordered = levels.max_ratio > 2
+    safety = SAFETY if levels.safety is None else levels.safety
     history: list[list[Tensor]] = []  # block sums at segments per block 1, 2, 4, ...
     totals, differences = [], []
     estimate: Optional[Tensor] = None
@@ -524,7 +559,8 @@ def _integrate_by_blocks(
             totals.append(uniform_sum(level))
         if len(totals) >= 2:
             differences.append(_relative_max(totals[-1] - totals[-2], totals[-1]))
-        if len(differences) >= 2:
+        # with observed orders the quarters' estimate decides from refine_from on
+        if len(differences) >= 2 and not (ordered and level >= levels.refine_from):
             estimate = estimate_error(differences[-2], differences[-1], 2)
             if bool((estimate <= tolerance).all()):
                 converged = True
@@ -537,13 +573,19 @@ def _integrate_by_blocks(
         sums = history[-1]
         diff = [sums[b] - history[-2][b] for b in range(count)]
         before = [history[-2][b] - history[-3][b] for b in range(count)]
+        earlier: list[Optional[Tensor]] = [
+            history[-3][b] - history[-4][b] if len(history) >= 4 else None
+            for b in range(count)
+        ]
         while True:
             total = sum(sums)
             sizes = [_relative_max(d, total) for d in diff]
             grew = [
                 (s >= _relative_max(p, total)) & (s > 0) for s, p in zip(sizes, before)
             ]
-            estimate = SAFETY * _relative_max(sum(diff), total)
+            estimate = safety * _relative_max(
+                _weighted_sum(diff, sizes, before, earlier, total, levels), total
+            )
             estimate = torch.where(
                 torch.stack(grew).any(dim=0),
                 torch.full_like(estimate, math.inf),
@@ -578,7 +620,8 @@ def _integrate_by_blocks(
                 segments[b] *= 2
                 inner[b] = inner[b] + added
                 refined = block_sum(b, segments[b])
-                before[b], diff[b], sums[b] = diff[b], refined - sums[b], refined
+                earlier[b], before[b] = before[b], diff[b]
+                diff[b], sums[b] = refined - sums[b], refined
             steps += cost
         totals.append(sum(sums))
     if estimate is None:  # max_steps allowed fewer than three levels
@@ -591,6 +634,36 @@ def _integrate_by_blocks(
         converged=converged,
     )
     return totals[-1], report
+
+
+def _weighted_sum(
+    diff: list[Tensor],
+    sizes: list[Tensor],
+    before: list[Tensor],
+    earlier: list[Optional[Tensor]],
+    total: Tensor,
+    levels: Levels,
+) -> Tensor:
+    """``sum_b diff[b] / (r_b - 1)``, per map: ``r_b`` the ratio of block
+    ``b``'s difference before to its last one (relative maxima ``sizes``),
+    taken into ``[2, max_ratio]`` (with ``trust``: 2 where the block's last
+    ratios are below it); the plain sum when ``max_ratio`` is 2."""
+    if levels.max_ratio <= 2:
+        return sum(diff)
+    out = torch.zeros_like(diff[0])
+    for d, size, p, q in zip(diff, sizes, before, earlier):
+        previous = _relative_max(p, total)
+        ratio = torch.where(
+            size > 0, previous / size, torch.full_like(size, levels.max_ratio)
+        ).clamp(2, levels.max_ratio)
+        if levels.trust:
+            trusted = ratio >= levels.trust
+            if q is not None:
+                trusted &= _relative_max(q, total) >= levels.trust * previous
+            ratio = torch.where(trusted, ratio, torch.full_like(ratio, 2.0))
+        factor = 1 / (ratio - 1)
+        out = out + factor.to(d.dtype).view(-1, *[1] * (d.ndim - 1)) * d
+    return out
 
 
 def levels_for(path: Path) -> Levels:
