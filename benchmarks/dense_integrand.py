@@ -3,11 +3,14 @@
 Run:  python -m benchmarks.dense_integrand --record DIR [--part K/N]
       (about 2.5 minutes per window on one core), then
       python -m benchmarks.dense_integrand DIR   (the table, seconds)
+      [--record --set honesty HDIR; then DIR --honesty HDIR]
 writes docs/generated/dense_integrand.md.
 
 ``--record`` writes, for each SPAN x4 64x64 window of
 ``benchmarks/tolerance_bar.py`` (its calibration photos' 2 most textured
-16x16 windows and one of each other photo), the integrand of the package's
+16x16 windows, one of each of round four's held-out photos: the 14
+"developed" windows; and one of each of round six's held-out photos), the
+integrand of the package's
 nodes ``g(u) = gradient * dgamma/dalpha * dalpha/du`` at ``u = k / 1024``
 (k = 0..1024, float32) and the converged map of ``tolerance_bar`` (1458
 midpoint segment steps) to one file per window in DIR (about 50 MB each; not
@@ -24,7 +27,14 @@ stop sooner on these levels). A second table: the map error of other rules
 at equal gradients (Romberg from the last two trapezoid levels, Gregory's end
 corrections, Gauss-Legendre whole or on 4 panels). The steps are set against
 the reference scheme's steps to 1e-3 recorded by ``tolerance_bar``
-(docs/data/tolerance_bar_round4.jsonl).
+(docs/data/tolerance_bar_round4.jsonl; the held-out windows':
+docs/data/tolerance_bar.jsonl). Round seven's observed-order rules
+(``adaptive.OBSERVED_ORDER``, ``GATED_ORDER``) are replayed beside them.
+
+``--record --set honesty`` records the honesty study's windows instead (every
+window of ``benchmarks/honesty.py`` ``FULL`` whose network is installed, about
+3 minutes each), and ``DIR --honesty HDIR`` adds, per network, how many of
+each rule's distinct stops (the case's tolerances) its estimate bounds.
 """
 
 from __future__ import annotations
@@ -47,17 +57,30 @@ from .honesty import crop
 ROOT = Path(__file__).resolve().parents[1]
 TABLE = ROOT / "docs" / "generated" / "dense_integrand.md"
 REFERENCE = ROOT / "docs" / "data" / "tolerance_bar_round4.jsonl"
+HELD_OUT_REFERENCE = ROOT / "docs" / "data" / "tolerance_bar.jsonl"
 NODES = 1024
 TOLERANCES = (1e-2, 3e-3, 1e-3, 3e-4)
 
 
-def jobs() -> list[tuple[str, tuple[int, int, int]]]:
-    """(photo, window) of every window tolerance_bar recorded in round four."""
-    out = []
+def reference_steps() -> dict[tuple, tuple[str, int]]:
+    """(photo, window) -> (set, the reference scheme's steps to 1e-3): the
+    windows tolerance_bar recorded in round four ("developed") and its
+    held-out photos of round six ("held-out")."""
+    out = {}
     for line in REFERENCE.read_text().splitlines():
         r = json.loads(line)
-        out.append((r["photo"], tuple(r["window"])))
+        out[(r["photo"], tuple(r["window"]))] = ("developed", r["reference"]["steps"])
+    for line in HELD_OUT_REFERENCE.read_text().splitlines():
+        r = json.loads(line)
+        if r["set"] == "held-out":
+            key = (r["photo"], tuple(r["window"]))
+            out[key] = ("held-out", r["reference"]["steps"])
     return out
+
+
+def jobs() -> list[tuple[str, tuple[int, int, int]]]:
+    """(photo, window) of every window of ``reference_steps``."""
+    return list(reference_steps())
 
 
 def honesty_jobs() -> list[tuple]:
@@ -234,10 +257,7 @@ def honesty_replay(windows: list[dict]) -> str:
 
 
 def replay(windows: list[dict]) -> str:
-    steps_to = {}
-    for line in REFERENCE.read_text().splitlines():
-        r = json.loads(line)
-        steps_to[(r["photo"], tuple(r["window"]))] = r["reference"]["steps"]
+    steps_to = reference_steps()
     rules = RULES
     lines = [
         "| window | reference steps to 1e-3 | tolerance | "
@@ -245,13 +265,16 @@ def replay(windows: list[dict]) -> str:
         + " | oracle steps |",
         "| --- | --- | --- | " + "--- | " * len(rules) + "--- |",
     ]
-    summary: dict = {t: {name: [] for name in [*rules, "oracle"]} for t in TOLERANCES}
+    summary: dict = {}
     bounded = {name: [0, 0] for name in rules}
     for data in windows:
         g, exact = data["g"], data["ref"].double()  # (1025, M=1, C, H, W), (1, C, H, W)
         key = (data["photo"], tuple(data["window"]))
-        reference = steps_to[key]
+        kind, reference = steps_to[key]
         for tolerance in TOLERANCES:
+            per = summary.setdefault(
+                (kind, tolerance), {n: [] for n in [*rules, "oracle"]}
+            )
             cells = [f"{key[0]} {key[1]}", str(reference), f"{tolerance:g}"]
             for name, levels in rules.items():
                 total, report = adaptive.integrate_to_tolerance(
@@ -260,12 +283,12 @@ def replay(windows: list[dict]) -> str:
                 true = map_error(total, exact)
                 bounded[name][0] += true <= report.max_estimated_error
                 bounded[name][1] += 1
-                summary[tolerance][name].append(report.n_steps / reference)
+                per[name].append(report.n_steps / reference)
                 cells.append(
                     f"{report.n_steps}, {true:.1e}, {report.max_estimated_error:.1e}"
                 )
             best = oracle(g, exact, tolerance)
-            summary[tolerance]["oracle"].append(best / reference)
+            per["oracle"].append(best / reference)
             cells.append(str(best))
             lines.append("| " + " | ".join(cells) + " |")
     lines.append("")
@@ -274,13 +297,18 @@ def replay(windows: list[dict]) -> str:
         "(at 1e-3 the bar's measure in steps):"
     )
     lines.append("")
-    lines.append("| tolerance | " + " | ".join([*rules, "oracle"]) + " |")
-    lines.append("| --- | " + "--- | " * (len(rules) + 1))
-    for tolerance, per in summary.items():
+    lines.append("| windows | tolerance | " + " | ".join([*rules, "oracle"]) + " |")
+    lines.append("| --- | --- | " + "--- | " * (len(rules) + 1))
+    for (kind, tolerance), per in sorted(
+        summary.items(), key=lambda kv: (kv[0][0], -kv[0][1])
+    ):
+        count = len(per["oracle"])
         cells = [
             f"{statistics.median(v):.3f} / {max(v):.3f}" for v in per.values() if v
         ]
-        lines.append(f"| {tolerance:g} | " + " | ".join(cells) + " |")
+        lines.append(
+            f"| {kind} ({count}) | {tolerance:g} | " + " | ".join(cells) + " |"
+        )
     lines.append("")
     lines.append(
         "Estimate >= true error: "

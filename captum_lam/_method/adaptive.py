@@ -40,75 +40,20 @@ at every level, so no difference of levels can see it: the estimate is
 statistical. The published study: ``benchmarks/honesty.py``,
 ``tests/test_honesty_study.py``, docs/speed-accuracy.md.
 
-Measured for issue 30 (docs/speed-accuracy.md). Round one: levels from 3
-(3, 9, 27, 81, ...) cut the median time to the reference scheme on 8 SPAN x4
-windows from 0.067 to 0.056 but took 243 steps on 3 of them and bounded 13 of
-14 stops of the CI honesty sample; alpha schedules, Richardson extrapolation,
-an observed-order estimate and greedy per-segment refinement did not beat the
-uniform rule at 54 steps. Round two (``benchmarks/level_errors.py`` records
-every level of three families on SPAN x4 64x64 windows and on span-x2,
-plain-d8 and edsr-small crops; ``benchmarks/stop_rules.py`` replays stopping
-rules on them): the estimate lags one level, ``D_n`` being about the error of
-level ``n/g``, while the true error of level ``n`` is typically 0.3 to 0.5
-times ``D_n / (g - 1)``, up to 1.24 (midpoints) and 1.12 (trapezoids), and
-that upper tail sets ``SAFETY``. With tripling, that lag
-costs a factor 3 of steps: 1e-3 is true at 54 midpoint steps on 7 of the 8
-windows but certified there on 1 (162 on the others: median 0.069 of the
-reference scheme's steps). A smaller factor (1.2, 1.0) bounds fewer stops
-(plain-d8 at 162 steps, SPAN x4 at 54) and gains one window; an observed
-ratio (capped at 5 or 9) bounded 53% to 76% of stops; levels from 4 stop at
-36 steps too early (true 1.0e-3, estimated 9e-4) or at 324. Doubling halves
-what the lag costs: the same factor 1.5 stops at 65 or 129 steps (257 on one
-window) and bounds all 61 recorded stops; the bar (median 1/20 of the
-reference scheme's time, every window 1/10) was not met: 0.054 / 0.111 of its
-steps on the calibration windows, 0.061 / 0.098 on 6 held-out ones.
-Round three: equal segments of ``alpha`` spend an eighth of the gradients
-where the blur path's integrand is zero and as many on its flat start as
-where the map is made (``benchmarks/integrand_profile.py``); with the nodes
-by the path's density the oracle (a stop at the first level whose true error
-is within 1e-3) falls from 0.027 / 0.034 to 0.016 / 0.027 of the reference's
-steps on the calibration windows, and the factor 1.2 bounds 71 of 72
-recorded stops of 4 networks (1.5: 72 of 72, but 129 steps where 65 are
-enough on a third of the windows). ``SAFETY`` = 1.2 is checked on the
-honesty study's 12 networks by ``python -m benchmarks.honesty --replay``.
-Round four: the density by the kernel's speed put few nodes where the kernel
-leaves the delta (alpha 0.75 to 0.875), where the trapezoid rule's local
-error was still large; the density by the kernel's first three derivatives
-(`ProgressiveBlurPath.node_density`) halves ``D_65`` on most windows, so
-``tolerance=1e-3`` stops at 65 steps instead of 129 on most SPAN x4 windows
-(docs/speed-accuracy.md). An observed-order estimate per map region (blocks
-of 1 to 8 pixels, the order from the last two or three levels) was replayed
-on the recorded level maps of 54 windows first: it bounded 69% to 97% of
-the stops, and the variants above 95% stopped later than the first-order
-estimate, not sooner: not used.
-Round five (``benchmarks/dense_integrand.py``: the integrand of 14 SPAN x4
-64x64 windows at 1025 nodes, every rule on them replayed exactly): the
-windows above 1/10 of the reference's time had their integrand's error on
-one part of the path (clock: the first eighth of ``u``), so doubling
-everywhere paid for nodes where the map was already exact. Refining the
-quarters of ``u`` apart (``QUARTERS``; 2 and 8 blocks and shares of 0.5 and
-0.7 replayed worse) stops clock at 81 steps instead of 129, and 1e-3 and
-3e-4 at fewer steps on most windows, every stop bounded. Endpoint
-corrections (Gregory), Romberg extrapolation and Gauss-Legendre (16 to 64
-nodes, whole or on 4 panels) were less exact than the trapezoids at equal
-gradients on most of those windows (Gregory on all): the trapezoid error
-there is the integrand's fine structure, not its ends. Moon (48, 44, 16),
-whose reference scheme needs only 235 steps, is the exception (Gauss-Legendre
-on 4 panels: 3.5e-4 at 16 nodes, the trapezoids 1.3e-3 at 17), but a rule
-needs a second one to estimate its error, and no nested pair of them was
-tried.
-
-Round six: the windows whose reference scheme needs few steps (moon 235,
-cell 578) were above 1/10 of its time partly because the quarters made one
-engine call per quarter and level (16 calls for moon's 29 nodes, passes of 1
-or 2 points where a fixed rule's hold 10 or more): the levels to the first
-estimate and each refinement round are now one run whose groups the engine
-sums apart, the node at ``alpha = 1`` (no path velocity) is not evaluated,
-and the change of variable is built once per blur. Nodes and estimates are
-unchanged. A smaller factor does not rescue moon: replayed on the 14 dense
-records, moon stops at 29 steps for factors 1.2 down to 0.8 and at 21 only
-with 0.7, which stops hubble_deep_field at 25 steps and leaves a stop at
-3e-4 unbounded.
+What was measured for issue 30, round by round, is in docs/speed-accuracy.md
+(the benchmarks that give each figure are named there). In short: doubling
+halves what tripling's one-level lag costs (round two); nodes by the path's
+density (rounds three and four) and quarters refined apart (round five)
+put the gradients where the integrand's error is; one engine run per round
+(round six) makes the passes as full as a fixed rule's. Observed-order
+estimates (per pixel region in round four, per quarter in round seven:
+``OBSERVED_ORDER``, ``GATED_ORDER``) were replayed on recorded integrands
+and not adopted: the variants sharp enough to stop sooner no longer bounded
+95% of the honesty study's stops, or a small smooth network's. Endpoint
+corrections, Romberg and Gauss-Legendre were less exact than the trapezoids
+at equal gradients on most windows (round five). A smaller ``SAFETY`` is not
+honest either (``python -m benchmarks.honesty --replay --safety 0.8``: 81 of
+86 recorded stops bounded, 94.2%).
 
 The controller (``integrate_to_tolerance``) knows nothing of networks: it
 asks a callback for ``sum_i weights[i] * integrand(alphas[i])``, one map per
@@ -132,6 +77,7 @@ from ..paths import Path, ProgressiveBlurPath
 from .checks import as_int, caller_stacklevel
 from .engine import GradientFn, Region, _Rule, check_integration, integrate
 from .engine import steps_per_pass as _steps_per_pass
+from .observed_order import order_weights
 from .schedule import Warp
 
 
@@ -580,12 +526,17 @@ def _integrate_by_blocks(
         while True:
             total = sum(sums)
             sizes = [_relative_max(d, total) for d in diff]
-            grew = [
-                (s >= _relative_max(p, total)) & (s > 0) for s, p in zip(sizes, before)
-            ]
-            estimate = safety * _relative_max(
-                _weighted_sum(diff, sizes, before, earlier, total, levels), total
-            )
+            previous = [_relative_max(p, total) for p in before]
+            grew = [(s >= p) & (s > 0) for s, p in zip(sizes, previous)]
+            if levels.max_ratio > 2:
+                oldest = [q if q is None else _relative_max(q, total) for q in earlier]
+                weights = order_weights(sizes, previous, oldest, levels)
+                diff_sum = sum(
+                    w.view(-1, *[1] * (d.ndim - 1)) * d for w, d in zip(weights, diff)
+                )
+            else:
+                diff_sum = sum(diff)
+            estimate = safety * _relative_max(diff_sum, total)
             estimate = torch.where(
                 torch.stack(grew).any(dim=0),
                 torch.full_like(estimate, math.inf),
@@ -634,36 +585,6 @@ def _integrate_by_blocks(
         converged=converged,
     )
     return totals[-1], report
-
-
-def _weighted_sum(
-    diff: list[Tensor],
-    sizes: list[Tensor],
-    before: list[Tensor],
-    earlier: list[Optional[Tensor]],
-    total: Tensor,
-    levels: Levels,
-) -> Tensor:
-    """``sum_b diff[b] / (r_b - 1)``, per map: ``r_b`` the ratio of block
-    ``b``'s difference before to its last one (relative maxima ``sizes``),
-    taken into ``[2, max_ratio]`` (with ``trust``: 2 where the block's last
-    ratios are below it); the plain sum when ``max_ratio`` is 2."""
-    if levels.max_ratio <= 2:
-        return sum(diff)
-    out = torch.zeros_like(diff[0])
-    for d, size, p, q in zip(diff, sizes, before, earlier):
-        previous = _relative_max(p, total)
-        ratio = torch.where(
-            size > 0, previous / size, torch.full_like(size, levels.max_ratio)
-        ).clamp(2, levels.max_ratio)
-        if levels.trust:
-            trusted = ratio >= levels.trust
-            if q is not None:
-                trusted &= _relative_max(q, total) >= levels.trust * previous
-            ratio = torch.where(trusted, ratio, torch.full_like(ratio, 2.0))
-        factor = 1 / (ratio - 1)
-        out = out + factor.to(d.dtype).view(-1, *[1] * (d.ndim - 1)) * d
-    return out
 
 
 def levels_for(path: Path) -> Levels:
