@@ -384,6 +384,7 @@ def test_quarters_stop_when_max_steps_ends_the_refinement():
         ({"blocks": 8}, "refine_from >= 4 blocks"),
         ({"blocks": 4, "growth": 3, "endpoints": False}, "trapezoid levels doubled"),
         ({"max_ratio": 1.5}, "max_ratio must be >= 2"),
+        ({"blocks": 1, "max_ratio": 4.0}, r"max_ratio > 2 needs blocks > 1"),
         ({"max_ratio": 4.0, "trust": 5.0}, r"trust must be 0 or in \(2, max_ratio\]"),
     ],
 )

@@ -120,8 +120,14 @@ class Levels:
     safety: Optional[float] = None
 
     def __post_init__(self) -> None:
+        if not self.max_ratio >= 2:
+            raise ValueError("max_ratio must be >= 2 (2: first order)")
+        if not (self.trust == 0 or 2 < self.trust <= self.max_ratio):
+            raise ValueError("trust must be 0 or in (2, max_ratio]")
         count = self.blocks
         if count == 1:
+            if self.max_ratio > 2:
+                raise ValueError("max_ratio > 2 needs blocks > 1")
             return
         if not (self.endpoints and self.first == 2 and self.growth == 2):
             raise ValueError("blocks > 1 needs the trapezoid levels doubled from 2")
@@ -131,10 +137,6 @@ class Levels:
             or self.refine_from < 4 * count
         ):
             raise ValueError("blocks must be a power of 2 and refine_from >= 4 blocks")
-        if not self.max_ratio >= 2:
-            raise ValueError("max_ratio must be >= 2 (2: first order)")
-        if not (self.trust == 0 or 2 < self.trust <= self.max_ratio):
-            raise ValueError("trust must be 0 or in (2, max_ratio]")
 
     def gradients(self, level: int) -> int:
         """Gradient evaluations of all levels up to ``level`` together."""
@@ -520,7 +522,7 @@ def _integrate_by_blocks(
         diff = [sums[b] - history[-2][b] for b in range(count)]
         before = [history[-2][b] - history[-3][b] for b in range(count)]
         earlier: list[Optional[Tensor]] = [
-            history[-3][b] - history[-4][b] if len(history) >= 4 else None
+            history[-3][b] - history[-4][b] if ordered and len(history) >= 4 else None
             for b in range(count)
         ]
         while True:
@@ -528,7 +530,7 @@ def _integrate_by_blocks(
             sizes = [_relative_max(d, total) for d in diff]
             previous = [_relative_max(p, total) for p in before]
             grew = [(s >= p) & (s > 0) for s, p in zip(sizes, previous)]
-            if levels.max_ratio > 2:
+            if ordered:
                 oldest = [q if q is None else _relative_max(q, total) for q in earlier]
                 weights = order_weights(sizes, previous, oldest, levels)
                 diff_sum = sum(
