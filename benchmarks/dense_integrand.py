@@ -28,7 +28,7 @@ at equal gradients (Romberg from the last two trapezoid levels, Gregory's end
 corrections, Gauss-Legendre whole or on 4 panels). The steps are set against
 the reference scheme's steps to 1e-3 recorded by ``tolerance_bar``
 (docs/data/tolerance_bar_round4.jsonl; the held-out windows':
-docs/data/tolerance_bar.jsonl). Round seven's observed-order rules
+docs/data/tolerance_bar_round6.jsonl). Round seven's observed-order rules
 (``adaptive.OBSERVED_ORDER``, ``GATED_ORDER``) are replayed beside them.
 
 ``--record --set honesty`` records the honesty study's windows instead (every
@@ -51,15 +51,22 @@ from captum_lam import LAM, ProgressiveBlurPath, zoo
 from captum_lam._method import adaptive
 from captum_lam.windows import textured_windows
 
-from ._accuracy import converged, map_error, record_or_replay
+from ._accuracy import converged, first_order_steps, map_error, record_or_replay
 from .honesty import crop
 
 ROOT = Path(__file__).resolve().parents[1]
 TABLE = ROOT / "docs" / "generated" / "dense_integrand.md"
 REFERENCE = ROOT / "docs" / "data" / "tolerance_bar_round4.jsonl"
-HELD_OUT_REFERENCE = ROOT / "docs" / "data" / "tolerance_bar.jsonl"
+HELD_OUT_REFERENCE = ROOT / "docs" / "data" / "tolerance_bar_round6.jsonl"
 NODES = 1024
 TOLERANCES = (1e-2, 3e-3, 1e-3, 3e-4)
+#: nodes per engine call while recording (one sum per node)
+CHUNK = 64
+#: round eight's held-out photos: the bundled photos no round had used that
+#: are large enough for a 64x64 LR crop at x4
+FRESH_PHOTOS = ("brick", "camera", "grace_hopper", "immunohistochemistry", "retina")
+#: the reference scheme's probe (as ``tolerance_bar.REFERENCE_PROBE``)
+REFERENCE_PROBE = 400
 
 
 def reference_steps() -> dict[tuple, tuple[str, int]]:
@@ -81,6 +88,16 @@ def reference_steps() -> dict[tuple, tuple[str, int]]:
 def jobs() -> list[tuple[str, tuple[int, int, int]]]:
     """(photo, window) of every window of ``reference_steps``."""
     return list(reference_steps())
+
+
+def fresh_jobs() -> list[tuple]:
+    """The tolerance bar's cases on ``FRESH_PHOTOS`` (2 windows each)."""
+    out = []
+    for photo in FRESH_PHOTOS:
+        _, hr, _ = crop("span-x4-ch48", 64, photo)
+        for window in textured_windows(hr, size=16, count=2):
+            out.append(("span-x4-ch48", 64, photo, tuple(window), 1458, TOLERANCES))
+    return out
 
 
 def honesty_jobs() -> list[tuple]:
@@ -116,10 +133,12 @@ def record(directory: Path, part: int, parts: int, study: str = "span") -> None:
     warp = adaptive.levels_for(ProgressiveBlurPath()).warp
     if study == "span":
         todo = [("span-x4-ch48", 64, p, w, 1458, TOLERANCES) for p, w in jobs()]
+    elif study == "fresh":
+        todo = fresh_jobs()
     else:
         todo = honesty_jobs()
     for k, (name, side, photo, window, steps, tolerances) in enumerate(todo):
-        prefix = "" if study == "span" else f"{name}_"
+        prefix = f"{name}_" if study == "honesty" else ""
         out = directory / f"{prefix}{photo}_{'_'.join(map(str, window))}.pt"
         if k % parts != part or out.exists():
             continue
@@ -129,8 +148,11 @@ def record(directory: Path, part: int, parts: int, study: str = "span") -> None:
 
         def every_node(contributions, tolerance, max_steps, levels, rows=rows):
             alphas, slope = warp(torch.arange(NODES + 1, dtype=torch.float64) / NODES)
-            for i in range(NODES + 1):
-                rows.append(contributions(alphas[i : i + 1], slope[i : i + 1]))
+            # one engine call per chunk of nodes, one sum per node (its group)
+            for i in range(0, NODES + 1, CHUNK):
+                part = slice(i, i + CHUNK)
+                groups = torch.arange(len(alphas[part]))
+                rows.extend(contributions(alphas[part], slope[part], groups))
             report = adaptive.IntegrationReport(
                 n_steps=NODES + 1,
                 method="every node",
@@ -144,6 +166,14 @@ def record(directory: Path, part: int, parts: int, study: str = "span") -> None:
                 lr, target=window, n_steps="auto", tolerance=0.5, reach="auto"
             )
         exact = converged(lam, lr, window, steps).double()
+        extra = {}
+        if study == "fresh":
+            probe = lam.attribute(
+                lr, target=window, n_steps=REFERENCE_PROBE, reach="auto"
+            )
+            extra["reference_steps"] = first_order_steps(
+                map_error(probe, exact), REFERENCE_PROBE, 1e-3
+            )
         g = torch.stack(rows).float()
         torch.save(
             dict(
@@ -153,6 +183,7 @@ def record(directory: Path, part: int, parts: int, study: str = "span") -> None:
                 photo=photo,
                 model=name,
                 tolerances=list(tolerances),
+                **extra,
             ),
             out,
         )
@@ -192,6 +223,7 @@ def oracle(g: torch.Tensor, exact: torch.Tensor, tolerance: float) -> int:
 RULES = {
     "round four": adaptive.TRAPEZOID,
     "package": adaptive.QUARTERS,
+    "Simpson's where sharper": adaptive.SIMPSON_QUARTERS,
     "observed order": adaptive.OBSERVED_ORDER,
     "gated order": adaptive.GATED_ORDER,
 }
@@ -385,7 +417,7 @@ def other_rules(windows: list[dict]) -> str:
 def _options(parser) -> None:
     parser.add_argument(
         "--set",
-        choices=("span", "honesty"),
+        choices=("span", "honesty", "fresh"),
         default="span",
         help="with --record: the tolerance bar's windows or the honesty study's",
     )

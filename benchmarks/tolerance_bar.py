@@ -24,10 +24,14 @@ windows (float32, ``reach="auto"`` for every run):
 * ``n_steps="auto", tolerance=1e-3`` with round two's levels ("before":
   trapezoids of 2, 4, 8, ..., 64, 128, ... equal segments of alpha, factor
   1.5), round four's ("round four": the same levels by the kernel's first
-  three derivatives, factor 1.2) and the package's ("after": round four's to
-  16 segments, then the quarters of ``u`` doubled apart), timed in the same
-  run. The time ratio is auto's time over the reference's. Earlier runs:
-  round five's (docs/data/tolerance_bar_round5.jsonl: the same schemes, the
+  three derivatives, factor 1.2), rounds five to seven's ("round seven":
+  round four's to 16 segments, then the quarters of ``u`` doubled apart) and
+  the package's ("after": round seven's, each map Simpson's where its
+  estimate is the smaller), timed in the same run. The time ratio is auto's
+  time over the reference's. Earlier runs: round six's
+  (docs/data/tolerance_bar_round6.jsonl: before, round four, after = round
+  seven's quarters), round five's
+  (docs/data/tolerance_bar_round5.jsonl: the same schemes, the
   quarters then one engine call per quarter and level), round four's
   (docs/data/tolerance_bar_round4.jsonl: before = round two, round three,
   after = round four), round three's
@@ -35,8 +39,11 @@ windows (float32, ``reach="auto"`` for every run):
   against equal trapezoids): docs/data/tolerance_bar_round2.jsonl.
 
 Sets: ``PHOTOS`` (calibration), ``DEVELOPED`` (round four's held-out photos;
-round five looked at their integrands, so they are no longer held out) and
-``HELD_OUT`` (used for nothing else).
+round five looked at their integrands, so they are no longer held out),
+``HELD_OUT`` (round six's held-out photos; rounds seven and eight replayed
+their integrands), ``ROUND_EIGHT`` (the bundled photos no round had used that
+hold a 64x64 LR crop at x4; round eight chose between its variants after
+seeing brick's two windows replayed, and nothing else of them).
 """
 
 from __future__ import annotations
@@ -64,8 +71,10 @@ REFERENCE_PROBE = 400
 PHOTOS = ("chelsea", "coffee", "astronaut", "rocket")
 #: round four's held-out photos, looked at in round five (one window each)
 DEVELOPED = ("grass", "gravel", "clock", "coins", "moon", "hubble_deep_field")
-#: photos no choice was made on (one window each: ``--photos`` and ``--windows 1``)
+#: round six's held-out photos (one window each: ``--photos`` and ``--windows 1``)
 HELD_OUT = ("cell", "logo", "colorwheel")
+#: round eight's held-out photos (two windows each)
+ROUND_EIGHT = ("brick", "camera", "grace_hopper", "immunohistochemistry", "retina")
 ROOT = Path(__file__).resolve().parents[1]
 RECORDS = ROOT / "docs" / "data" / "tolerance_bar.jsonl"
 TABLE = ROOT / "docs" / "generated" / "tolerance_bar.md"
@@ -82,6 +91,7 @@ SCHEMES: dict[str, dict] = {
         (adaptive, "SAFETY"): 1.5,
     },
     "round four": {(adaptive, "LEVELS"): adaptive.TRAPEZOID},
+    "round seven": {(adaptive, "LEVELS"): adaptive.QUARTERS},
     "after": {},
 }
 
@@ -131,7 +141,9 @@ def measure(photo: str, count: int, done: set) -> None:
         steps, error, seconds = reference_scheme(lam, lr, window, exact)
         record = {
             "set": (
-                "held-out"
+                "round eight's held-out"
+                if photo in ROUND_EIGHT
+                else "round six's held-out"
                 if photo in HELD_OUT
                 else "round four's held-out"
                 if photo in DEVELOPED

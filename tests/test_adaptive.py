@@ -1,5 +1,6 @@
 """The tolerance controller on integrands whose integral is known exactly."""
 
+import dataclasses
 import math
 
 import pytest
@@ -12,6 +13,7 @@ from captum_lam._method.adaptive import (
     OBSERVED_ORDER,
     QUARTERS,
     SAFETY,
+    SIMPSON_QUARTERS,
     TRAPEZOID,
     check_tolerance,
     integrate_to_tolerance,
@@ -64,8 +66,12 @@ def steps(positions):
 
 def test_the_package_refines_trapezoids_by_doubling_then_by_quarters():
     # measured for issue 30 (docs/speed-accuracy.md): 2, 4, 8, 16 segments,
-    # then each quarter of u doubled on its own
-    assert LEVELS == QUARTERS
+    # then each quarter of u doubled on its own, a map Simpson's where its
+    # estimate is the smaller
+    assert LEVELS == SIMPSON_QUARTERS
+    assert LEVELS.simpson and dataclasses.replace(LEVELS, simpson=False, name="") == (
+        dataclasses.replace(QUARTERS, name="")
+    )
     assert (LEVELS.first, LEVELS.growth, LEVELS.endpoints) == (2, 2, True)
     assert (LEVELS.blocks, LEVELS.refine_from, LEVELS.share) == (4, 16, 0.3)
 
@@ -281,7 +287,7 @@ def test_quarters_is_the_uniform_rule_while_it_stops_within_16_segments():
 
 def test_quarters_refines_the_rough_quarter_and_its_estimate_is_the_documented_one():
     recorder = Recorder(rough_quarter)
-    total, report = integrate_to_tolerance(recorder, 1e-4)
+    total, report = integrate_to_tolerance(recorder, 1e-4, levels=QUARTERS)
     _, uniform = integrate_to_tolerance(Recorder(rough_quarter), 1e-4, levels=TRAPEZOID)
     assert report.converged and report.n_steps < uniform.n_steps
     quarters = _quarters(recorder.alphas)
@@ -384,7 +390,8 @@ def test_quarters_stop_when_max_steps_ends_the_refinement():
         ({"blocks": 8}, "refine_from >= 4 blocks"),
         ({"blocks": 4, "growth": 3, "endpoints": False}, "trapezoid levels doubled"),
         ({"max_ratio": 1.5}, "max_ratio must be >= 2"),
-        ({"blocks": 1, "max_ratio": 4.0}, r"max_ratio > 2 needs blocks > 1"),
+        ({"blocks": 1, "max_ratio": 4.0}, r"max_ratio > 2 and simpson need blocks > 1"),
+        ({"blocks": 1, "simpson": True}, r"max_ratio > 2 and simpson need blocks > 1"),
         ({"max_ratio": 4.0, "trust": 5.0}, r"trust must be 0 or in \(2, max_ratio\]"),
     ],
 )
@@ -393,3 +400,74 @@ def test_a_family_refined_by_blocks_is_checked_when_it_is_made(changes, match):
 
     with pytest.raises(ValueError, match=match):
         dataclasses.replace(QUARTERS, **changes)
+
+
+def jumps_and_bump(alphas):
+    """Map 0: jumps at 0.3 and 0.62 plus a line; map 1: ``smooth``'s bump: (S, 2, 3)."""
+    a = alphas.view(-1, 1)
+    k = torch.tensor([1.0, 2.0, 5.0], dtype=torch.float64)
+    first = (a > 0.3).double() * k + (a > 0.62).double() + a
+    second = torch.exp(-((a - 0.6) ** 2) / 0.02) * k
+    return torch.stack([first, second], dim=1)
+
+
+def _exact_mixed():
+    k = torch.tensor([1.0, 2.0, 5.0], dtype=torch.float64)
+    return torch.stack([0.7 * k + 0.38 + 0.5, smooth_exact()[1]])
+
+
+def _simpson_by_quarters(recorder, integrand):
+    """Each quarter's trapezoid and Simpson sums, and both documented
+    estimates, from the nodes ``recorder`` saw: (T, S, T estimate, S estimate)."""
+    values = {
+        a: integrand(torch.tensor([a], dtype=torch.float64))[0] for a in recorder.alphas
+    }
+    trapezoid = simpson = t_step = s_step = 0
+    for nodes in _quarters(recorder.alphas):
+        sums = [_trapezoid(nodes[::k], values) for k in (1, 2, 4)]
+        last, before = sums[0] - sums[1], sums[1] - sums[2]
+        trapezoid, t_step = trapezoid + sums[0], t_step + last
+        simpson = simpson + sums[0] + last / 3
+        s_step = s_step + (4 * last - before) / 3
+    t_estimate = SAFETY * relative_error(t_step + trapezoid, trapezoid)
+    s_estimate = 1.25 * SAFETY * relative_error(s_step + simpson, simpson)
+    return trapezoid, simpson, t_estimate, s_estimate
+
+
+@pytest.mark.parametrize(
+    "integrand, exact, tolerance, simpsons",
+    [
+        (smooth, smooth_exact, 1e-5, [True, True]),
+        (rough_quarter, _exact_rough, 1e-4, [False, False]),
+        (jumps_and_bump, _exact_mixed, 1e-3, [False, True]),
+    ],
+    ids=["smooth", "wave", "jumps-and-bump"],
+)
+def test_each_map_is_simpsons_where_its_estimate_is_smaller_as_documented(
+    integrand, exact, tolerance, simpsons
+):
+    recorder = Recorder(integrand)
+    total, report = integrate_to_tolerance(recorder, tolerance, levels=SIMPSON_QUARTERS)
+    assert report.converged and report.n_steps > 17  # the quarters decided
+    trapezoid, simpson, t_estimate, s_estimate = _simpson_by_quarters(
+        recorder, integrand
+    )
+    better = s_estimate < t_estimate
+    # smooth maps take Simpson's, the wave's and the jumps' the trapezoids'
+    assert better.tolist() == simpsons
+    expected = torch.where(better.view(-1, 1), simpson, trapezoid)
+    torch.testing.assert_close(total, expected, rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(
+        report.estimated_error,
+        torch.where(better, s_estimate, t_estimate),
+        rtol=1e-9,
+        atol=0,
+    )
+    assert torch.all(relative_error(total, exact()) <= report.estimated_error)
+
+
+def test_simpsons_map_stops_a_smooth_integrand_several_times_sooner():
+    total, report = integrate_to_tolerance(Recorder(smooth), 1e-5)
+    _, trapezoids = integrate_to_tolerance(Recorder(smooth), 1e-5, levels=QUARTERS)
+    assert 5 * report.n_steps < trapezoids.n_steps  # 97 and 897
+    assert torch.all(relative_error(total, smooth_exact()) <= report.estimated_error)

@@ -11,11 +11,12 @@ reuses all the others: the old sum is halved and the new nodes' sum added.
 Levels 2, 4, 8, ..., 64, 128, ... cost 3, 5, 9, ..., 65, 129, ... gradients
 in all. Round one's family, midpoints of 2, 6, 18, 54, 162, ... segments
 refined by tripling (``MIDPOINT``), works the same way and stays available.
-The package's family (``QUARTERS``) is ``TRAPEZOID`` to 16 segments; from
-there each quarter of ``u`` has its own number of segments and is doubled on
-its own, the quarters whose last difference is largest first
+The package's family (``SIMPSON_QUARTERS``) is ``TRAPEZOID`` to 16
+segments; from there each quarter of ``u`` has its own number of segments and
+is doubled on its own, the quarters whose last difference is largest first
 (`_integrate_by_blocks`): where the integrand is rough on one part of the
-path only, the others keep their nodes.
+path only, the others keep their nodes. On the same nodes, each map may be
+Simpson's (``_method.richardson``) where its estimate is the smaller.
 
 The error of the finest level is estimated from the last three levels. With
 ``D_n = max|S_n - S_{n/g}|`` (relative to ``max|S_n|``, per map; ``g`` the
@@ -45,15 +46,12 @@ What was measured for issue 30, round by round, is in docs/speed-accuracy.md
 halves what tripling's one-level lag costs (round two); nodes by the path's
 density (rounds three and four) and quarters refined apart (round five)
 put the gradients where the integrand's error is; one engine run per round
-(round six) makes the passes as full as a fixed rule's. Observed-order
-estimates (per pixel region in round four, per quarter in round seven:
-``OBSERVED_ORDER``, ``GATED_ORDER``) were replayed on recorded integrands
-and not adopted: the variants sharp enough to stop sooner no longer bounded
-95% of the honesty study's stops, or a small smooth network's. Endpoint
-corrections, Romberg and Gauss-Legendre were less exact than the trapezoids
-at equal gradients on most windows (round five). A smaller ``SAFETY`` is not
-honest either (``python -m benchmarks.honesty --replay --safety 0.8``: 81 of
-86 recorded stops bounded, 94.2%).
+(round six) makes the passes as full as a fixed rule's; Simpson's map where
+its own first-order estimate is the smaller (round eight). Observed-order
+estimates (rounds four and seven: ``OBSERVED_ORDER``, ``GATED_ORDER``) were
+not adopted: the variants sharp enough to stop sooner no longer bounded 95%
+of the honesty study's stops, or a small smooth network's. Nor a smaller
+``SAFETY`` (``python -m benchmarks.honesty --replay --safety 0.8``: 94.2%).
 
 The controller (``integrate_to_tolerance``) knows nothing of networks: it
 asks a callback for ``sum_i weights[i] * integrand(alphas[i])``, one map per
@@ -78,6 +76,8 @@ from .checks import as_int, caller_stacklevel
 from .engine import GradientFn, Region, _Rule, check_integration, integrate
 from .engine import steps_per_pass as _steps_per_pass
 from .observed_order import order_weights
+from .richardson import relative_max as _relative_max
+from .richardson import simpson_blocks
 from .schedule import Warp
 
 
@@ -118,6 +118,10 @@ class Levels:
     trust: float = 0.0
     #: the factor on the estimate (None: ``SAFETY``, read at call time)
     safety: Optional[float] = None
+    #: ``blocks > 1``: from level ``refine_from`` on, a map whose blocks'
+    #: Simpson sums (`_method.richardson`) have the smaller estimate is
+    #: Simpson's (the blocks are still refined by the trapezoids' differences)
+    simpson: bool = False
 
     def __post_init__(self) -> None:
         if not self.max_ratio >= 2:
@@ -126,8 +130,8 @@ class Levels:
             raise ValueError("trust must be 0 or in (2, max_ratio]")
         count = self.blocks
         if count == 1:
-            if self.max_ratio > 2:
-                raise ValueError("max_ratio > 2 needs blocks > 1")
+            if self.max_ratio > 2 or self.simpson:
+                raise ValueError("max_ratio > 2 and simpson need blocks > 1")
             return
         if not (self.endpoints and self.first == 2 and self.growth == 2):
             raise ValueError("blocks > 1 needs the trapezoid levels doubled from 2")
@@ -199,8 +203,13 @@ OBSERVED_ORDER = replace(
 GATED_ORDER = replace(
     OBSERVED_ORDER, name=OBSERVED_ORDER.name + ", gated at 3.5", trust=3.5
 )
+#: Round eight's: ``QUARTERS``, each map Simpson's where its estimate is the
+#: smaller (``simpson``; docs/speed-accuracy.md).
+SIMPSON_QUARTERS = replace(
+    QUARTERS, name=QUARTERS.name + ", Simpson's where it is sharper", simpson=True
+)
 #: The levels of ``n_steps="auto"`` (read at call time; see the module docstring).
-LEVELS = QUARTERS
+LEVELS = SIMPSON_QUARTERS
 #: Whether ``n_steps="auto"`` spaces its levels by the path's node density
 #: (`Path.node_density`; read at call time).
 FOLLOW_DENSITY = True
@@ -320,15 +329,6 @@ def check_tolerance(
         raise ValueError(f"max_steps must be an integer >= {least}, got {max_steps!r}")
 
 
-def _relative_max(difference: Tensor, reference: Tensor) -> Tensor:
-    """Per map (first dimension): ``max|difference| / max|reference|``, (M,)."""
-    num = difference.abs().flatten(1).amax(dim=1).double()
-    den = reference.abs().flatten(1).amax(dim=1).double()
-    out = num / den
-    # a map that is exactly zero at both levels is exact
-    return torch.where(num == 0, torch.zeros_like(out), out)
-
-
 def estimate_error(previous: Tensor, last: Tensor, growth: int) -> Tensor:
     """Error of the finest level from the last two level differences.
 
@@ -383,7 +383,7 @@ def integrate_to_tolerance(
     >>> total, report = integrate_to_tolerance(f, 1e-5)
     >>> error = abs(float(total) - math.sin(1.0)) / math.sin(1.0)
     >>> report.n_steps, error <= report.max_estimated_error <= 1e-5
-    (225, True)
+    (17, True)
     """
     levels = LEVELS if levels is None else levels
     max_steps = DEFAULT_MAX_STEPS if max_steps is None else max_steps
@@ -521,9 +521,9 @@ def _integrate_by_blocks(
         sums = history[-1]
         diff = [sums[b] - history[-2][b] for b in range(count)]
         before = [history[-2][b] - history[-3][b] for b in range(count)]
+        deep = (ordered or levels.simpson) and len(history) >= 4
         earlier: list[Optional[Tensor]] = [
-            history[-3][b] - history[-4][b] if ordered and len(history) >= 4 else None
-            for b in range(count)
+            history[-3][b] - history[-4][b] if deep else None for b in range(count)
         ]
         while True:
             total = sum(sums)
@@ -539,6 +539,12 @@ def _integrate_by_blocks(
             else:
                 diff_sum = sum(diff)
             estimate = safety * _relative_max(diff_sum, total)
+            if levels.simpson:  # each map takes the rule with the smaller estimate
+                simpson, at = simpson_blocks(sums, diff, before, earlier, safety)
+                better = at < estimate
+                estimate = torch.where(better, at, estimate)
+                simpsons = better.view(-1, *[1] * (total.ndim - 1))
+                total = torch.where(simpsons, simpson, total)
             estimate = torch.where(
                 torch.stack(grew).any(dim=0),
                 torch.full_like(estimate, math.inf),
@@ -576,7 +582,7 @@ def _integrate_by_blocks(
                 earlier[b], before[b] = before[b], diff[b]
                 diff[b], sums[b] = refined - sums[b], refined
             steps += cost
-        totals.append(sum(sums))
+        totals.append(total)
     if estimate is None:  # max_steps allowed fewer than three levels
         estimate = torch.full((totals[-1].shape[0],), math.inf, dtype=torch.float64)
     report = IntegrationReport(
