@@ -1,7 +1,7 @@
 """Integration rules replayed on LAM's integrand recorded at 1025 nodes.
 
 Run:  python -m benchmarks.dense_integrand --record DIR [--part K/N]
-      (about 2.5 minutes per window on one core), then
+      (about a minute per window on one core), then
       python -m benchmarks.dense_integrand DIR   (the table, seconds)
       [--record --set honesty HDIR; then DIR --honesty HDIR]
 writes docs/generated/dense_integrand.md.
@@ -35,6 +35,11 @@ docs/data/tolerance_bar_round6.jsonl). Round seven's observed-order rules
 window of ``benchmarks/honesty.py`` ``FULL`` whose network is installed, about
 3 minutes each), and ``DIR --honesty HDIR`` adds, per network, how many of
 each rule's distinct stops (the case's tolerances) its estimate bounds.
+``--record --set fresh FDIR`` records the 2 most textured windows of each of
+``FRESH_PHOTOS`` with the reference scheme's steps to 1e-3 (its error at 400
+steps, as ``tolerance_bar``), and ``DIR --fresh FDIR`` replays them too.
+Round eight's rule (``adaptive.SIMPSON_QUARTERS``, the package's) is replayed
+beside round seven's (``QUARTERS``).
 """
 
 from __future__ import annotations
@@ -218,12 +223,13 @@ def oracle(g: torch.Tensor, exact: torch.Tensor, tolerance: float) -> int:
     return math.inf
 
 
-#: The rules replayed: round four's, the package's, and round seven's
-#: observed-order estimate (measured, not adopted: docs/speed-accuracy.md).
+#: The rules replayed: round four's, round seven's quarters, the package's
+#: (round eight's), and round seven's observed-order estimates (measured,
+#: not adopted: docs/speed-accuracy.md).
 RULES = {
     "round four": adaptive.TRAPEZOID,
-    "package": adaptive.QUARTERS,
-    "Simpson's where sharper": adaptive.SIMPSON_QUARTERS,
+    "round seven": adaptive.QUARTERS,
+    "package": adaptive.SIMPSON_QUARTERS,
     "observed order": adaptive.OBSERVED_ORDER,
     "gated order": adaptive.GATED_ORDER,
 }
@@ -302,7 +308,10 @@ def replay(windows: list[dict]) -> str:
     for data in windows:
         g, exact = data["g"], data["ref"].double()  # (1025, M=1, C, H, W), (1, C, H, W)
         key = (data["photo"], tuple(data["window"]))
-        kind, reference = steps_to[key]
+        if "reference_steps" in data:  # ``--set fresh``: measured with the record
+            kind, reference = "round eight's held-out", data["reference_steps"]
+        else:
+            kind, reference = steps_to[key]
         for tolerance in TOLERANCES:
             per = summary.setdefault(
                 (kind, tolerance), {n: [] for n in [*rules, "oracle"]}
@@ -422,6 +431,12 @@ def _options(parser) -> None:
         help="with --record: the tolerance bar's windows or the honesty study's",
     )
     parser.add_argument(
+        "--fresh",
+        type=Path,
+        metavar="DIR",
+        help="replay: also the windows of --record --set fresh in DIR",
+    )
+    parser.add_argument(
         "--honesty",
         type=Path,
         metavar="DIR",
@@ -435,6 +450,8 @@ def main() -> None:
         record(args.folder, args.part, args.parts, args.set)
         return
     windows = [torch.load(path) for path in sorted(args.folder.glob("*.pt"))]
+    if args.fresh is not None:
+        windows += [torch.load(path) for path in sorted(args.fresh.glob("*.pt"))]
     text = replay(windows)
     if args.honesty is not None:
         studied = [torch.load(path) for path in sorted(args.honesty.glob("*.pt"))]

@@ -471,3 +471,19 @@ def test_simpsons_map_stops_a_smooth_integrand_several_times_sooner():
     _, trapezoids = integrate_to_tolerance(Recorder(smooth), 1e-5, levels=QUARTERS)
     assert 5 * report.n_steps < trapezoids.n_steps  # 97 and 897
     assert torch.all(relative_error(total, smooth_exact()) <= report.estimated_error)
+
+
+def test_simpsons_estimate_is_infinite_while_a_blocks_simpson_difference_grows():
+    from captum_lam._method.richardson import simpson_blocks
+
+    one = torch.ones(1, 1, dtype=torch.float64)
+    # last and previous trapezoid differences 0.1 and 0.1: Simpson's is 0.1
+    args = ([one], [0.1 * one], [0.1 * one])
+    # the one before, (4 * 0.1 - e) / 3: 0.033 for e = 0.3 (it grew), 0.117 for 0.05
+    _, grew = simpson_blocks(*args, [0.3 * one], safety=1.2)
+    total, shrank = simpson_blocks(*args, [0.05 * one], safety=1.2)
+    _, first = simpson_blocks(*args, [None], safety=1.2)  # nothing to compare yet
+    assert math.isinf(float(grew))
+    assert float(total) == pytest.approx(1 + 0.1 / 3, rel=1e-15)
+    expected = 1.25 * 1.2 * 0.1 / (1 + 0.1 / 3)
+    assert float(shrank) == float(first) == pytest.approx(expected, rel=1e-12)
