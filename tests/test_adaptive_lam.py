@@ -142,3 +142,21 @@ def test_bad_steps_or_tolerance_are_named_before_any_work(kwargs, match):
     with pytest.raises(ValueError, match=match):
         LAM(model).attribute(torch.rand(1, 3, 8, 8), target=(0, 0, 4), **kwargs)
     assert not calls
+
+
+def test_auto_takes_each_nodes_path_derivative_once(photo_crop, monkeypatch):
+    from captum_lam import ProgressiveBlurPath
+
+    alphas_seen = []
+    original = ProgressiveBlurPath.derivatives
+
+    def counted(self, inputs, alphas):
+        alphas_seen.extend(torch.as_tensor(alphas).tolist())
+        return original(self, inputs, alphas)
+
+    monkeypatch.setattr(ProgressiveBlurPath, "derivatives", counted)
+    lam = LAM(_model("plain-d4"))
+    x = photo_crop.double()[..., :16, :16]
+    lam.attribute(x, target=(8, 8, 8), n_steps="auto", tolerance=1e-2)
+    # the check that a node moves and the engine share one evaluation
+    assert len(alphas_seen) == len(set(alphas_seen)) == lam.last_integration.n_steps

@@ -22,18 +22,14 @@ The error of the finest level is estimated from the last three levels. With
 ``D_n = max|S_n - S_{n/g}|`` (relative to ``max|S_n|``, per map; ``g`` the
 growth per level), a rule whose error shrinks by ``r`` per level has error
 ``D_n / (r - 1)``. Both rules gain ``g^2`` per level on smooth integrands
-but only ``g`` where the integrand jumps, and LAM's integrand always jumps:
-the objective's gradient magnitude ``sqrt(dx^2 + dy^2)`` has a kink wherever
-a window pixel's output gradient crosses zero, and ReLU/PReLU networks add
-their own. The smooth part dies out first, so a ratio observed early says
-nothing about the next level, where the jumps dominate (measured on SPAN x4:
-midpoint differences 7.9e-2, 1.2e-3, 2.6e-4 at levels 6, 18, 54). An
-observed ratio below ``g`` is no better a guide: the error of an integrand
-with jumps falls by ``g`` per level only on average. The integrand is bounded
-with finitely many jumps, so the rule is first order at worst: the estimate
-is ``SAFETY * D_n / (g - 1)`` while the differences shrink (``D_n <
-D_{n/g}``) and infinite while they do not (the levels are too coarse to say
-anything yet).
+but only ``g`` where the integrand jumps, and LAM's integrand always jumps
+(the objective's ``sqrt(dx^2 + dy^2)``, ReLU/PReLU networks): the smooth part
+dies out first, so a ratio observed early says nothing about the next level
+(SPAN x4: midpoint differences 7.9e-2, 1.2e-3, 2.6e-4 at levels 6, 18, 54),
+and one below ``g`` is no better a guide (jumps cost ``g`` per level only on
+average). The rule is first order at worst: the estimate is ``SAFETY * D_n /
+(g - 1)`` while the differences shrink (``D_n < D_{n/g}``), infinite while
+they do not (the levels are too coarse to say anything yet).
 
 ``SAFETY`` is set from measurements on published networks, because the error
 of a jump lying close to a segment boundary that all levels share is the same
@@ -41,17 +37,13 @@ at every level, so no difference of levels can see it: the estimate is
 statistical. The published study: ``benchmarks/honesty.py``,
 ``tests/test_honesty_study.py``, docs/speed-accuracy.md.
 
-What was measured for issue 30, round by round, is in docs/speed-accuracy.md
-(the benchmarks that give each figure are named there). In short: doubling
-halves what tripling's one-level lag costs (round two); nodes by the path's
-density (rounds three and four) and quarters refined apart (round five)
-put the gradients where the integrand's error is; one engine run per round
-(round six) makes the passes as full as a fixed rule's; Simpson's map where
-its own first-order estimate is the smaller (round eight). Observed-order
-estimates (rounds four and seven: ``OBSERVED_ORDER``, ``GATED_ORDER``) were
-not adopted: the variants sharp enough to stop sooner no longer bounded 95%
-of the honesty study's stops, or a small smooth network's. Nor a smaller
-``SAFETY`` (``python -m benchmarks.honesty --replay --safety 0.8``: 94.2%).
+Issue 30's rounds are measured in docs/speed-accuracy.md (with the
+benchmarks behind each figure): doubling halves tripling's one-level lag (2);
+nodes by the path's density (3, 4) and quarters refined apart (5) put the
+gradients where the error is; one engine run per round (6) fills the passes;
+Simpson's map where its estimate is the smaller (8). Observed-order estimates
+(4, 7: ``OBSERVED_ORDER``, ``GATED_ORDER``) and a smaller ``SAFETY`` (0.8:
+94.2% bounded) were not honest enough to adopt.
 
 The controller (``integrate_to_tolerance``) knows nothing of networks: it
 asks a callback for ``sum_i weights[i] * integrand(alphas[i])``, one map per
@@ -671,11 +663,17 @@ def integrate_steps(
         # exactly zero: its gradient is not computed
         nonlocal done
         count = 1 if groups is None else int(groups.max()) + 1
-        velocity = path.derivatives(inputs.detach(), alphas)[(Ellipsis, *region)]
-        moving = (weights != 0) & velocity.reshape(len(alphas), -1).ne(0).any(dim=1)
+        velocity = path.derivatives(inputs.detach(), alphas)
+        cut = velocity[(Ellipsis, *region)].reshape(len(alphas), -1)
+        moving = (weights != 0) & cut.ne(0).any(dim=1)
         total = None
         if bool(moving.any()):
-            rule = _Rule(levels.name, alphas=alphas[moving], weights=weights[moving])
+            rule = _Rule(
+                levels.name,
+                alphas=alphas[moving],
+                weights=weights[moving],
+                derivatives=velocity[moving],
+            )
             total = run(rule, done, None if groups is None else groups[moving])
         done += len(alphas)
         if progress is not None and not bool(moving.all()):

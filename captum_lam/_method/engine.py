@@ -68,6 +68,9 @@ class _Rule:
     weights: Optional[Tensor] = None
     starts: Optional[Tensor] = None
     ends: Optional[Tensor] = None
+    #: weighted rules: the path's derivatives at ``alphas`` when the caller
+    #: has them already, (n, N, ...)
+    derivatives: Optional[Tensor] = None
 
     @classmethod
     def of(cls, method: str, n_steps: int) -> _Rule:
@@ -95,7 +98,10 @@ class _Rule:
         if self.weights is None:
             return path.differences(inputs, self.starts[steps], self.ends[steps])
         weights = self.weights[steps].to(dtype=inputs.dtype, device=inputs.device)
-        derivatives = path.derivatives(inputs, self.alphas[steps])
+        if self.derivatives is not None:
+            derivatives = self.derivatives[steps]
+        else:
+            derivatives = path.derivatives(inputs, self.alphas[steps])
         return derivatives * weights.view(-1, *([1] * (derivatives.ndim - 1)))
 
 
