@@ -487,3 +487,19 @@ def test_simpsons_estimate_is_infinite_while_a_blocks_simpson_difference_grows()
     assert float(total) == pytest.approx(1 + 0.1 / 3, rel=1e-15)
     expected = 1.25 * 1.2 * 0.1 / (1 + 0.1 / 3)
     assert float(shrank) == float(first) == pytest.approx(expected, rel=1e-12)
+
+
+@pytest.mark.parametrize(
+    "integrand", [smooth, rough_quarter, jumps_and_bump, root_quarter]
+)
+def test_simpsons_map_never_stops_later_than_the_trapezoids(integrand):
+    for tolerance in (3e-2, 1e-3, 1e-4, 1e-5):
+        _, simpson = integrate_to_tolerance(
+            Recorder(integrand), tolerance, levels=SIMPSON_QUARTERS
+        )
+        _, plain = integrate_to_tolerance(
+            Recorder(integrand), tolerance, levels=QUARTERS
+        )
+        assert simpson.n_steps <= plain.n_steps
+        if simpson.n_steps == plain.n_steps:  # the same nodes
+            assert torch.all(simpson.estimated_error <= plain.estimated_error)

@@ -157,6 +157,11 @@ def test_auto_takes_each_nodes_path_derivative_once(photo_crop, monkeypatch):
     monkeypatch.setattr(ProgressiveBlurPath, "derivatives", counted)
     lam = LAM(_model("plain-d4"))
     x = photo_crop.double()[..., :16, :16]
-    lam.attribute(x, target=(8, 8, 8), n_steps="auto", tolerance=1e-2)
+    whole = lam.attribute(x, target=(8, 8, 8), n_steps="auto", tolerance=1e-2)
     # the check that a node moves and the engine share one evaluation
     assert len(alphas_seen) == len(set(alphas_seen)) == lam.last_integration.n_steps
+    # and each pass of the engine takes its own nodes' derivatives
+    single = lam.attribute(
+        x, target=(8, 8, 8), n_steps="auto", tolerance=1e-2, internal_batch_size=1
+    )
+    torch.testing.assert_close(single, whole, rtol=0, atol=1e-12)

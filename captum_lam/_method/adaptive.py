@@ -362,7 +362,8 @@ def integrate_to_tolerance(
     Returns
     -------
     total : Tensor
-        (M, ...), the finest level's sum.
+        (M, ...), the finest level's sum (``levels.simpson``: Simpson's, per map,
+        where its estimate is the smaller).
     report : IntegrationReport
 
     Examples
@@ -426,7 +427,8 @@ def _integrate_by_blocks(
     the uniform rule's when every ``m_b`` is equal. Each round doubles the
     blocks with the largest ``max|d_b|`` that make up ``share`` of their sum,
     and every block whose difference did not shrink (while one has not, the
-    estimate is infinite, as in the uniform rule).
+    estimate is infinite, as in the uniform rule). With ``levels.simpson`` a
+    map whose Simpson estimate (`simpson_blocks`) is smaller is Simpson's.
     """
     count = levels.blocks
 
@@ -659,21 +661,21 @@ def integrate_steps(
     def contributions(
         alphas: Tensor, weights: Tensor, groups: Optional[Tensor] = None
     ) -> Tensor:
-        # a node where the path does not move (the blur path's alpha = 1) adds
-        # exactly zero: its gradient is not computed
+        # a node where the path does not move (alpha = 1 on the blur) adds 0
         nonlocal done
         count = 1 if groups is None else int(groups.max()) + 1
-        velocity = path.derivatives(inputs.detach(), alphas)
+        velocity = path.derivatives(inputs.detach(), alphas)  # the engine's too
         cut = velocity[(Ellipsis, *region)].reshape(len(alphas), -1)
-        moving = (weights != 0) & cut.ne(0).any(dim=1)
+        moving = (weights != 0) & cut.ne(0).any(dim=1).cpu()
+        del cut
         total = None
         if bool(moving.any()):
+            if not bool(moving.all()):
+                velocity = velocity[moving]  # a copy: the whole one is let go
             rule = _Rule(
-                levels.name,
-                alphas=alphas[moving],
-                weights=weights[moving],
-                derivatives=velocity[moving],
+                levels.name, alphas[moving], weights[moving], derivatives=velocity
             )
+            del velocity
             total = run(rule, done, None if groups is None else groups[moving])
         done += len(alphas)
         if progress is not None and not bool(moving.all()):

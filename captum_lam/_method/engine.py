@@ -59,8 +59,9 @@ class _Rule:
     Segment rules multiply the gradient at ``alphas[i]`` by the path's
     difference ``gamma(ends[i]) - gamma(starts[i])`` (the differences telescope,
     so completeness only depends on the gradient's variation within a segment);
-    weighted rules by ``weights[i] * dgamma/dalpha(alphas[i])``. All tensors are
-    float64, shape (n,).
+    weighted rules by ``weights[i] * dgamma/dalpha(alphas[i])``. ``alphas``,
+    ``weights``, ``starts`` and ``ends`` are float64, shape (n,);
+    ``derivatives`` (weighted rules only) has the inputs' dtype and device.
     """
 
     method: str
@@ -68,9 +69,15 @@ class _Rule:
     weights: Optional[Tensor] = None
     starts: Optional[Tensor] = None
     ends: Optional[Tensor] = None
-    #: weighted rules: the path's derivatives at ``alphas`` when the caller
-    #: has them already, (n, N, ...)
+    #: weighted rules: the path's derivatives at ``alphas`` on the whole input
+    #: (before any region is cut) when the caller has them already, (n, N, ...)
     derivatives: Optional[Tensor] = None
+
+    def __post_init__(self) -> None:
+        if self.derivatives is not None and (
+            self.weights is None or len(self.derivatives) != len(self.alphas)
+        ):
+            raise ValueError("derivatives need a weighted rule, one per alpha")
 
     @classmethod
     def of(cls, method: str, n_steps: int) -> _Rule:

@@ -4,11 +4,13 @@ Per block, the trapezoid sums ``T(m)``, ``T(m / 2)``, ``T(m / 4)`` of its
 last three levels give Richardson's extrapolation of second order,
 Simpson's rule ``S(m) = T(m) + d / 3`` (``d = T(m) - T(m / 2)``), on the same
 nodes and at no cost. Its own last difference ``S(m) - S(m / 2) = (4 d - p) / 3``
-(``p`` the difference before ``d``) gives it the estimate the trapezoids get,
-first order, so it is only as sharp as Simpson's rule converges: where the
+(``p`` the difference before ``d``) gives it a first-order estimate like the
+trapezoids', so it is only as sharp as Simpson's rule converges: where the
 integrand is smooth (LAM on a smooth window of a smooth network) it is
 several times smaller than the trapezoids' at the same nodes; where it has
-kinks it is larger, and the trapezoids' stays the one used.
+kinks it is usually larger, and the trapezoids' map is the one used. Unlike
+the trapezoids', it is not checked for shrinking on a block's first Simpson
+difference (at 4 segments a block has no earlier one).
 """
 
 from __future__ import annotations
@@ -47,10 +49,12 @@ def simpson_blocks(
     ----------
     sums : list of Tensor
         Each block's trapezoid sum at its finest level ``T(m)``, (M, ...).
-    last, before, earlier : list of Tensor
-        Each block's last three level differences (``T(m) - T(m / 2)`` and the
-        two before it), (M, ...); ``earlier`` None where the block has no such
-        level yet.
+    last, before : list of Tensor
+        Each block's last two level differences, ``T(m) - T(m / 2)`` and the
+        one before it, (M, ...).
+    earlier : list of Tensor or None
+        Each block's difference before ``before``, (M, ...); None where the
+        block has no such level yet.
     safety : float
         The trapezoids' factor on the estimate (``SAFETY``); Simpson's is
         ``FACTOR`` times it.
@@ -62,7 +66,7 @@ def simpson_blocks(
     estimate : Tensor
         (M,), ``FACTOR * safety * max|sum_b (S_b(m_b) - S_b(m_b / 2))| /
         max|total|``, infinite for a map where a block's Simpson difference
-        did not shrink.
+        did not shrink (checked where ``earlier`` is given).
 
     Examples
     --------
