@@ -17,7 +17,7 @@ midpoint segment steps) to one file per window in DIR (about 50 MB each; not
 kept in the repository). Every rule below whose nodes are among those 1025 is
 then exact to replay, and the replay is the controller: the stops of the
 package's rule here are the ones ``LAM.attribute`` makes (checked on moon and
-clock: 29 and 81 steps, the same estimates).
+clock: 25 and 81 steps in round eight, 29 and 81 before, the same estimates).
 
 Rules: the uniform trapezoid levels of round four (``adaptive.TRAPEZOID``,
 stop at ``1.2 * D_n``), the package's (``adaptive.QUARTERS``: the same to 16
