@@ -56,8 +56,9 @@ from captum_lam import LAM, ProgressiveBlurPath, zoo
 from captum_lam._method import adaptive
 from captum_lam.windows import textured_windows
 
-from ._accuracy import converged, first_order_steps, map_error, record_or_replay
+from ._accuracy import converged, map_error, record_or_replay
 from .honesty import crop
+from .tolerance_bar import CONVERGED, MODEL, ROUND_EIGHT, reference_scheme
 
 ROOT = Path(__file__).resolve().parents[1]
 TABLE = ROOT / "docs" / "generated" / "dense_integrand.md"
@@ -67,11 +68,8 @@ NODES = 1024
 TOLERANCES = (1e-2, 3e-3, 1e-3, 3e-4)
 #: nodes per engine call while recording (one sum per node)
 CHUNK = 64
-#: round eight's held-out photos: the bundled photos no round had used that
-#: are large enough for a 64x64 LR crop at x4
-FRESH_PHOTOS = ("brick", "camera", "grace_hopper", "immunohistochemistry", "retina")
-#: the reference scheme's probe (as ``tolerance_bar.REFERENCE_PROBE``)
-REFERENCE_PROBE = 400
+#: round eight's held-out photos (``tolerance_bar.ROUND_EIGHT``)
+FRESH_PHOTOS = ROUND_EIGHT
 
 
 def reference_steps() -> dict[tuple, tuple[str, int]]:
@@ -99,9 +97,9 @@ def fresh_jobs() -> list[tuple]:
     """The tolerance bar's cases on ``FRESH_PHOTOS`` (2 windows each)."""
     out = []
     for photo in FRESH_PHOTOS:
-        _, hr, _ = crop("span-x4-ch48", 64, photo)
+        _, hr, _ = crop(MODEL, 64, photo)
         for window in textured_windows(hr, size=16, count=2):
-            out.append(("span-x4-ch48", 64, photo, tuple(window), 1458, TOLERANCES))
+            out.append((MODEL, 64, photo, tuple(window), CONVERGED, TOLERANCES))
     return out
 
 
@@ -137,7 +135,7 @@ def record(directory: Path, part: int, parts: int, study: str = "span") -> None:
     directory.mkdir(parents=True, exist_ok=True)
     warp = adaptive.levels_for(ProgressiveBlurPath()).warp
     if study == "span":
-        todo = [("span-x4-ch48", 64, p, w, 1458, TOLERANCES) for p, w in jobs()]
+        todo = [(MODEL, 64, p, w, CONVERGED, TOLERANCES) for p, w in jobs()]
     elif study == "fresh":
         todo = fresh_jobs()
     else:
@@ -172,13 +170,8 @@ def record(directory: Path, part: int, parts: int, study: str = "span") -> None:
             )
         exact = converged(lam, lr, window, steps).double()
         extra = {}
-        if study == "fresh":
-            probe = lam.attribute(
-                lr, target=window, n_steps=REFERENCE_PROBE, reach="auto"
-            )
-            extra["reference_steps"] = first_order_steps(
-                map_error(probe, exact), REFERENCE_PROBE, 1e-3
-            )
+        if study == "fresh":  # the tolerance bar's steps to 1e-3 (its timing unused)
+            extra["reference_steps"] = reference_scheme(lam, lr, window, exact)[0]
         g = torch.stack(rows).float()
         torch.save(
             dict(
